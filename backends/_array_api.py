@@ -1,0 +1,19 @@
+"""Generic backend for any array with ``__array_namespace__`` (e.g. array-api-strict)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._eager import EagerAdapter
+
+
+def _accepts(x: Any) -> bool:
+    return hasattr(x, "__array_namespace__")
+
+
+ADAPTER = EagerAdapter(
+    "array_api",
+    accepts=_accepts,
+    accepts_text="an array with __array_namespace__ (an Array-API array)",
+    namespace_of=lambda x: x.__array_namespace__(),
+)

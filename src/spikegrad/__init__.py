@@ -1,0 +1,36 @@
+"""spikegrad: one definition of every surrogate gradient, for every array framework.
+
+The forward pass of a spiking neuron emits a hard spike ``x >= 0 -> 1``; the backward pass uses
+the derivative ``g'(x)`` of a smooth stand-in ``g(x)``. spikegrad defines each surrogate once as
+pure Array-API math and attaches it to NumPy, any Array-API library, JAX, PyTorch and CuPy, with
+the same import and the same numbers everywhere. The API follows ``braintools.surrogate``.
+
+>>> import numpy as np
+>>> import spikegrad as sg
+>>> f = sg.LeakyRelu(alpha=0.1, beta=1.0)
+>>> x = np.array([-1.0, 0.0, 1.0])
+>>> f(x), f.surrogate_grad(x)
+(array([0., 1., 1.]), array([0.1, 1. , 1. ]))
+"""
+
+from __future__ import annotations
+
+from ._config import BACKENDS, backend, get_backend, set_backend
+from ._params import Param
+from ._surrogate import Surrogate, available, get
+from .surrogates import *  # noqa: F403
+from .surrogates import __all__ as _catalogue
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BACKENDS",
+    "Param",
+    "Surrogate",
+    "available",
+    "backend",
+    "get",
+    "get_backend",
+    "set_backend",
+    *_catalogue,
+]

@@ -1,0 +1,34 @@
+"""The dtype rules shared by every adapter (see ``docs/semantics``).
+
+* Inputs must be real floating arrays: float16, bfloat16, float32 or float64.
+* Results have the input's dtype.
+* float16 and bfloat16 are computed in float32 and rounded once at the end: computed in
+  bfloat16 directly, sigmoid(8) rounds to 1 and the sigmoid surrogate's gradient at x = 2
+  comes out 0 instead of 0.0013.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["not_floating_error", "needs_float32_compute"]
+
+
+def not_floating_error(dtype: Any, convert_hint: str) -> TypeError:
+    """The error for an integer, bool or complex input."""
+    text = str(dtype)
+    if "complex" in text:
+        why = "surrogate gradients are defined for real inputs only"
+    elif "bool" in text:
+        why = "a bool array holds spikes, not membrane potentials"
+    else:
+        why = "the surrogate gradient needs real-valued membrane potentials"
+    return TypeError(
+        f"spikegrad surrogates take real floating arrays (float16, bfloat16, float32 or "
+        f"float64); got dtype {text} ({why}). Convert first, e.g. {convert_hint}"
+    )
+
+
+def needs_float32_compute(bits: int) -> bool:
+    """Whether a floating dtype of ``bits`` bits is computed in float32 (16-bit types)."""
+    return bits < 32

@@ -1,0 +1,98 @@
+"""The array namespace the math layer is evaluated with.
+
+The surrogate math (:mod:`spikegrad._math`) is written against the Python Array API standard
+with the namespace passed in as ``xp``. The standard lacks one function the catalogue needs, the
+complementary error function ``erfc``; every backend supplies it through :class:`MathNamespace`,
+which forwards every other name to the wrapped namespace. Backends whose library has a native
+``erfc`` (JAX, PyTorch, CUDA) pass that; the others get :func:`erfc_fallback`, written in the
+standard itself.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+__all__ = ["MathNamespace", "erfc_fallback"]
+
+_SERIES_TERMS = 32
+_FRACTION_TERMS = 80
+_SERIES_LIMIT = 1.5
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_ONE_OVER_SQRT_PI = 1.0 / math.sqrt(math.pi)
+
+
+def erfc_fallback(x: Any, *, xp: Any) -> Any:
+    r"""Complementary error function in pure Array-API operations.
+
+    For :math:`|x| < 1.5` it sums the Maclaurin series of :math:`\operatorname{erf}`; beyond,
+    it evaluates Laplace's continued fraction
+
+    .. math:: \operatorname{erfc}(z) = \frac{e^{-z^2}}{\sqrt\pi}\,
+              \cfrac{1}{z + \cfrac{1/2}{z + \cfrac{1}{z + \cfrac{3/2}{z + \cdots}}}}
+
+    backwards from a fixed depth, and reflects negative arguments with
+    :math:`\operatorname{erfc}(-z) = 2 - \operatorname{erfc}(z)`. Both branches are evaluated
+    on clamped inputs, so neither produces inf or NaN for any finite ``x``. Relative error
+    below 1e-13 in float64 wherever the result is a normal number.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spikegrad._namespace import erfc_fallback
+    >>> erfc_fallback(np.asarray([0.0, 1.0, 3.0]), xp=np).round(8).tolist()
+    [1.0, 0.15729921, 2.209e-05]
+    """
+    a = xp.abs(x)
+    z = xp.clip(a, max=_SERIES_LIMIT)
+    minus_z2 = -(z * z)
+    term = z
+    total = z
+    for n in range(1, _SERIES_TERMS):
+        term = term * minus_z2 / n
+        total = total + term / (2 * n + 1)
+    near = 1.0 - _TWO_OVER_SQRT_PI * total
+
+    w = xp.clip(a, min=_SERIES_LIMIT)
+    fraction = w
+    for k in range(_FRACTION_TERMS, 0, -1):
+        fraction = w + (0.5 * k) / fraction
+    far = xp.exp(-(w * w)) * _ONE_OVER_SQRT_PI / fraction
+
+    upper = xp.where(a < _SERIES_LIMIT, near, far)
+    return xp.where(x < 0, 2.0 - upper, upper)
+
+
+class MathNamespace:
+    """An array namespace plus the few functions the standard lacks (currently ``erfc``).
+
+    Parameters
+    ----------
+    xp
+        The array namespace (``numpy``, ``jax.numpy``, ``torch``, an array-api-strict
+        namespace, ...).
+    erfc
+        The namespace's complementary error function, or ``None`` to use
+        :func:`erfc_fallback`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ns = MathNamespace(np)
+    >>> float(ns.exp(0.0)), float(ns.erfc(np.asarray(0.0)))
+    (1.0, 1.0)
+    """
+
+    def __init__(self, xp: Any, erfc: Callable[[Any], Any] | None = None) -> None:
+        self._xp = xp
+        self.erfc = erfc if erfc is not None else (lambda x: erfc_fallback(x, xp=xp))
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only for names not yet in the instance dict: cache each one on first use, so
+        # the math layer's hot path is an ordinary attribute lookup.
+        value = getattr(self._xp, name)
+        setattr(self, name, value)
+        return value
+
+    def __repr__(self) -> str:
+        return f"MathNamespace({getattr(self._xp, '__name__', self._xp)!r})"

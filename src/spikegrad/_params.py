@@ -1,0 +1,161 @@
+"""Declared surrogate parameters: default, allowed range, validation."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import sys
+from typing import Any
+
+__all__ = ["Param", "is_traced"]
+
+
+def is_traced(value: Any) -> bool:
+    """True for a JAX tracer (a value known only inside ``jit``/``vmap``/``grad``)."""
+    jax = sys.modules.get("jax")
+    return jax is not None and isinstance(value, jax.core.Tracer)
+
+
+class Param:
+    """A parameter of a :class:`~spikegrad.Surrogate`, declared as a class attribute.
+
+    Parameters
+    ----------
+    default
+        The value used when the parameter is not given.
+    gt, ge, lt, le
+        Bounds of the allowed range (``>``, ``>=``, ``<``, ``<=``); ``None`` for no bound.
+        Values must also be finite.
+    integer
+        The parameter is a whole number fixing the *structure* of the formula (such as a
+        number of series terms). Integer parameters are static: they cannot be traced by JAX,
+        and each value gets its own compiled kernel.
+    doc
+        One line saying what the parameter does.
+
+    Examples
+    --------
+    >>> import spikegrad as sg
+    >>> class Triangle(sg.Surrogate):
+    ...     alpha = sg.Param(1.0, gt=0, doc="peak height; the base is 2/alpha wide")
+    ...     def grad(x, alpha, *, xp):
+    ...         return xp.clip(alpha - alpha * alpha * xp.abs(x), min=0.0)
+    >>> Triangle(alpha=2.0)
+    Triangle(alpha=2.0)
+    >>> Triangle(alpha=0.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: Triangle: alpha=0.0 is out of range; allowed: alpha > 0 (finite)
+    """
+
+    def __init__(
+        self,
+        default: float,
+        *,
+        gt: float | None = None,
+        ge: float | None = None,
+        lt: float | None = None,
+        le: float | None = None,
+        integer: bool = False,
+        doc: str = "",
+    ) -> None:
+        self.gt, self.ge, self.lt, self.le = gt, ge, lt, le
+        self.integer = integer
+        self.doc = doc
+        self.name = "<unbound>"
+        self.owner = "Param"
+        self.default = self.validate(default)
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+        self.owner = owner.__name__
+
+    # The descriptor protocol: on an instance the attribute is the parameter's value; on the
+    # class it is this Param (for introspection). Values are fixed at construction.
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        return instance._param_values[instance._param_index[self.name]]
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        raise AttributeError(
+            f"{type(instance).__name__}.{self.name} cannot be changed: surrogates are immutable "
+            f"values (hashable, usable as static arguments). Create a new one instead, e.g. "
+            f"{type(instance).__name__}({self.name}={value!r})"
+        )
+
+    def range_text(self) -> str:
+        """The allowed range, e.g. ``'alpha > 0 (finite)'``."""
+        lower = [f"{op} {b:g}" for op, b in ((">", self.gt), (">=", self.ge)) if b is not None]
+        upper = [f"{op} {b:g}" for op, b in (("<", self.lt), ("<=", self.le)) if b is not None]
+        kind = "whole number" if self.integer else "finite"
+        if not lower and not upper:
+            return f"{self.name} any {'whole number' if self.integer else 'finite real number'}"
+        return f"{self.name} {' and '.join(lower + upper)} ({kind})"
+
+    def _in_range(self, v: float) -> bool:
+        return (
+            (self.gt is None or v > self.gt)
+            and (self.ge is None or v >= self.ge)
+            and (self.lt is None or v < self.lt)
+            and (self.le is None or v <= self.le)
+        )
+
+    def validate(self, value: Any) -> Any:
+        """Return ``value`` normalised (a Python int or float), or raise.
+
+        JAX tracers are returned unchanged and unchecked: their value is unknown at trace time.
+
+        Raises
+        ------
+        TypeError
+            ``value`` is not a real number (a string, a bool, a complex number, a non-scalar
+            array, ...).
+        ValueError
+            ``value`` is outside the allowed range, not finite, or not whole for an integer
+            parameter.
+        """
+        where = f"{self.owner}: {self.name}"
+        if is_traced(value):
+            if self.integer:
+                raise TypeError(
+                    f"{where} is an integer parameter that fixes the formula's structure and "
+                    "cannot be traced by JAX; pass a Python int (mark it static under jax.jit)"
+                )
+            return value
+        number = _as_real_number(value, where)
+        if not math.isfinite(number) or not self._in_range(number):
+            raise ValueError(
+                f"{where}={number!r} is out of range; allowed: {self.range_text()}"
+            )
+        if self.integer:
+            if number != int(number):
+                raise ValueError(f"{where}={number!r} must be a whole number ({self.range_text()})")
+            return int(number)
+        return float(number)
+
+
+def _as_real_number(value: Any, where: str) -> float:
+    """A Python float from a real scalar (Python number, NumPy scalar, 0-d array or tensor)."""
+    hint = "pass a real number such as 1.0"
+    if isinstance(value, bool) or (
+        type(value).__module__ == "numpy" and type(value).__name__ == "bool"
+    ):
+        raise TypeError(f"{where}={value!r} is a bool; {hint}")
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, (str, bytes)) or isinstance(value, numbers.Complex):
+        raise TypeError(f"{where}={value!r} is not a real number; {hint}")
+    shape = getattr(value, "shape", None)
+    if shape is not None and tuple(shape) == ():
+        dtype = str(getattr(value, "dtype", ""))
+        if "bool" in dtype or "complex" in dtype:
+            raise TypeError(f"{where} is a {dtype} array; {hint}")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            pass
+    raise TypeError(
+        f"{where}={value!r} ({type(value).__name__}) is not a real scalar; {hint} "
+        "(parameters are scalars; to use several values, vmap over them under JAX)"
+    )
