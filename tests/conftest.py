@@ -1,0 +1,135 @@
+"""Shared fixtures: one backend fixture (ids usable with -k), the registry, reference data."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import pathlib
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import spikegrad as sg
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+# A copy of ../shared/reference/braintools-0.3.0.json: braintools 0.3.0's own outputs.
+REFERENCE_PATH = ROOT / "tests" / "data" / "braintools-0.3.0.json"
+REFERENCE: dict[str, Any] = json.loads(REFERENCE_PATH.read_text())["surrogates"]
+SURROGATE_CLASSES = [sg.get(name).__class__ for name in sg.available()]
+
+
+@dataclasses.dataclass
+class BackendCase:
+    """How tests make and read arrays of one backend."""
+
+    name: str
+    dtypes: tuple[str, ...]
+    array: Callable[[Any, str], Any]  # (numpy values, dtype name) -> native array
+    to_numpy: Callable[[Any], np.ndarray]
+    dtype_name: Callable[[Any], str]  # native array -> dtype name
+
+
+def _numpy_case() -> BackendCase:
+    return BackendCase(
+        "numpy",
+        ("float16", "float32", "float64"),
+        lambda v, d: np.asarray(v, dtype=d),
+        np.asarray,
+        lambda a: str(a.dtype),
+    )
+
+
+def _strict_case() -> BackendCase:
+    xp = pytest.importorskip("array_api_strict")
+    return BackendCase(
+        "array_api_strict",
+        ("float32", "float64"),
+        lambda v, d: xp.asarray(np.asarray(v, dtype=d)),
+        lambda a: np.asarray(a),
+        lambda a: str(a.dtype).removeprefix("array_api_strict."),
+    )
+
+
+def _jax_case() -> BackendCase:
+    pytest.importorskip("jax")
+    import jax
+    import jax.numpy as jnp
+
+    return BackendCase(
+        "jax",
+        ("float16", "bfloat16", "float32", "float64"),
+        lambda v, d: jnp.asarray(np.asarray(v, dtype="float64"), dtype=d),
+        lambda a: np.asarray(jax.device_get(a)).astype("float64"),
+        lambda a: str(a.dtype),
+    )
+
+
+def _torch_case() -> BackendCase:
+    torch = pytest.importorskip("torch")
+    return BackendCase(
+        "torch",
+        ("float16", "bfloat16", "float32", "float64"),
+        lambda v, d: torch.as_tensor(np.asarray(v, dtype="float64")).to(getattr(torch, d)),
+        lambda a: a.detach().to("cpu", torch.float64).numpy(),
+        lambda a: str(a.dtype).removeprefix("torch."),
+    )
+
+
+def _cupy_case() -> BackendCase:
+    cupy = pytest.importorskip("cupy")
+    try:
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            raise RuntimeError("no device")
+    except Exception as exc:  # noqa: BLE001 - any CUDA failure means: no usable GPU
+        pytest.skip(f"CuPy is installed but no CUDA GPU is usable here ({exc})")
+    return BackendCase(
+        "cupy",
+        ("float16", "float32", "float64"),
+        lambda v, d: cupy.asarray(np.asarray(v, dtype=d)),
+        lambda a: cupy.asnumpy(a).astype("float64"),
+        lambda a: str(a.dtype),
+    )
+
+
+_CASES = {
+    "numpy": _numpy_case,
+    "array_api_strict": _strict_case,
+    "jax": _jax_case,
+    "torch": _torch_case,
+    "cupy": _cupy_case,
+}
+
+
+@pytest.fixture(params=list(_CASES), ids=list(_CASES))
+def backend(request: pytest.FixtureRequest) -> BackendCase:
+    if request.param == "jax":
+        request.getfixturevalue("jax_x64")
+    return _CASES[request.param]()
+
+
+@pytest.fixture
+def jax_x64():
+    """Enable float64 in JAX for one test (the library itself never changes JAX's config)."""
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("JAX is not installed")
+    import jax
+
+    previous = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    yield
+    jax.config.update("jax_enable_x64", previous)
+
+
+@pytest.fixture(autouse=True)
+def _reset_backend_selection():
+    sg.set_backend(None)
+    yield
+    sg.set_backend(None)
+
+
+def pytest_make_parametrize_id(config, val, argname):  # noqa: ARG001 - pytest hook signature
+    if isinstance(val, type) and issubclass(val, sg.Surrogate):
+        return val.__name__
+    return None

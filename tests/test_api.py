@@ -1,0 +1,186 @@
+"""The public API: construction, parameter validation, value semantics, registry, errors."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import spikegrad as sg
+
+from .conftest import SURROGATE_CLASSES
+
+
+def test_catalogue_has_the_18_braintools_surrogates():
+    assert len(sg.available()) == 18
+    for name in sg.available():
+        cls = sg.get(name).__class__
+        assert getattr(sg, cls.__name__) is cls
+        assert callable(getattr(sg, name))
+
+
+def test_braintools_constructor_signatures():
+    assert sg.LeakyRelu(alpha=0.1, beta=1.0) == sg.LeakyRelu()
+    assert sg.LeakyRelu(0.2, 0.5).params == {"alpha": 0.2, "beta": 0.5}
+    assert sg.LogTailedRelu(alpha=0.0).alpha == 0.0
+    assert str(inspect.signature(sg.LeakyRelu)) == "(alpha=0.1, beta=1.0, *, origin=False)"
+    assert str(inspect.signature(sg.leaky_relu)) == "(x, alpha=0.1, beta=1.0)"
+
+
+@pytest.mark.parametrize("cls", SURROGATE_CLASSES)
+def test_value_semantics(cls):
+    a, b = cls(), cls()
+    assert a == b and hash(a) == hash(b)
+    assert cls(origin=True) != a
+    assert pickle.loads(pickle.dumps(a)) == a
+    assert pickle.loads(pickle.dumps(cls(origin=True))).origin is True
+    assert copy.deepcopy(a) == a
+    assert repr(a).startswith(f"{cls.__name__}(") and eval(repr(a), vars(sg)) == a  # noqa: S307
+    assert sg.get(cls.registry_name, **a.params) == a
+    assert sg.get(cls.__name__) == a
+
+
+def test_different_parameters_differ():
+    assert sg.Sigmoid(alpha=4.0) != sg.Sigmoid(alpha=5.0)
+    assert sg.Sigmoid() != sg.ERF()
+    assert len({sg.Sigmoid(), sg.Sigmoid(alpha=4), sg.Sigmoid(alpha=2)}) == 2
+
+
+def test_parameters_are_immutable_but_origin_switches():
+    f = sg.LeakyRelu()
+    with pytest.raises(AttributeError, match=r"LeakyRelu\(alpha=0.5\)"):
+        f.alpha = 0.5
+    f.origin = True
+    x = np.array([-1.0, 2.0])
+    np.testing.assert_array_equal(f(x), [-0.1, 2.0])
+    with pytest.raises(TypeError, match="True or False"):
+        f.origin = 1
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: sg.Sigmoid(alpha=0.0), r"Sigmoid: alpha=0.0 is out of range; allowed: alpha > 0"),
+        (lambda: sg.Sigmoid(alpha=-1), r"alpha=-1.0 is out of range"),
+        (lambda: sg.ERF(alpha=float("nan")), r"ERF: alpha=nan is out of range"),
+        (lambda: sg.S2NN(epsilon=float("inf")), r"S2NN: epsilon=inf is out of range; allowed: epsilon >= 0"),
+        (lambda: sg.PiecewiseLeakyRelu(w=0), r"w=0.0 is out of range; allowed: w > 0"),
+        (lambda: sg.LeakyRelu(alpha=float("inf")), r"allowed: alpha any finite real number"),
+        (lambda: sg.SquarewaveFourierSeries(n=0), r"n=0.0 is out of range; allowed: n >= 1 \(whole number\)"),
+        (lambda: sg.SquarewaveFourierSeries(n=2.5), r"n=2.5 must be a whole number"),
+    ],
+)
+def test_invalid_parameters_raise_value_error(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+@pytest.mark.parametrize("bad", ["1", None, True, 1j, [1.0], np.ones(2)])
+def test_non_numeric_parameters_raise_type_error(bad):
+    with pytest.raises(TypeError, match="Sigmoid: alpha"):
+        sg.Sigmoid(alpha=bad)
+
+
+def test_parameter_given_as_numpy_or_0d_array_is_normalised():
+    assert sg.Sigmoid(alpha=np.float32(2.0)) == sg.Sigmoid(alpha=2.0)
+    assert sg.Sigmoid(alpha=np.asarray(2.0)).alpha == 2.0
+    assert type(sg.SquarewaveFourierSeries(n=np.int64(3)).n) is int
+    assert sg.SquarewaveFourierSeries(n=3.0).n == 3
+
+
+def test_wrong_constructor_arguments():
+    with pytest.raises(TypeError, match="has no parameter 'gamma'; its parameters are: alpha, beta"):
+        sg.LeakyRelu(gamma=1.0)
+    with pytest.raises(TypeError, match="at most 2 positional"):
+        sg.LeakyRelu(1.0, 2.0, 3.0)
+    with pytest.raises(TypeError, match="twice"):
+        sg.LeakyRelu(0.2, alpha=0.3)
+
+
+def test_get_unknown_name_lists_available():
+    with pytest.raises(ValueError, match=r"unknown surrogate 'sigmiod'; available: arctan, erf"):
+        sg.get("sigmiod")
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64", "bool", "complex64", "uint8"])
+def test_non_floating_inputs_raise_type_error(backend, dtype):
+    if backend.name == "array_api_strict" and dtype == "uint8":
+        pytest.skip("not needed twice")
+    values = np.asarray([0, 1, 1]).astype(dtype)
+    try:
+        x = backend.array(values, dtype)
+    except (TypeError, ValueError, AttributeError):
+        pytest.skip(f"{backend.name} has no {dtype}")
+    s = sg.Sigmoid()
+    for call in (s, s.surrogate_grad, s.surrogate_fun):
+        with pytest.raises(TypeError, match=f"real floating arrays.*got dtype .*{dtype}.*Convert"):
+            call(x)
+
+
+def test_python_scalars_and_lists_use_numpy():
+    out = sg.sigmoid([-1.0, 0.0, 2.0])
+    assert isinstance(out, np.ndarray) and out.dtype == np.float64
+    np.testing.assert_array_equal(out, [0.0, 1.0, 1.0])
+    zero_d = sg.Sigmoid().surrogate_grad(0.0)
+    assert isinstance(zero_d, np.ndarray) and zero_d.shape == () and zero_d == 1.0
+    with pytest.raises(TypeError, match="got dtype int64"):
+        sg.sigmoid(0)
+
+
+def test_unsupported_object_raises_type_error():
+    with pytest.raises(TypeError, match="cannot evaluate a surrogate on builtins.str"):
+        sg.sigmoid("0.5")
+
+
+def test_vjp_checks_the_cotangent():
+    with pytest.raises(TypeError, match="float"):
+        sg.Sigmoid().vjp(np.zeros(3), np.zeros(3, dtype=int))
+
+
+# --------------------------------------------------------------- user-defined surrogates
+
+
+class Box(sg.Surrogate):
+    """Only g' is defined: origin mode is unavailable."""
+
+    width = sg.Param(0.5, gt=0)
+
+    def grad(x, width, *, xp):
+        return xp.where(xp.abs(x) <= width, 0.5 / width, xp.zeros_like(x))
+
+
+def test_user_surrogate_without_primitive():
+    b = Box(width=0.25)
+    np.testing.assert_array_equal(b.surrogate_grad(np.array([-0.5, 0.0, 0.2])), [0.0, 2.0, 2.0])
+    np.testing.assert_array_equal(b.vjp(np.array([0.0]), np.array([3.0])), [6.0])
+    with pytest.raises(NotImplementedError, match="defines no primitive"):
+        b.surrogate_fun(np.zeros(2))
+    with pytest.raises(TypeError, match="origin=True is unavailable"):
+        Box(origin=True)
+    assert Box.registry_name is None and "box" not in sg.available()
+
+
+def test_user_surrogate_needs_a_gradient():
+    with pytest.raises(TypeError, match="must define grad"):
+
+        class Nothing(sg.Surrogate):
+            pass
+
+
+def test_registry_names_are_unique():
+    with pytest.raises(ValueError, match="already taken by Sigmoid"):
+
+        class Mine(sg.Surrogate, name="sigmoid"):
+            def grad(x, *, xp):
+                return x
+
+
+@given(alpha=st.floats(0.01, 100), beta=st.floats(0.01, 100))
+def test_functional_form_equals_class(alpha, beta):
+    x = np.linspace(-3, 3, 13)
+    np.testing.assert_array_equal(sg.s2nn(x, alpha, beta), sg.S2NN(alpha, beta)(x))
