@@ -18,7 +18,7 @@ from . import _config
 
 __all__ = ["backend_for", "load"]
 
-Adapter = Any  # the ADAPTER object of a spikegrad.backends module
+Adapter = Any  # a spikegrad.backends module, or the ADAPTER object it defines
 
 _INSTALL_HINT = {
     "jax": "pip install 'spikegrad[jax]'",
@@ -41,13 +41,14 @@ def load(name: str) -> Adapter:
                 f"unknown spikegrad backend {name!r}; valid names: {', '.join(_config.BACKENDS)}"
             )
         try:
-            adapter = importlib.import_module(f"spikegrad.backends._{name}").ADAPTER
+            module = importlib.import_module(f"spikegrad.backends._{name}")
         except ImportError as exc:
             raise ImportError(
                 f"the spikegrad backend {name!r} needs a package that is not installed "
                 f"({exc}); install it with: {_INSTALL_HINT[name]}"
             ) from exc
-        _loaded[name] = adapter
+        # An adapter is the module itself, or an ADAPTER object it defines (shared classes).
+        adapter = _loaded[name] = getattr(module, "ADAPTER", module)
     return adapter
 
 
