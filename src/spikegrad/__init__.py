@@ -23,6 +23,17 @@ from .surrogates import __all__ as _catalogue
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    # spikegrad.nn (PyTorch layers) imports torch, so it loads only when first used.
+    if name == "nn":
+        import importlib
+
+        module = importlib.import_module("spikegrad.backends.nn")
+        globals()["nn"] = module
+        return module
+    raise AttributeError(f"module 'spikegrad' has no attribute {name!r}")
+
 __all__ = [
     "BACKENDS",
     "Param",

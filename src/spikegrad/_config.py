@@ -49,6 +49,12 @@ def current() -> str:
     return _env_backend
 
 
+# torch.compile cannot trace ContextVar.get (a graph break, an error under fullgraph=True).
+# This is what torch.compiler.assume_constant_result(current) does, written without importing
+# torch: Dynamo calls current() while tracing and bakes the backend name in force into the graph.
+current._dynamo_marked_constant = True  # type: ignore[attr-defined]
+
+
 def source() -> str:
     """Where the backend in force comes from, for error messages."""
     if _context_backend.get() is not None:

@@ -1,0 +1,177 @@
+"""Forward+backward benchmark of spikegrad surrogates against native baselines, in one run.
+
+Every number is a ratio to a native baseline measured in the same process, so machines of
+different speeds give comparable results:
+
+* PyTorch: ``torch.sigmoid`` forward and backward through autograd (one fused kernel each way)
+  against a spikegrad spike forward and backward, eager, float32 on the CPU.
+* JAX: ``jax.nn.sigmoid`` against a spikegrad spike, forward and backward (``jax.vjp`` and the
+  pull-back) under ``jax.jit``, and called eagerly without ``jit``.
+
+Run ``python -m spikegrad.bench`` (or ``spikegrad bench``); ``--json`` prints machine-readable
+results. Timings are the minimum over repeats of the mean over a batch of calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import time
+from typing import Any, Callable
+
+__all__ = ["run", "main"]
+
+DEFAULT_SIZES = (4096, 1 << 20, 1 << 24)
+
+
+def _time(fn: Callable[[], Any], sync: Callable[[Any], Any], min_seconds: float = 0.2) -> float:
+    """Seconds per call: the best of 5 batches, each batch long enough to time reliably."""
+    sync(fn())  # warm up (compilation, caches)
+    number = 1
+    while True:
+        start = time.perf_counter()
+        for _ in range(number):
+            out = fn()
+        sync(out)
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds / 5 or number >= 1 << 16:
+            break
+        number *= 2
+    best = elapsed / number
+    for _ in range(4):
+        start = time.perf_counter()
+        for _ in range(number):
+            out = fn()
+        sync(out)
+        best = min(best, (time.perf_counter() - start) / number)
+    return best
+
+
+def _torch_rows(names: list[str], sizes: tuple[int, ...]) -> list[dict[str, Any]]:
+    import torch
+
+    import spikegrad as sg
+
+    rows = []
+    for n in sizes:
+        x = torch.linspace(-3, 3, n, dtype=torch.float32).requires_grad_()
+        ct = torch.ones(n)
+
+        def fwd_bwd(f: Callable[[Any], Any]) -> Callable[[], Any]:
+            def step() -> Any:
+                (g,) = torch.autograd.grad(f(x), x, ct)
+                return g
+
+            return step
+
+        base = _time(fwd_bwd(torch.sigmoid), lambda out: None)
+        for name in names:
+            t = _time(fwd_bwd(sg.get(name)), lambda out: None)
+            rows.append(_row("torch", "eager", name, n, t, base, "torch.sigmoid"))
+    return rows
+
+
+def _jax_rows(names: list[str], sizes: tuple[int, ...]) -> list[dict[str, Any]]:
+    import jax
+    import jax.numpy as jnp
+
+    import spikegrad as sg
+
+    def fwd_bwd(f: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
+        def step(x: Any, ct: Any) -> Any:
+            out, pullback = jax.vjp(f, x)
+            return out, pullback(ct)[0]
+
+        return step
+
+    def block(out: Any) -> None:
+        jax.block_until_ready(out)
+
+    rows = []
+    for n in sizes:
+        x = jnp.linspace(-3, 3, n, dtype=jnp.float32)
+        ct = jnp.ones(n, jnp.float32)
+        base_jit = jax.jit(fwd_bwd(jax.nn.sigmoid))
+        base = _time(lambda: base_jit(x, ct), block)
+        for name in names:
+            fn = jax.jit(fwd_bwd(sg.get(name)))
+            rows.append(_row("jax", "jit", name, n, _time(lambda: fn(x, ct), block), base,
+                             "jax.nn.sigmoid"))
+        if n <= 1 << 16:  # eager calls: per-call overhead, what un-jitted loops pay
+            base_eager = _time(lambda: fwd_bwd(jax.nn.sigmoid)(x, ct), block)
+            for name in names:
+                step = fwd_bwd(sg.get(name))
+                rows.append(_row("jax", "eager", name, n, _time(lambda: step(x, ct), block),
+                                 base_eager, "jax.nn.sigmoid"))
+    return rows
+
+
+def _row(framework: str, mode: str, name: str, n: int, t: float, base: float, baseline: str
+         ) -> dict[str, Any]:
+    return {
+        "framework": framework,
+        "mode": mode,
+        "surrogate": name,
+        "elements": n,
+        "seconds": t,
+        "baseline": baseline,
+        "baseline_seconds": base,
+        "ratio": t / base,
+    }
+
+
+def run(
+    frameworks: tuple[str, ...] = ("jax", "torch"),
+    names: list[str] | None = None,
+    sizes: tuple[int, ...] = DEFAULT_SIZES,
+    progress: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Benchmark rows (one per framework, mode, surrogate and size) for installed frameworks."""
+    import spikegrad as sg
+
+    names = names or ["sigmoid", "arctan", "multi_gaussian_grad"]
+    for name in names:
+        sg.get(name)  # validates the names before any timing
+    rows: list[dict[str, Any]] = []
+    runners = {"jax": _jax_rows, "torch": _torch_rows}
+    for framework in frameworks:
+        if framework not in runners:
+            raise ValueError(f"unknown framework {framework!r}; choose from {', '.join(runners)}")
+        if importlib.util.find_spec(framework) is None:
+            continue
+        if progress:
+            progress(framework)
+        rows += runners[framework](names, sizes)
+    return rows
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """The rows as an aligned text table."""
+    header = f"{'framework':9} {'mode':5} {'surrogate':22} {'elements':>9} {'time':>10} " \
+             f"{'baseline':>10} {'ratio':>6}"
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        lines.append(
+            f"{r['framework']:9} {r['mode']:5} {r['surrogate']:22} {r['elements']:>9} "
+            f"{r['seconds'] * 1e6:>8.1f}us {r['baseline_seconds'] * 1e6:>8.1f}us {r['ratio']:>6.2f}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="spikegrad bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--framework", action="append", choices=["jax", "torch"],
+                        help="framework to measure (repeatable; default: all installed)")
+    parser.add_argument("--surrogate", action="append", help="surrogate name (repeatable)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES),
+                        help="array sizes in elements")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args(argv)
+    rows = run(tuple(args.framework or ("jax", "torch")), args.surrogate, tuple(args.sizes))
+    print(json.dumps(rows, indent=1) if args.json else format_table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

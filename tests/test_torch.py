@@ -1,0 +1,303 @@
+"""The PyTorch adapter under every transform and mode, for the whole registry."""
+
+from __future__ import annotations
+
+import copy
+import io
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import spikegrad as sg
+
+from .conftest import SURROGATE_CLASSES
+
+torch = pytest.importorskip("torch")
+from torch.func import functional_call, grad, jacfwd, jacrev, jvp, vmap  # noqa: E402
+
+X = np.array([-2.5, -1.2, -0.3, 0.0, 0.4, 0.9, 1.7, 3.0])
+SMOOTH = X[X != 0]  # g' of several surrogates has a kink at 0: no g'' there
+
+
+def reference(cls, x=X):
+    s = cls()
+    return s.surrogate_grad(x), s.surrogate_fun(x)
+
+
+def second_derivative(cls, x, h=1e-5):
+    gp = cls().surrogate_grad
+    return (gp(x + h) - gp(x - h)) / (2 * h)
+
+
+def t(values=X, dtype=torch.float64, requires_grad=False):
+    return torch.tensor(values, dtype=dtype, requires_grad=requires_grad)
+
+
+def assert_close(actual, desired, rtol=1e-12, atol=1e-12):
+    actual = actual.detach().to(torch.float64).numpy() if isinstance(actual, torch.Tensor) else actual
+    np.testing.assert_allclose(actual, desired, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("cls", SURROGATE_CLASSES)
+def test_autograd_eager_and_double_backward(cls):
+    f = cls()
+    gp, _ = reference(cls)
+    x = t(requires_grad=True)
+    out = f(x)
+    assert_close(out, X >= 0)
+    out.sum().backward()
+    assert_close(x.grad, gp)
+
+    xs = t(SMOOTH, requires_grad=True)
+    (first,) = torch.autograd.grad(f(xs).sum(), xs, create_graph=True)
+    # A piecewise-constant g' (LeakyRelu, ...) does not depend on x: autograd then records no
+    # graph for it, which is PyTorch's way of saying g'' = 0.
+    second = torch.autograd.grad(first.sum(), xs)[0] if first.requires_grad else torch.zeros_like(xs)
+    assert_close(second, second_derivative(cls, SMOOTH), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("cls", SURROGATE_CLASSES)
+def test_torch_func_transforms(cls):
+    f = cls()
+    gp, _ = reference(cls)
+    x = t()
+    assert_close(vmap(grad(f))(x), gp)
+    assert_close(torch.diag(jacrev(f)(x)), gp)
+    assert_close(torch.diag(jacfwd(f)(x)), gp)
+    out, tangent = jvp(f, (x,), (torch.full_like(x, 3.0),))
+    assert_close(out, X >= 0)
+    assert_close(tangent, 3 * gp)
+    assert_close(vmap(grad(grad(f)))(t(SMOOTH)), second_derivative(cls, SMOOTH), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("cls", SURROGATE_CLASSES)
+def test_forward_ad(cls):
+    import torch.autograd.forward_ad as fwad
+
+    gp, _ = reference(cls)
+    with fwad.dual_level():
+        dual = fwad.make_dual(t(), torch.full_like(t(), 2.0))
+        assert_close(fwad.unpack_dual(cls()(dual)).tangent, 2 * gp)
+
+
+@pytest.mark.parametrize("cls", SURROGATE_CLASSES)
+def test_origin_mode_and_checkpoint(cls):
+    from torch.utils.checkpoint import checkpoint
+
+    gp, g = reference(cls)
+    f = cls(origin=True)
+    x = t(requires_grad=True)
+    assert_close(f(x), g)
+    (dx,) = torch.autograd.grad(f(x).sum(), x)
+    assert_close(dx, gp)
+    spike = cls()
+    y = checkpoint(lambda v: spike(v) * 2.0, x, use_reentrant=False)
+    (dx,) = torch.autograd.grad(y.sum(), x)
+    assert_close(dx, 2 * gp)
+
+
+@pytest.mark.parametrize("cls", SURROGATE_CLASSES)
+def test_parameters_get_no_gradient(cls):
+    params = {
+        p.name: torch.tensor(float(p.default), dtype=torch.float64, requires_grad=not p.integer)
+        for p in cls._params
+    }
+    f = cls(**params)
+    assert f == cls()  # tensors are read once at construction
+    x = t(requires_grad=True)
+    f(x).sum().backward()
+    assert all(v.grad is None for v in params.values())
+
+
+@pytest.mark.parametrize("cls", SURROGATE_CLASSES)
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+def test_dtypes_kept_and_accurate(cls, dtype):
+    dt = getattr(torch, dtype)
+    x = t(dtype=dt, requires_grad=True)
+    f = cls()
+    out = f(x)
+    out.sum().backward()
+    outs = [out, x.grad, f.surrogate_grad(x.detach()), f.surrogate_fun(x.detach()), f.vjp(x.detach(), x.detach())]
+    assert all(o.dtype == dt and o.device == x.device for o in outs)
+    x64 = x.detach().to(torch.float64).numpy()
+    gp, g = reference(cls, x64)
+    ulps = {"float16": 2, "bfloat16": 2, "float32": 64, "float64": 4}[dtype]
+    floor = 1e-3 if ulps == 2 else 1.0
+    eps = torch.finfo(dt).eps
+    for got, ref in ((x.grad, gp), (outs[3], g)):
+        allowed = ulps * eps * np.maximum(np.abs(ref), floor)
+        diff = np.abs(got.to(torch.float64).numpy() - ref)
+        assert (diff <= allowed).all(), (got, ref)
+
+
+def test_autocast_bfloat16():
+    f = sg.Sigmoid()
+    linear = torch.nn.Linear(8, 8, dtype=torch.float32)
+    x = torch.randn(4, 8, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        h = linear(x)
+        out = f(h)
+    assert h.dtype == torch.bfloat16 and out.dtype == torch.bfloat16
+    out.float().sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+def test_rejects_non_floating():
+    with pytest.raises(TypeError, match="got dtype torch.int64.*x.float"):
+        sg.sigmoid(torch.arange(3))
+
+
+# --------------------------------------------------------------------------- torch.compile
+
+
+def _explain(fn, *args):
+    return torch._dynamo.explain(fn)(*args)
+
+
+@pytest.mark.parametrize("forced", [False, True], ids=["auto", "set_backend"])
+def test_compile_fullgraph_whole_registry(forced):
+    if forced:
+        sg.set_backend("torch")
+    torch._dynamo.reset()
+    for cls in SURROGATE_CLASSES:
+        f, fo = cls(), cls(origin=True)
+
+        def train_step(x):
+            y = f(x) * x + fo(x)
+            return torch.autograd.grad(y.sum(), x, create_graph=False)[0]
+
+        def forward(x):
+            return f(x) + fo(x) + f.surrogate_grad(x)
+
+        x = t(requires_grad=True)
+        explanation = _explain(forward, x.detach())
+        assert explanation.graph_break_count == 0, explanation.break_reasons
+        compiled = torch.compile(forward, fullgraph=True, backend="aot_eager")
+        assert_close(compiled(x.detach()), forward(x.detach()).detach().numpy(), rtol=1e-12)
+        xc = t(requires_grad=True)
+        out = torch.compile(lambda v: f(v) * v + fo(v), fullgraph=True, backend="aot_eager")(xc)
+        out.sum().backward()
+        gp, g = reference(cls)
+        assert_close(xc.grad, gp * X + (X >= 0) + gp)
+
+
+@pytest.mark.slow
+def test_compile_inductor_matches_eager():
+    torch._dynamo.reset()
+    f = sg.MultiGaussianGrad()
+    x = torch.linspace(-3, 3, 1001, dtype=torch.float32, requires_grad=True)
+    compiled = torch.compile(lambda v: f(v) * v, fullgraph=True)
+    out = compiled(x)
+    out.sum().backward()
+    expected = f.surrogate_grad(x.detach().double()).numpy() * x.detach().double().numpy() + (x.detach().numpy() >= 0)
+    assert_close(x.grad, expected, rtol=2e-5, atol=2e-6)
+
+
+# ------------------------------------------------------------------------ module ergonomics
+
+
+class Neuron(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 3)
+        self.spike_fn = sg.S2NN(alpha=3.0)
+
+    def forward(self, x):
+        return self.spike_fn(self.fc(x) - 0.1)
+
+
+def test_module_attribute_save_load_deepcopy(tmp_path):
+    model = Neuron()
+    x = torch.randn(5, 4)
+    path = tmp_path / "model.pt"
+    torch.save(model, path)
+    loaded = torch.load(path, weights_only=False)
+    assert loaded.spike_fn == model.spike_fn
+    assert torch.equal(loaded(x), model(x))
+    clone = copy.deepcopy(model)
+    assert clone.spike_fn == sg.S2NN(alpha=3.0)
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+
+
+def test_nn_module_form_in_sequential():
+    Spike = sg.nn.Spike  # (also: from spikegrad.backends.nn import Spike)
+
+    layer = Spike(sg.LeakyRelu(alpha=0.2))
+    net = torch.nn.Sequential(torch.nn.Linear(3, 3), layer)
+    assert "LeakyRelu(alpha=0.2, beta=1.0)" in repr(net)
+    x = torch.randn(2, 3, requires_grad=True)
+    out = net(x)
+    assert set(out.unique().tolist()) <= {0.0, 1.0}
+    out.sum().backward()
+    assert x.grad is not None
+    assert Spike("arctan", alpha=2.0).surrogate == sg.Arctan(alpha=2.0)
+    with pytest.raises(TypeError, match="a Surrogate or a registered name"):
+        Spike(3.0)
+
+
+def test_functional_call():
+    model = Neuron()
+    params = {k: torch.zeros_like(v) for k, v in model.named_parameters()}
+    out = functional_call(model, params, (torch.ones(2, 4),))
+    # fc gives 0, minus 0.1 -> below threshold: no spikes
+    assert torch.equal(out, torch.zeros(2, 3))
+
+
+@pytest.mark.slow
+def test_distributed_data_parallel_matches_single_process(tmp_path):
+    script = tmp_path / "ddp.py"
+    script.write_text(textwrap.dedent(
+        """
+        import os, sys, torch, torch.distributed as dist, torch.multiprocessing as mp
+        import spikegrad as sg
+
+        def make():
+            torch.manual_seed(0)
+            return torch.nn.Sequential(torch.nn.Linear(6, 5), sg.nn.Spike(sg.Arctan(alpha=2.0)),
+                                       torch.nn.Linear(5, 1))
+
+        def data():
+            g = torch.Generator().manual_seed(1)
+            return torch.randn(8, 6, generator=g), torch.randn(8, 1, generator=g)
+
+        def worker(rank, path):
+            os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=os.environ["PORT"])
+            dist.init_process_group("gloo", rank=rank, world_size=2)
+            model = torch.nn.parallel.DistributedDataParallel(make())
+            x, y = data()
+            part = slice(rank * 4, rank * 4 + 4)
+            loss = ((model(x[part]) - y[part]) ** 2).mean()
+            loss.backward()
+            if rank == 0:
+                torch.save([p.grad for p in model.parameters()], path)
+            dist.destroy_process_group()
+
+        if __name__ == "__main__":
+            path = sys.argv[1]
+            mp.spawn(worker, args=(path,), nprocs=2)
+            ddp = torch.load(path)
+            model = make()
+            x, y = data()
+            # DDP averages the two half-batch gradients: the same as the full-batch mean loss
+            ((model(x) - y) ** 2).mean().backward()
+            for a, b in zip(ddp, [p.grad for p in model.parameters()]):
+                torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+            assert any(g.abs().sum() > 0 for g in ddp[:2])
+            print("ok")
+        """
+    ))
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "grads.pt")],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "PORT": str(port)},
+    )
+    assert result.stdout.strip().endswith("ok"), result.stderr[-3000:]
