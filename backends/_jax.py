@@ -106,15 +106,20 @@ def _differentiable_jvp(
     return out, _gradient(key, x, dynamic) * x_dot
 
 
+# Called eagerly, a jitted function is differentiated as one unit whose JVP and transpose JAX
+# caches; the bare custom_jvp function would be re-traced rule by rule on every call.
+_differentiable_jit = jax.jit(_differentiable, static_argnums=(0, 1))
+
+
 def spike(s: Any, x: Any) -> jax.Array:
     key, dynamic = _split(s)
-    return _differentiable(key, False, _as_floating(x), dynamic)
+    return _differentiable_jit(key, False, _as_floating(x), dynamic)
 
 
 def fun(s: Any, x: Any) -> jax.Array:
     s._require_primitive()
     key, dynamic = _split(s)
-    return _differentiable(key, True, _as_floating(x), dynamic)
+    return _differentiable_jit(key, True, _as_floating(x), dynamic)
 
 
 def grad(s: Any, x: Any) -> jax.Array:

@@ -301,3 +301,48 @@ def test_distributed_data_parallel_matches_single_process(tmp_path):
         capture_output=True, text=True, timeout=600, env={**os.environ, "PORT": str(port)},
     )
     assert result.stdout.strip().endswith("ok"), result.stderr[-3000:]
+
+
+# --------------------------------------------------------------------------- fused backward
+
+
+@pytest.mark.slow
+def test_fused_backward_equals_eager(monkeypatch):
+    from spikegrad.backends import _torch
+
+    monkeypatch.setattr(_torch, "FUSE", "always")
+    f = sg.MultiGaussianGrad(h=0.2)
+    x = torch.linspace(-3, 3, 4097, dtype=torch.float32, requires_grad=True)
+    ct = torch.linspace(-1, 1, 4097)
+    (fused,) = torch.autograd.grad(f(x), x, ct)
+    assert (type(f), f._param_values) in _torch._fused and _torch._fused[(type(f), f._param_values)]
+    monkeypatch.setattr(_torch, "FUSE", "off")
+    (eager,) = torch.autograd.grad(f(x), x, ct)
+    torch.testing.assert_close(fused, eager, rtol=1e-6, atol=1e-7)
+
+
+def test_fused_backward_falls_back_with_one_warning(monkeypatch):
+    from spikegrad.backends import _torch
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no compiler here")
+
+    monkeypatch.setattr(_torch, "FUSE", "always")
+    monkeypatch.setattr(_torch, "_fused", {})
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: broken)
+    f = sg.Arctan(alpha=3.0)
+    x = t(requires_grad=True)
+    with pytest.warns(RuntimeWarning, match="could not compile the fused backward of Arctan"):
+        (first,) = torch.autograd.grad(f(x).sum(), x)
+    (second,) = torch.autograd.grad(f(x).sum(), x)  # no second warning: fusion is off for it
+    assert_close(first, sg.Arctan(alpha=3.0).surrogate_grad(X))
+    assert torch.equal(first, second)
+
+
+def test_fuse_mode_is_validated():
+    result = subprocess.run(
+        [sys.executable, "-c", "import torch, spikegrad as sg; sg.sigmoid(torch.zeros(2))"],
+        capture_output=True, text=True, env={**os.environ, "SPIKEGRAD_TORCH_FUSE": "yes"},
+        timeout=300,
+    )
+    assert "SPIKEGRAD_TORCH_FUSE='yes' is not valid; choose one of auto, always, off" in result.stderr

@@ -25,8 +25,8 @@ __all__ = ["run", "main"]
 DEFAULT_SIZES = (4096, 1 << 20, 1 << 24)
 
 
-def _time(fn: Callable[[], Any], sync: Callable[[Any], Any], min_seconds: float = 0.2) -> float:
-    """Seconds per call: the best of 5 batches, each batch long enough to time reliably."""
+def _time(fn: Callable[[], Any], sync: Callable[[Any], Any], min_seconds: float = 0.5) -> float:
+    """Seconds per call: the best of 10 batches, each batch long enough to time reliably."""
     sync(fn())  # warm up (compilation, caches)
     number = 1
     while True:
@@ -35,11 +35,11 @@ def _time(fn: Callable[[], Any], sync: Callable[[Any], Any], min_seconds: float 
             out = fn()
         sync(out)
         elapsed = time.perf_counter() - start
-        if elapsed >= min_seconds / 5 or number >= 1 << 16:
+        if elapsed >= min_seconds / 10 or number >= 1 << 16:
             break
         number *= 2
     best = elapsed / number
-    for _ in range(4):
+    for _ in range(9):
         start = time.perf_counter()
         for _ in range(number):
             out = fn()
