@@ -15,6 +15,7 @@ the same import and the same numbers everywhere. The API follows ``braintools.su
 
 from __future__ import annotations
 
+from ._codegen import cuda_source
 from ._config import BACKENDS, backend, get_backend, set_backend
 from ._params import Param
 from ._surrogate import Surrogate, available, get
@@ -40,6 +41,7 @@ __all__ = [
     "Surrogate",
     "available",
     "backend",
+    "cuda_source",
     "get",
     "get_backend",
     "set_backend",

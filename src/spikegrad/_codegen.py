@@ -1,0 +1,322 @@
+"""Generate C/CUDA elementwise kernels from the single Array-API definition of a surrogate.
+
+The math functions of :mod:`spikegrad._math` are *called* with a symbolic namespace: every
+operation appends one C statement (``const float v3 = v1 * v2;``) to a program and returns a
+symbol. The same program is wrapped three ways:
+
+* the ``operation`` of a ``cupy.ElementwiseKernel`` (the CuPy adapter);
+* a standalone CUDA ``__global__`` kernel, compiled by ``nvcc`` in the tests (no GPU needed);
+* a C++ loop, compiled for the CPU in the tests and checked against the NumPy reference.
+
+No formula is written twice. Surrogate parameters are kernel arguments (new values need no
+recompilation); integer parameters fixing the structure (the number of Fourier terms) are
+unrolled into the code. float16 is loaded into float32, computed, and rounded once on store.
+
+Examples
+--------
+>>> import spikegrad as sg
+>>> print(sg.cuda_source(sg.Sigmoid(), "grad", "float32"))  # doctest: +ELLIPSIS
+extern "C" __global__ void spikegrad_sigmoid_grad_float32(
+    const float* __restrict__ x_in, float* __restrict__ y_out, const float p_alpha, const long long n)
+{
+    const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    const float xv = x_in[i];
+    const float v0 = p_alpha * xv;
+    const float v1 = fabs(v0);
+...
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from typing import Any, Callable
+
+__all__ = ["KINDS", "DTYPES", "Kernel", "generate", "cuda_source"]
+
+KINDS = ("forward", "grad", "primitive", "vjp")
+DTYPES = ("float16", "float32", "float64")
+_COMPUTE = {"float16": "float", "float32": "float", "float64": "double"}
+_CUPY_SCALAR = {"float": "float32", "double": "float64"}
+_CUDA_STORAGE = {"float16": "__half", "float32": "float", "float64": "double"}
+_CUPY_STORAGE = {"float16": "float16", "float32": "float", "float64": "double"}  # C names
+
+
+class _Program:
+    """The statements traced so far, in order."""
+
+    def __init__(self, ctype: str) -> None:
+        self.ctype = ctype
+        self.lines: list[str] = []
+
+    def literal(self, value: Any) -> str:
+        if isinstance(value, Symbol):
+            return value.name
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(
+                f"the kernel generator cannot embed {value!r} ({type(value).__name__}); surrogate "
+                "math may combine arrays with Python numbers only"
+            )
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"the kernel generator cannot embed the non-finite constant {value}")
+        text = repr(value)
+        return f"{text}f" if self.ctype == "float" else text
+
+    def emit(self, expression: str, boolean: bool = False) -> Symbol:
+        name = f"v{len(self.lines)}"
+        ctype = "bool" if boolean else self.ctype
+        self.lines.append(f"const {ctype} {name} = {expression};")
+        return Symbol(self, name, boolean)
+
+
+class Symbol:
+    """A traced value: the name of a C variable holding it."""
+
+    __array_priority__ = 1000  # make NumPy scalars defer to our reflected operators
+
+    def __init__(self, program: _Program, name: str, boolean: bool = False) -> None:
+        self.program = program
+        self.name = name
+        self.boolean = boolean
+
+    def _binary(self, other: Any, op: str, reverse: bool = False, boolean: bool = False) -> Symbol:
+        a, b = self.name, self.program.literal(other)
+        if reverse:
+            a, b = b, a
+        return self.program.emit(f"{a} {op} {b}", boolean)
+
+    def __add__(self, o: Any) -> Symbol: return self._binary(o, "+")
+    def __radd__(self, o: Any) -> Symbol: return self._binary(o, "+", True)
+    def __sub__(self, o: Any) -> Symbol: return self._binary(o, "-")
+    def __rsub__(self, o: Any) -> Symbol: return self._binary(o, "-", True)
+    def __mul__(self, o: Any) -> Symbol: return self._binary(o, "*")
+    def __rmul__(self, o: Any) -> Symbol: return self._binary(o, "*", True)
+    def __truediv__(self, o: Any) -> Symbol: return self._binary(o, "/")
+    def __rtruediv__(self, o: Any) -> Symbol: return self._binary(o, "/", True)
+    def __lt__(self, o: Any) -> Symbol: return self._binary(o, "<", boolean=True)
+    def __le__(self, o: Any) -> Symbol: return self._binary(o, "<=", boolean=True)
+    def __gt__(self, o: Any) -> Symbol: return self._binary(o, ">", boolean=True)
+    def __ge__(self, o: Any) -> Symbol: return self._binary(o, ">=", boolean=True)
+    def __eq__(self, o: Any) -> Symbol: return self._binary(o, "==", boolean=True)  # type: ignore[override]
+    def __ne__(self, o: Any) -> Symbol: return self._binary(o, "!=", boolean=True)  # type: ignore[override]
+    def __and__(self, o: Any) -> Symbol: return self._binary(o, "&&", boolean=True)
+    def __or__(self, o: Any) -> Symbol: return self._binary(o, "||", boolean=True)
+    def __neg__(self) -> Symbol: return self.program.emit(f"-{self.name}")
+    def __invert__(self) -> Symbol: return self.program.emit(f"!{self.name}", True)
+    __hash__ = None  # type: ignore[assignment]
+
+    def __bool__(self) -> bool:
+        raise TypeError(
+            "surrogate math used a traced value in Python control flow (if/while/and/or); "
+            "write it with xp.where so that it runs elementwise on every backend"
+        )
+
+
+class SymbolicNamespace:
+    """The subset of the Array API the surrogate math uses, emitting C instead of computing."""
+
+    _UNARY = {
+        "abs": "fabs", "exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p",
+        "sqrt": "sqrt", "sin": "sin", "cos": "cos", "tan": "tan", "atan": "atan",
+        "tanh": "tanh", "erfc": "erfc",
+    }
+
+    def __init__(self, program: _Program) -> None:
+        self._p = program
+
+    def __getattr__(self, name: str) -> Callable[..., Symbol]:
+        if name in self._UNARY:
+            c_name = self._UNARY[name]
+            return lambda x: self._p.emit(f"{c_name}({self._p.literal(x)})")
+        raise AttributeError(
+            f"the CUDA kernel generator does not support xp.{name}; supported: "
+            f"{', '.join(sorted([*self._UNARY, 'where', 'clip', 'remainder', 'full_like', 'zeros_like', 'ones_like', 'maximum', 'minimum']))}"
+        )
+
+    def where(self, condition: Symbol, a: Any, b: Any) -> Symbol:
+        lit = self._p.literal
+        return self._p.emit(f"{lit(condition)} ? {lit(a)} : {lit(b)}")
+
+    def clip(self, x: Any, min: Any = None, max: Any = None) -> Symbol:  # noqa: A002
+        # Comparisons rather than fmin/fmax: NaN passes through, as in NumPy.
+        out = x
+        if min is not None:
+            out = self.where(out < min, min, out)
+        if max is not None:
+            out = self.where(out > max, max, out)
+        return out
+
+    def maximum(self, a: Any, b: Any) -> Symbol:
+        return self._p.emit(f"fmax({self._p.literal(a)}, {self._p.literal(b)})")
+
+    def minimum(self, a: Any, b: Any) -> Symbol:
+        return self._p.emit(f"fmin({self._p.literal(a)}, {self._p.literal(b)})")
+
+    def remainder(self, x: Any, y: Any) -> Symbol:
+        """Python's floored modulo (the result has the divisor's sign), as ``xp.remainder``."""
+        lit = self._p.literal
+        r = self._p.emit(f"fmod({lit(x)}, {lit(y)})")
+        fix = self._p.emit(f"{r.name} != 0 && (({r.name} < 0) != ({lit(y)} < 0))", boolean=True)
+        return self.where(fix, r + y, r)
+
+    def full_like(self, x: Any, value: Any) -> Symbol:
+        return self._p.emit(self._p.literal(value))
+
+    def zeros_like(self, x: Any) -> Symbol:
+        return self.full_like(x, 0.0)
+
+    def ones_like(self, x: Any) -> Symbol:
+        return self.full_like(x, 1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Kernel:
+    """One generated elementwise kernel: its statements and how to wrap them."""
+
+    name: str
+    kind: str
+    dtype: str
+    ctype: str
+    params: tuple[str, ...]  # dynamic parameter names, as kernel arguments p_<name>
+    body: tuple[str, ...]
+    result: str
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return ("x", "ct") if self.kind == "vjp" else ("x",)
+
+    # -- CuPy -------------------------------------------------------------------------------
+    def cupy_in_params(self) -> str:
+        scalar = _CUPY_SCALAR[self.ctype]
+        return ", ".join([f"{self.dtype} {i}" for i in self.inputs] +
+                         [f"{scalar} p_{p}" for p in self.params])
+
+    def cupy_out_params(self) -> str:
+        return f"{self.dtype} y"
+
+    def cupy_operation(self) -> str:
+        loads = [f"const {self.ctype} {i}v = ({self.ctype}){i};" for i in self.inputs]
+        store = f"y = ({_CUPY_STORAGE[self.dtype]})({self.result});"
+        return "\n".join([*loads, *self.body, store])
+
+    # -- standalone CUDA (nvcc) --------------------------------------------------------------
+    def cuda_source(self) -> str:
+        storage = _CUDA_STORAGE[self.dtype]
+        half = self.dtype == "float16"
+        args = [f"const {storage}* __restrict__ {i}_in" for i in self.inputs]
+        args += [f"{storage}* __restrict__ y_out"]
+        args += [f"const {self.ctype} p_{p}" for p in self.params] + ["const long long n"]
+        loads = [
+            f"const {self.ctype} {i}v = " + (f"__half2float({i}_in[i]);" if half else f"{i}_in[i];")
+            for i in self.inputs
+        ]
+        store = (f"y_out[i] = __float2half({self.result});" if half
+                 else f"y_out[i] = {self.result};")
+        lines = [
+            f'extern "C" __global__ void {self.name}(',
+            f"    {', '.join(args)})",
+            "{",
+            "    const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;",
+            "    if (i >= n) return;",
+            *(f"    {line}" for line in [*loads, *self.body, store]),
+            "}",
+        ]
+        return "\n".join(lines)
+
+    # -- C++ for the CPU (tests) -------------------------------------------------------------
+    def cpp_source(self) -> str:
+        """A loop over compute-type arrays: ``name(x[, ct], y, params, n)``."""
+        t = self.ctype
+        args = [f"const {t}* {i}_in" for i in self.inputs] + [f"{t}* y_out",
+                                                               f"const {t}* params", "long n"]
+        loads = [f"const {t} {i}v = {i}_in[i];" for i in self.inputs]
+        unpack = [f"const {t} p_{p} = params[{k}];" for k, p in enumerate(self.params)]
+        lines = [
+            f'extern "C" void {self.name}({", ".join(args)}) {{',
+            *(f"    {line}" for line in unpack),
+            "    for (long i = 0; i < n; ++i) {",
+            *(f"        {line}" for line in [*loads, *self.body, f"y_out[i] = {self.result};"]),
+            "    }",
+            "}",
+        ]
+        return "\n".join(lines)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", name).lower()
+
+
+def generate(cls: type, static: tuple[Any, ...], kind: str, dtype: str) -> Kernel:
+    """Trace one kernel of surrogate class ``cls``.
+
+    Parameters
+    ----------
+    cls
+        A :class:`~spikegrad.Surrogate` subclass.
+    static
+        The parameter values, with ``None`` for every parameter that becomes a kernel argument
+        (all non-integer ones); integer (structural) parameters must be given.
+    kind
+        ``"forward"`` (the spike), ``"grad"`` (g'), ``"primitive"`` (g) or ``"vjp"``
+        (``ct * g'``).
+    dtype
+        ``"float16"``, ``"float32"`` or ``"float64"``.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown kernel kind {kind!r}; choose one of {', '.join(KINDS)}")
+    if dtype not in DTYPES:
+        raise TypeError(
+            f"no CUDA kernels for dtype {dtype!r}: CuPy supports {', '.join(DTYPES)} "
+            "(it has no bfloat16); convert the array first, e.g. x.astype(cupy.float32)"
+        )
+    ctype = _COMPUTE[dtype]
+    program = _Program(ctype)
+    ns = SymbolicNamespace(program)
+    x = Symbol(program, "xv")
+    params, dynamic = [], []
+    for p, value in zip(cls._params, static):
+        if p.integer:
+            params.append(value)
+        else:
+            params.append(Symbol(program, f"p_{p.name}"))
+            dynamic.append(p.name)
+    if kind == "forward":
+        result = ns.where(x >= 0.0, 1.0, 0.0)
+        dynamic = []
+    else:
+        fn = cls.primitive if kind == "primitive" else cls.grad
+        if fn is None:
+            raise NotImplementedError(f"{cls.__name__} defines no primitive to generate a kernel for")
+        result = fn(x, *params, xp=ns)
+        if not isinstance(result, Symbol):  # a constant g' or g
+            result = ns.full_like(x, result)
+        if kind == "vjp":
+            result = Symbol(program, "ctv") * result
+    structure = "".join(f"_{p.name}{v}" for p, v in zip(cls._params, static) if p.integer)
+    name = f"spikegrad_{_snake(cls.__name__)}{structure}_{kind}_{dtype}"
+    if kind == "forward":
+        name = f"spikegrad_spike_{dtype}"
+    return Kernel(name, kind, dtype, ctype, tuple(dynamic), tuple(program.lines), result.name)
+
+
+def static_values(surrogate: Any) -> tuple[Any, ...]:
+    """The structural (integer) parameters of a surrogate, ``None`` for kernel arguments."""
+    return tuple(v if p.integer else None for p, v in zip(surrogate._params, surrogate._param_values))
+
+
+def cuda_source(surrogate: Any, kind: str = "grad", dtype: str = "float32") -> str:
+    """The CUDA source of one of a surrogate's kernels, as compiled by the CuPy backend.
+
+    Parameters
+    ----------
+    surrogate
+        A surrogate object (its structural parameters select the kernel).
+    kind
+        ``"forward"``, ``"grad"``, ``"primitive"`` or ``"vjp"``.
+    dtype
+        ``"float16"``, ``"float32"`` or ``"float64"``.
+    """
+    return generate(type(surrogate), static_values(surrogate), kind, dtype).cuda_source()

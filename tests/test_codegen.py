@@ -1,0 +1,175 @@
+"""Generated kernels, verified without a GPU.
+
+* the CUDA source of every kernel (whole registry, every kind and dtype) compiles with nvcc;
+* the same generated statements, compiled as C++ for the CPU, give the NumPy float64
+  reference values on hypothesis-drawn inputs, extremes included, within dtype tolerance.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import spikegrad as sg
+from spikegrad import _codegen as codegen
+
+from .conftest import SURROGATE_CLASSES
+
+KINDS = ("grad", "primitive", "vjp")
+
+
+def all_kernels(dtype):
+    yield codegen.generate(sg.Sigmoid, (None,), "forward", dtype)
+    for cls in SURROGATE_CLASSES:
+        s = cls()
+        for kind in KINDS:
+            yield codegen.generate(cls, codegen.static_values(s), kind, dtype)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", codegen.DTYPES)
+def test_cuda_sources_compile_with_nvcc(dtype, tmp_path):
+    nvcc = shutil.which("nvcc")
+    if nvcc is None:
+        pytest.skip("no CUDA compiler (nvcc) on this machine")
+    source = tmp_path / f"kernels_{dtype}.cu"
+    kernels = list(all_kernels(dtype))
+    source.write_text("#include <cuda_fp16.h>\n\n" + "\n\n".join(k.cuda_source() for k in kernels))
+    result = subprocess.run(
+        [nvcc, "-ptx", "-Werror", "all-warnings", "-o", str(tmp_path / "k.ptx"), str(source)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    ptx = (tmp_path / "k.ptx").read_text()
+    assert all(f".entry {k.name}(" in ptx for k in kernels)
+    assert len(kernels) == 1 + 3 * len(SURROGATE_CLASSES)
+
+
+@pytest.fixture(scope="module")
+def cpu_kernels(tmp_path_factory):
+    """Every kernel's statements compiled for the CPU, by dtype."""
+    compiler = shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")
+    if compiler is None:
+        pytest.skip("no C++ compiler to evaluate the generated kernels on the CPU")
+    tmp = tmp_path_factory.mktemp("cpu_kernels")
+    libraries = {}
+    for dtype in codegen.DTYPES:
+        kernels = {(k.name): k for k in all_kernels(dtype)}
+        source = tmp / f"k_{dtype}.cpp"
+        source.write_text("#include <cmath>\nusing namespace std;\n\n" +
+                          "\n\n".join(k.cpp_source() for k in kernels.values()))
+        library = tmp / f"k_{dtype}.so"
+        subprocess.run([compiler, "-O2", "-shared", "-fPIC", "-fno-fast-math", "-o", str(library),
+                        str(source)], check=True, timeout=600)
+        libraries[dtype] = (ctypes.CDLL(str(library)), kernels)
+    return libraries
+
+
+def run_on_cpu(cpu_kernels, surrogate, kind, dtype, x, ct=None):
+    library, kernels = cpu_kernels[dtype]
+    k = codegen.generate(type(surrogate), codegen.static_values(surrogate), kind, dtype)
+    assert kernels[k.name].body == k.body
+    compute = np.float64 if k.ctype == "double" else np.float32
+    ptr = np.ctypeslib.ndpointer(dtype=compute, flags="C_CONTIGUOUS")
+    fn = getattr(library, k.name)
+    inputs = [np.ascontiguousarray(x, dtype=compute)]
+    if kind == "vjp":
+        inputs.append(np.ascontiguousarray(ct, dtype=compute))
+    fn.argtypes = [ptr] * (len(inputs) + 2) + [ctypes.c_long]
+    out = np.empty(x.shape, compute)
+    values = dict(zip([p.name for p in surrogate._params], surrogate._param_values))
+    params = np.asarray([values[p] for p in k.params] or [0.0], dtype=compute)
+    fn(*inputs, out, params, x.size)
+    return out.astype(dtype)  # float16 kernels compute in float32 and round once on store
+
+
+ULPS = {"float16": (2, 1e-3), "float32": (64, 1.0), "float64": (4096, 1.0)}
+
+
+def assert_within_dtype_tolerance(got, ref, dtype):
+    ulps, floor = ULPS[dtype]
+    allowed = ulps * np.finfo(dtype).eps * np.maximum(np.abs(ref), floor)
+    bad = ~(np.abs(got.astype(np.float64) - ref) <= allowed)
+    assert not bad.any(), (got[bad], ref[bad])
+
+
+def finite(dtype):
+    return st.floats(allow_nan=False, allow_infinity=False, allow_subnormal=False,
+                     width=np.dtype(dtype).itemsize * 8)
+
+
+@pytest.mark.parametrize("cls", SURROGATE_CLASSES)
+@pytest.mark.parametrize("dtype", codegen.DTYPES)
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(data=st.data())
+def test_generated_kernels_match_numpy_reference(cpu_kernels, cls, dtype, data):
+    surrogate = cls()
+    moderate = data.draw(hnp.arrays(dtype, 24, elements=st.floats(-12, 12, width=np.dtype(dtype).itemsize * 8)))
+    extreme = data.draw(hnp.arrays(dtype, 8, elements=finite(dtype)))
+    x = np.concatenate([moderate, extreme, np.asarray([0.0, np.finfo(dtype).max, -np.finfo(dtype).max], dtype)])
+    ct = np.linspace(-2, 2, x.size).astype(dtype)
+    x64 = x.astype(np.float64)
+    reference = {
+        "grad": surrogate.surrogate_grad(x64),
+        "primitive": surrogate.surrogate_fun(x64),
+        "vjp": ct.astype(np.float64) * surrogate.surrogate_grad(x64),
+    }
+    for kind, ref in reference.items():
+        got = run_on_cpu(cpu_kernels, surrogate, kind, dtype, x, ct)
+        assert np.isfinite(got[np.isfinite(ref.astype(dtype))]).all(), kind
+        mask = np.abs(x64) <= 12  # beyond, tolerances in ulps of x dominate (periodic, log)
+        assert_within_dtype_tolerance(got[mask], ref[mask], dtype)
+    spikes = run_on_cpu(cpu_kernels, surrogate, "forward", dtype, x)
+    np.testing.assert_array_equal(spikes, (x >= 0).astype(dtype))
+
+
+def test_spike_kernel_nan_gives_zero(cpu_kernels):
+    x = np.asarray([np.nan, -0.0, 0.0, -1.0], np.float32)
+    out = run_on_cpu(cpu_kernels, sg.Sigmoid(), "forward", "float32", x)
+    np.testing.assert_array_equal(out, [0.0, 1.0, 1.0, 0.0])
+
+
+def test_new_parameter_values_reuse_the_kernel():
+    a = codegen.generate(sg.Sigmoid, (None,), "grad", "float32")
+    assert a.params == ("alpha",) and "p_alpha" in "\n".join(a.body)
+    b = codegen.generate(sg.SquarewaveFourierSeries, (3, None), "grad", "float32")
+    c = codegen.generate(sg.SquarewaveFourierSeries, (2, None), "grad", "float32")
+    assert b.name != c.name and b.params == ("t_period",)
+
+
+def test_bfloat16_and_unknown_kinds_are_refused():
+    with pytest.raises(TypeError, match="no bfloat16"):
+        codegen.generate(sg.Sigmoid, (None,), "grad", "bfloat16")
+    with pytest.raises(ValueError, match="unknown kernel kind 'backward'"):
+        codegen.generate(sg.Sigmoid, (None,), "backward", "float32")
+
+
+def test_value_dependent_control_flow_is_reported():
+    class Bad(sg.Surrogate):
+        def grad(x, *, xp):
+            return x if x > 0 else -x
+
+    with pytest.raises(TypeError, match="Python control flow"):
+        codegen.generate(Bad, (), "grad", "float32")
+
+
+def test_unsupported_function_is_reported():
+    class Odd(sg.Surrogate):
+        def grad(x, *, xp):
+            return xp.cbrt(x)
+
+    with pytest.raises(AttributeError, match="does not support xp.cbrt"):
+        codegen.generate(Odd, (), "grad", "float32")
+
+
+def test_public_cuda_source():
+    text = sg.cuda_source(sg.LeakyRelu(), "vjp", "float16")
+    assert text.startswith('extern "C" __global__ void spikegrad_leaky_relu_vjp_float16(')
+    assert "__half2float(ct_in[i])" in text and "p_alpha" in text and "p_beta" in text
