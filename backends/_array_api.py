@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import array_api_compat
+
 from ._eager import EagerAdapter
 
 
@@ -15,5 +17,5 @@ ADAPTER = EagerAdapter(
     "array_api",
     accepts=_accepts,
     accepts_text="an array with __array_namespace__ (an Array-API array)",
-    namespace_of=lambda x: x.__array_namespace__(),
+    namespace_of=array_api_compat.array_namespace,
 )

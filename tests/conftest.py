@@ -14,8 +14,9 @@ import pytest
 import spikegrad as sg
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-# A copy of ../shared/reference/braintools-0.3.0.json: braintools 0.3.0's own outputs.
-REFERENCE_PATH = ROOT / "tests" / "data" / "braintools-0.3.0.json"
+# A copy of ../shared/reference/braintools-0.3.0.json (braintools 0.3.0's own outputs), shipped
+# with the package so that `spikegrad check` can use it too.
+REFERENCE_PATH = ROOT / "src" / "spikegrad" / "data" / "braintools-0.3.0.json"
 REFERENCE: dict[str, Any] = json.loads(REFERENCE_PATH.read_text())["surrogates"]
 SURROGATE_CLASSES = [sg.get(name).__class__ for name in sg.available()]
 

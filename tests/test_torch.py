@@ -186,6 +186,27 @@ def test_compile_fullgraph_whole_registry(forced):
 
 
 @pytest.mark.slow
+def test_first_call_inside_compile_in_a_fresh_process():
+    """The adapter is loaded while Dynamo traces: nothing on that path may break the graph."""
+    code = textwrap.dedent(
+        """
+        import torch, spikegrad as sg
+        f = sg.QPseudoSpike()
+        fn = lambda v: f(v) * v + sg.sigmoid(v)
+        assert torch._dynamo.explain(fn)(torch.zeros(3)).graph_break_count == 0
+        x = torch.linspace(-1, 1, 5, requires_grad=True)
+        torch.compile(fn, fullgraph=True)(x).sum().backward()
+        print(x.grad.tolist())
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    x = np.linspace(-1, 1, 5)
+    expected = sg.QPseudoSpike().surrogate_grad(x) * x + (x >= 0) + sg.Sigmoid().surrogate_grad(x)
+    np.testing.assert_allclose(eval(result.stdout), expected, rtol=1e-5, atol=1e-6)  # noqa: S307
+
+
+@pytest.mark.slow
 def test_compile_inductor_matches_eager():
     torch._dynamo.reset()
     f = sg.MultiGaussianGrad()

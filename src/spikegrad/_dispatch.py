@@ -1,18 +1,20 @@
 """Find the adapter (``spikegrad.backends._<name>``) that evaluates a call on an array.
 
 Adapters are imported on first use, so ``import spikegrad`` imports no framework. In ``"auto"``
-mode the adapter is chosen from the array's type with array-api-compat's detectors (which look
-only at already-imported modules and recognise JAX tracers); the answer is cached per type.
+mode the adapter is chosen from the array's *type* (JAX tracers included) by looking only at
+frameworks that are already imported; the answer is cached per type.
+
+Under ``torch.compile``, Dynamo runs the two functions marked below at trace time rather than
+tracing them (they import modules, which Dynamo refuses to trace); their results depend only
+on their arguments and on the backend in force, which the compiled graph bakes in.
 """
 
 from __future__ import annotations
 
 import importlib
 import numbers
-
+import sys
 from typing import Any
-
-import array_api_compat as _compat
 
 from . import _config
 
@@ -29,7 +31,7 @@ _INSTALL_HINT = {
 }
 
 _loaded: dict[str, Adapter] = {}
-_by_type: dict[type, Adapter] = {}
+_by_type: dict[type, str] = {}
 
 
 def load(name: str) -> Adapter:
@@ -52,34 +54,66 @@ def load(name: str) -> Adapter:
     return adapter
 
 
-def _detect(x: Any) -> str:
-    if _compat.is_numpy_array(x) or isinstance(x, (numbers.Number, list, tuple)):
+def _is_subclass(t: type, module: str, *names: str) -> bool:
+    """``issubclass(t, module.name)`` for any of the names, without importing ``module``."""
+    mod = sys.modules.get(module)
+    if mod is None:
+        return False
+    for name in names:
+        obj: Any = mod
+        for part in name.split("."):
+            obj = getattr(obj, part, None)
+        if isinstance(obj, type) and issubclass(t, obj):
+            return True
+    return False
+
+
+def _detect(t: type) -> str:
+    import numpy as np
+
+    if issubclass(t, (np.ndarray, np.generic, numbers.Number, list, tuple)):
         return "numpy"
-    if _compat.is_torch_array(x):
+    if _is_subclass(t, "torch", "Tensor"):
         return "torch"
-    if _compat.is_jax_array(x):
+    if _is_subclass(t, "jax", "Array", "core.Tracer"):
         return "jax"
-    if _compat.is_cupy_array(x):
+    if _is_subclass(t, "cupy", "ndarray"):
         return "cupy"
-    if hasattr(x, "__array_namespace__"):
+    if hasattr(t, "__array_namespace__"):
         return "array_api"
     raise TypeError(
-        f"spikegrad cannot evaluate a surrogate on {type(x).__module__}.{type(x).__qualname__}; "
+        f"spikegrad cannot evaluate a surrogate on {t.__module__}.{t.__qualname__}; "
         "pass a NumPy, JAX, PyTorch or CuPy array, any array with __array_namespace__, "
         "or a Python float or list of floats"
     )
+
+
+def _auto_backend(t: type) -> str:
+    """The backend for arrays of type ``t``, its adapter loaded (cached per type)."""
+    name = _by_type.get(t)
+    if name is None:
+        name = _detect(t)
+        load(name)
+        _by_type[t] = name
+    return name
+
+
+def _loaded_backend(name: str) -> str:
+    """``name``, its adapter loaded."""
+    load(name)
+    return name
+
+
+_auto_backend._dynamo_marked_constant = True  # type: ignore[attr-defined]
+_loaded_backend._dynamo_marked_constant = True  # type: ignore[attr-defined]
 
 
 def backend_for(x: Any) -> Adapter:
     """The adapter for ``x`` under the backend selection in force."""
     name = _config.current()
     if name == "auto":
-        adapter = _by_type.get(type(x))
-        if adapter is None:
-            adapter = load(_detect(x))
-            _by_type[type(x)] = adapter
-        return adapter
-    adapter = load(name)
+        return _loaded[_auto_backend(type(x))]
+    adapter = _loaded[_loaded_backend(name)]
     if not adapter.accepts(x):
         raise TypeError(
             f"the spikegrad backend {name!r} ({_config.source()}) cannot take a "

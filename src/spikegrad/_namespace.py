@@ -63,8 +63,24 @@ def erfc_fallback(x: Any, *, xp: Any) -> Any:
     return xp.where(x < 0, 2.0 - upper, upper)
 
 
+# The Array API standard's functions the math layer may use (elementwise functions, the
+# creation and data-type functions that make sense elementwise, and the floating dtypes).
+_STANDARD_NAMES = (
+    "abs acos acosh add asin asinh atan atan2 atanh ceil clip copysign cos cosh divide equal "
+    "exp expm1 floor floor_divide greater greater_equal hypot isfinite isinf isnan less "
+    "less_equal log log1p log2 log10 logaddexp logical_and logical_not logical_or logical_xor "
+    "maximum minimum multiply negative nextafter not_equal positive pow reciprocal remainder "
+    "round sign signbit sin sinh square sqrt subtract tan tanh trunc where full_like zeros_like "
+    "ones_like empty_like astype asarray finfo isdtype float16 float32 float64"
+).split()
+
+
 class MathNamespace:
     """An array namespace plus the few functions the standard lacks (currently ``erfc``).
+
+    The standard's functions are copied in at construction, so the math layer's lookups are
+    plain attribute reads (which ``torch.compile`` can trace); other names are forwarded to the
+    wrapped namespace on first use.
 
     Parameters
     ----------
@@ -85,14 +101,18 @@ class MathNamespace:
 
     def __init__(self, xp: Any, erfc: Callable[[Any], Any] | None = None) -> None:
         self._xp = xp
+        for name in _STANDARD_NAMES:
+            value = getattr(xp, name, None)
+            if value is not None:
+                setattr(self, name, value)
         self.erfc = erfc if erfc is not None else (lambda x: erfc_fallback(x, xp=xp))
 
     def __getattr__(self, name: str) -> Any:
-        # Called only for names not yet in the instance dict: cache each one on first use, so
-        # the math layer's hot path is an ordinary attribute lookup.
-        value = getattr(self._xp, name)
-        setattr(self, name, value)
-        return value
+        # Only for names outside the standard list; private names are never forwarded (copies
+        # made without __init__ lack _xp).
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._xp, name)
 
     def __repr__(self) -> str:
         return f"MathNamespace({getattr(self._xp, '__name__', self._xp)!r})"
