@@ -4,7 +4,9 @@ Every number is a ratio to a native baseline measured in the same process, so ma
 different speeds give comparable results:
 
 * PyTorch: ``torch.sigmoid`` forward and backward through autograd (one fused kernel each way)
-  against a spikegrad spike forward and backward, eager, float32 on the CPU.
+  against a spikegrad spike forward and backward, float32 on the CPU: ``auto`` is what users
+  get (the backward fused from ``FUSE_MIN_ELEMENTS`` elements on), ``unfused`` the plain eager
+  operations at those sizes.
 * JAX: ``jax.nn.sigmoid`` against a spikegrad spike, forward and backward (``jax.vjp`` and the
   pull-back) under ``jax.jit``, and called eagerly without ``jit``.
 
@@ -52,6 +54,7 @@ def _torch_rows(names: list[str], sizes: tuple[int, ...]) -> list[dict[str, Any]
     import torch
 
     import spikegrad as sg
+    from spikegrad.backends import _torch as _torch_adapter
 
     rows = []
     for n in sizes:
@@ -66,9 +69,19 @@ def _torch_rows(names: list[str], sizes: tuple[int, ...]) -> list[dict[str, Any]
             return step
 
         base = _time(fwd_bwd(torch.sigmoid), lambda out: None)
-        for name in names:
-            t = _time(fwd_bwd(sg.get(name)), lambda out: None)
-            rows.append(_row("torch", "eager", name, n, t, base, "torch.sigmoid"))
+        # "auto": what users get (the fused backward from FUSE_MIN_ELEMENTS on); "unfused": the
+        # plain eager operations, for comparison on the sizes where fusion applies.
+        modes = [("auto", "auto")]
+        if n >= _torch_adapter.FUSE_MIN_ELEMENTS:
+            modes.append(("unfused", "off"))
+        for mode, fuse in modes:
+            previous, _torch_adapter.FUSE = _torch_adapter.FUSE, fuse
+            try:
+                for name in names:
+                    t = _time(fwd_bwd(sg.get(name)), lambda out: None)
+                    rows.append(_row("torch", mode, name, n, t, base, "torch.sigmoid"))
+            finally:
+                _torch_adapter.FUSE = previous
     return rows
 
 
@@ -148,12 +161,12 @@ def run(
 
 def format_table(rows: list[dict[str, Any]]) -> str:
     """The rows as an aligned text table."""
-    header = f"{'framework':9} {'mode':5} {'surrogate':22} {'elements':>9} {'time':>10} " \
+    header = f"{'framework':9} {'mode':7} {'surrogate':22} {'elements':>9} {'time':>10} " \
              f"{'baseline':>10} {'ratio':>6}"
     lines = [header, "-" * len(header)]
     for r in rows:
         lines.append(
-            f"{r['framework']:9} {r['mode']:5} {r['surrogate']:22} {r['elements']:>9} "
+            f"{r['framework']:9} {r['mode']:7} {r['surrogate']:22} {r['elements']:>9} "
             f"{r['seconds'] * 1e6:>8.1f}us {r['baseline_seconds'] * 1e6:>8.1f}us {r['ratio']:>6.2f}"
         )
     return "\n".join(lines)

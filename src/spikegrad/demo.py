@@ -229,10 +229,10 @@ def plot_history(results: list[dict[str, Any]], path: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.5))
-    for r in results:
+    for r, style in zip(results, ("-", "--", ":")):  # dashed: the curves of two frameworks overlap
         epochs = range(1, len(r["history"]["loss"]) + 1)
-        ax_loss.plot(epochs, r["history"]["loss"], label=r["framework"])
-        ax_acc.plot(epochs, r["history"]["test_accuracy"], label=r["framework"])
+        ax_loss.plot(epochs, r["history"]["loss"], style, label=r["framework"])
+        ax_acc.plot(epochs, r["history"]["test_accuracy"], style, label=r["framework"])
     ax_loss.set(xlabel="epoch", ylabel="training loss", title="Loss")
     ax_acc.set(xlabel="epoch", ylabel="test accuracy", title="Test accuracy", ylim=(0, 1))
     for ax in (ax_loss, ax_acc):

@@ -118,7 +118,7 @@ class PiecewiseQuadratic(Surrogate, name="piecewise_quadratic"):
     Parameters
     ----------
     alpha : float, default 1.0
-        Peak height; the support is |x| <= 1/alpha; allowed: > 0.
+        Peak height; the support is abs(x) <= 1/alpha; allowed: > 0.
     origin : bool, default False
         Return :math:`g(x)` instead of the spike (same derivative).
 
@@ -144,7 +144,7 @@ class PiecewiseQuadratic(Surrogate, name="piecewise_quadratic"):
     array([0., 1., 1., 1.])
     """
 
-    alpha = Param(1.0, gt=0, doc="peak height; the support is |x| <= 1/alpha")
+    alpha = Param(1.0, gt=0, doc="peak height; the support is abs(x) <= 1/alpha")
     grad = staticmethod(_math.piecewise_quadratic_grad)
     primitive = staticmethod(_math.piecewise_quadratic_primitive)
 

@@ -1,0 +1,71 @@
+"""Sphinx configuration. Build: python -m sphinx -W -b html docs docs/_build/html"""
+
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+
+import spikegrad as sg
+
+project = "spikegrad"
+author = "The spikegrad developers"
+release = version = sg.__version__
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.doctest",
+    "sphinx.ext.mathjax",
+    "numpydoc",
+    "matplotlib.sphinxext.plot_directive",
+]
+html_theme = "furo"
+html_title = "spikegrad"
+exclude_patterns = ["_build", "surrogates/_template.rst"]
+autosummary_generate = True
+autodoc_default_options = {"members": False}
+numpydoc_show_class_members = False
+numpydoc_xref_param_type = False
+numpydoc_validation_checks: set[str] = set()
+plot_include_source = False
+plot_html_show_source_link = False
+plot_html_show_formats = False
+plot_formats = [("png", 110)]
+nitpicky = False
+# The PyTorch layer's page can be built without PyTorch installed.
+autodoc_mock_imports = [] if importlib.util.find_spec("torch") else ["torch"]
+
+# One page per registered surrogate, generated from the registry, so that a new surrogate gets
+# its page (formula, parameters, plot drawn by the library itself, example, references).
+_HERE = pathlib.Path(__file__).parent
+_PAGE = """{title}
+{underline}
+
+.. currentmodule:: spikegrad
+
+.. plot::
+
+   import spikegrad as sg
+   from spikegrad.plotting import plot_surrogates
+   plot_surrogates([sg.get("{name}")])
+
+.. autoclass:: {cls}
+   :members: surrogate_grad, surrogate_fun, vjp
+
+.. autofunction:: {name}
+"""
+
+
+def _write_surrogate_pages() -> None:
+    out = _HERE / "surrogates" / "generated"
+    out.mkdir(exist_ok=True)
+    for name in sg.available():
+        cls = type(sg.get(name))
+        text = _PAGE.format(title=cls.__name__, underline="=" * len(cls.__name__), name=name,
+                            cls=cls.__name__)
+        page = out / f"{name}.rst"
+        if not page.exists() or page.read_text() != text:
+            page.write_text(text)
+
+
+_write_surrogate_pages()
