@@ -117,7 +117,6 @@ def spike(s: Any, x: Any) -> jax.Array:
 
 
 def fun(s: Any, x: Any) -> jax.Array:
-    s._require_primitive()
     key, dynamic = _split(s)
     return _differentiable_jit(key, True, _as_floating(x), dynamic)
 

@@ -14,12 +14,15 @@ _instances: dict[tuple[Any, ...], Surrogate] = {}
 
 
 def _instance(cls: type[Surrogate], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Surrogate:
-    """``cls(*args, **kwargs)``, reusing validated instances for repeated concrete parameters."""
-    key = (cls, args, tuple(kwargs.items()))
-    try:
-        found = _instances.get(key)
-    except TypeError:  # unhashable parameters (JAX tracers): build afresh
+    """``cls(*args, **kwargs)``, reusing validated instances for repeated Python-number parameters.
+
+    Only plain ints and floats are cached: arrays, tensors and tracers hash by identity (or not
+    at all), and a new tensor may reuse a freed one's identity with another value.
+    """
+    if not all(type(v) in (int, float) for v in (*args, *kwargs.values())):
         return cls(*args, **kwargs)
+    key = (cls, args, tuple(kwargs.items()))
+    found = _instances.get(key)
     if found is None:
         found = cls(*args, **kwargs)
         if len(_instances) >= _MAX_CACHED:

@@ -151,8 +151,8 @@ def _as_real_number(value: Any, where: str) -> float:
         dtype = str(getattr(value, "dtype", ""))
         if "bool" in dtype or "complex" in dtype:
             raise TypeError(f"{where} is a {dtype} array; {hint}")
-        try:
-            return float(value)
+        try:  # .item() where there is one: float() of a tensor that requires grad warns
+            return float(value.item() if hasattr(value, "item") else value)
         except (TypeError, ValueError):
             pass
     raise TypeError(
