@@ -77,6 +77,23 @@ def test_bench_json_small(capsys):
     assert row["framework"] == "torch" and row["elements"] == 256 and row["ratio"] > 0
 
 
+@pytest.mark.parametrize("with_tqdm", [True, False], ids=["tqdm", "text-bar"])
+def test_demo_command_with_progress_bar(tmp_path, capsys, monkeypatch, with_tqdm):
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    if with_tqdm:
+        pytest.importorskip("tqdm")
+    else:
+        import importlib.util
+
+        real = importlib.util.find_spec
+        monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "tqdm" else real(n, *a))
+    plot = tmp_path / "curve.png"
+    assert main(["demo", "--framework", "torch", "--epochs", "3", "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert "torch: test accuracy" in out and plot.exists()
+
+
 @pytest.mark.slow
 def test_demo_all_frameworks_agree_and_learn(tmp_path):
     pytest.importorskip("jax")

@@ -17,7 +17,7 @@ class _TextProgress:
     def __init__(self, description: str, total: int) -> None:
         self.description, self.total, self.done = description, max(total, 1), 0
 
-    def update(self, n: int = 1, *_: Any) -> None:
+    def update(self, n: int = 1) -> None:
         self.done += n
         width = 30
         filled = int(width * self.done / self.total)

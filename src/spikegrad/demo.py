@@ -247,7 +247,11 @@ def run_demo(framework: str | None = None, config: DemoConfig | None = None,
              plot: str | None = "spikegrad-demo.png",
              echo: Callable[[str], None] = print,
              progress_factory: Callable[[str, int], Any] | None = None) -> dict[str, Any]:
-    """Run the demo; returns the results (also printed through ``echo``)."""
+    """Run the demo; returns the results (also printed through ``echo``).
+
+    ``progress_factory(framework, epochs)`` may return a progress bar (``update(n)``,
+    ``close()``, and tqdm's ``set_postfix_str`` if it has one), advanced once per epoch.
+    """
     import spikegrad as sg
 
     config = config or DemoConfig()
@@ -278,7 +282,13 @@ def run_demo(framework: str | None = None, config: DemoConfig | None = None,
              f"({'agree' if diff <= 1e-5 else 'DISAGREE'} to 1e-5)")
     for f in chosen:
         bar = progress_factory(f, config.epochs) if progress_factory else None
-        result = train(f, config, data, bar.update if bar else None)
+
+        def on_epoch(epoch: int, total: int, accuracy: float, bar: Any = bar) -> None:
+            bar.update(1)
+            if hasattr(bar, "set_postfix_str"):  # tqdm
+                bar.set_postfix_str(f"test accuracy {accuracy:.1%}")
+
+        result = train(f, config, data, on_epoch if bar else None)
         if bar:
             bar.close()
         report["results"].append(result)
