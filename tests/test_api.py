@@ -172,6 +172,14 @@ def test_user_surrogate_needs_a_gradient():
             pass
 
 
+def test_subclasses_are_registered_only_when_named():
+    class Steeper(sg.Sigmoid):
+        pass
+
+    assert Steeper.registry_name is None and sg.get("sigmoid").__class__ is sg.Sigmoid
+    assert Steeper(alpha=8.0).surrogate_grad(np.zeros(1)) == 2.0
+
+
 def test_registry_names_are_unique():
     with pytest.raises(ValueError, match="already taken by Sigmoid"):
 

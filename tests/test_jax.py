@@ -119,7 +119,7 @@ def test_scan_bptt(cls):
     assert_close(grad, dw, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("cls", [c for c in SURROGATE_CLASSES if not any(c._static_mask)])
+@pytest.mark.parametrize("cls", [c for c in SURROGATE_CLASSES if not any(p.integer for p in c._params)])
 def test_traced_parameters(cls):
     """jit over parameters compiles once; vmap over them works; their gradient is zero."""
     defaults = [p.default for p in cls._params]

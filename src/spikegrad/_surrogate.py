@@ -67,7 +67,6 @@ class Surrogate:
 
     _params: ClassVar[tuple[Param, ...]] = ()
     _param_index: ClassVar[dict[str, int]] = {}
-    _static_mask: ClassVar[tuple[bool, ...]] = ()
     registry_name: ClassVar[str | None] = None
 
     def __init_subclass__(cls, name: str | None = None, **kwargs: Any) -> None:
@@ -89,7 +88,6 @@ class Surrogate:
                     params[attr] = value
         cls._params = tuple(params.values())
         cls._param_index = {p.name: i for i, p in enumerate(cls._params)}
-        cls._static_mask = tuple(p.integer for p in cls._params)
         # What help() and inspect.signature() show for the constructor.
         cls.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
             [
@@ -98,13 +96,13 @@ class Surrogate:
             ]
             + [inspect.Parameter("origin", inspect.Parameter.KEYWORD_ONLY, default=False)]
         )
+        cls.registry_name = name  # not inherited: a subclass is registered only if it says so
         if name is not None:
             if name in _REGISTRY and _REGISTRY[name] is not cls:
                 raise ValueError(
                     f"surrogate name {name!r} is already taken by {_REGISTRY[name].__qualname__}; "
                     "choose another name"
                 )
-            cls.registry_name = name
             _REGISTRY[name] = cls
 
     def __init__(self, *args: Any, origin: bool = False, **kwargs: Any) -> None:
