@@ -79,7 +79,7 @@ _fused: dict[tuple[Any, ...], Callable[..., torch.Tensor] | None] = {}
 
 
 def _fused_vjp(cls: type, params: tuple[Any, ...]) -> Callable[..., torch.Tensor] | None:
-    """``(ct, x) -> ct * g'(x)`` compiled into one loop, or None when compilation failed.
+    """``(v, x) -> v * g'(x)`` compiled into one loop, or None when compilation failed.
 
     Each surrogate (type and parameters) gets a function with its own code object, so each has
     its own compilation cache (Dynamo caches per code object and limits recompilations).
@@ -87,15 +87,16 @@ def _fused_vjp(cls: type, params: tuple[Any, ...]) -> Callable[..., torch.Tensor
     key = (cls, params)
     if key not in _fused:
         scope = {"_grad": cls.grad, "_params": params, "_evaluate": _evaluate}
-        source = "def fused_vjp(ct, x):\n    return ct * _evaluate(_grad, _params, x)\n"
+        source = "def fused_vjp(v, x):\n    return v * _evaluate(_grad, _params, x)\n"
         exec(compile(source, f"<spikegrad fused backward of {cls.__name__}{params}>", "exec"), scope)
         _fused[key] = torch.compile(scope["fused_vjp"], fullgraph=True, dynamic=True)
     return _fused[key]
 
 
-def _backward_product(cls: type, params: tuple[Any, ...], ct: torch.Tensor, x: torch.Tensor
-                      ) -> torch.Tensor:
-    """``ct * g'(x)``: fused for large plain backward passes, eager operations otherwise."""
+def _times_gradient(cls: type, params: tuple[Any, ...], v: torch.Tensor, x: torch.Tensor
+                    ) -> torch.Tensor:
+    """``v * g'(x)`` (a cotangent or a tangent): fused for large plain backward passes, eager
+    operations otherwise."""
     if (
         FUSE != "off"
         and (FUSE == "always" or x.numel() >= FUSE_MIN_ELEMENTS)
@@ -106,7 +107,7 @@ def _backward_product(cls: type, params: tuple[Any, ...], ct: torch.Tensor, x: t
         fused = _fused_vjp(cls, params)
         if fused is not None:
             try:
-                return fused(ct, x)
+                return fused(v, x)
             except Exception as exc:  # noqa: BLE001 - any compiler failure: fall back, once
                 _fused[(cls, params)] = None
                 warnings.warn(
@@ -116,7 +117,7 @@ def _backward_product(cls: type, params: tuple[Any, ...], ct: torch.Tensor, x: t
                     RuntimeWarning,
                     stacklevel=3,
                 )
-    return ct * _evaluate(cls.grad, params, x)
+    return v * _evaluate(cls.grad, params, x)
 
 
 class _SpikeNoJvp(torch.autograd.Function):
@@ -141,7 +142,7 @@ class _SpikeNoJvp(torch.autograd.Function):
     def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, None, None, None]:
         (x,) = ctx.saved_tensors
         cls, params = ctx.surrogate
-        return _backward_product(cls, params, grad_out, x), None, None, None
+        return _times_gradient(cls, params, grad_out, x), None, None, None
 
 
 class _Spike(_SpikeNoJvp):
@@ -151,7 +152,7 @@ class _Spike(_SpikeNoJvp):
     def jvp(ctx: Any, x_dot: torch.Tensor, *_: Any) -> torch.Tensor:
         (x,) = ctx.saved_tensors
         cls, params = ctx.surrogate
-        return x_dot * _evaluate(cls.grad, params, x)
+        return _times_gradient(cls, params, x_dot, x)
 
 
 # ``Function.apply`` binds its arguments with ``inspect.signature`` on every call (tens of
@@ -185,4 +186,4 @@ def grad(s: Any, x: Any) -> torch.Tensor:
 def vjp(s: Any, x: Any, cotangent: Any) -> torch.Tensor:
     x = _as_floating(x)
     ct = _as_floating(cotangent)
-    return (ct * _evaluate(type(s).grad, s._param_values, x)).to(x.dtype)
+    return _times_gradient(type(s), s._param_values, ct, x).to(x.dtype)

@@ -52,24 +52,26 @@ def test_cuda_sources_compile_with_nvcc(dtype, tmp_path):
     assert len(kernels) == 1 + 3 * len(SURROGATE_CLASSES)
 
 
-@pytest.fixture(scope="module")
-def cpu_kernels(tmp_path_factory):
-    """Every kernel's statements compiled for the CPU, by dtype."""
+def compile_for_cpu(kernels, directory, stem):
+    """The kernels' statements compiled as one C++ shared library: ``(library, kernels by name)``."""
     compiler = shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")
     if compiler is None:
         pytest.skip("no C++ compiler to evaluate the generated kernels on the CPU")
+    kernels = {k.name: k for k in kernels}
+    source = directory / f"{stem}.cpp"
+    source.write_text("#include <cmath>\nusing namespace std;\n\n" +
+                      "\n\n".join(k.cpp_source() for k in kernels.values()))
+    library = directory / f"{stem}.so"
+    subprocess.run([compiler, "-O2", "-shared", "-fPIC", "-fno-fast-math", "-o", str(library),
+                    str(source)], check=True, timeout=600)
+    return ctypes.CDLL(str(library)), kernels
+
+
+@pytest.fixture(scope="module")
+def cpu_kernels(tmp_path_factory):
+    """Every kernel's statements compiled for the CPU, by dtype."""
     tmp = tmp_path_factory.mktemp("cpu_kernels")
-    libraries = {}
-    for dtype in codegen.DTYPES:
-        kernels = {(k.name): k for k in all_kernels(dtype)}
-        source = tmp / f"k_{dtype}.cpp"
-        source.write_text("#include <cmath>\nusing namespace std;\n\n" +
-                          "\n\n".join(k.cpp_source() for k in kernels.values()))
-        library = tmp / f"k_{dtype}.so"
-        subprocess.run([compiler, "-O2", "-shared", "-fPIC", "-fno-fast-math", "-o", str(library),
-                        str(source)], check=True, timeout=600)
-        libraries[dtype] = (ctypes.CDLL(str(library)), kernels)
-    return libraries
+    return {d: compile_for_cpu(all_kernels(d), tmp, f"k_{d}") for d in codegen.DTYPES}
 
 
 def run_on_cpu(cpu_kernels, surrogate, kind, dtype, x, ct=None):
@@ -126,6 +128,22 @@ def test_generated_kernels_match_numpy_reference(cpu_kernels, cls, dtype, data):
         assert_within_ulps(got[mask], ref[mask], dtype, ulps=4096 if dtype == "float64" else None)
     spikes = run_on_cpu(cpu_kernels, surrogate, "forward", dtype, x)
     np.testing.assert_array_equal(spikes, (x >= 0).astype(dtype))
+
+
+def test_maximum_and_minimum_propagate_nan_like_numpy(tmp_path):
+    class Clamped(sg.Surrogate):
+        def grad(x, *, xp):
+            return xp.maximum(xp.minimum(x, 1.0), -1.0)
+
+    kernel = codegen.generate(Clamped, (), "grad", "float64")
+    library, _ = compile_for_cpu([kernel], tmp_path, "clamped")
+    x = np.asarray([np.nan, -3.0, 0.5, 3.0])
+    out = np.empty_like(x)
+    fn = getattr(library, kernel.name)
+    ptr = np.ctypeslib.ndpointer(dtype=np.float64, flags="C_CONTIGUOUS")
+    fn.argtypes = [ptr, ptr, ptr, ctypes.c_long]
+    fn(x, out, np.zeros(1), x.size)
+    np.testing.assert_array_equal(out, np.maximum(np.minimum(x, 1.0), -1.0))  # [nan, -1, .5, 1]
 
 
 def test_spike_kernel_nan_gives_zero(cpu_kernels):

@@ -339,6 +339,8 @@ def test_fused_backward_equals_eager(monkeypatch):
     monkeypatch.setattr(_torch, "FUSE", "off")
     (eager,) = torch.autograd.grad(f(x), x, ct)
     torch.testing.assert_close(fused, eager, rtol=1e-6, atol=1e-7)
+    reference = ct.double().numpy() * f.surrogate_grad(x.detach().double().numpy())
+    assert_close(fused, reference, rtol=1e-5, atol=1e-6)  # and both are right
 
 
 def test_fused_backward_falls_back_with_one_warning(monkeypatch):

@@ -150,10 +150,15 @@ class SymbolicNamespace:
         return out
 
     def maximum(self, a: Any, b: Any) -> Symbol:
-        return self._p.emit(f"fmax({self._p.literal(a)}, {self._p.literal(b)})")
+        return self._extremum(a, b, ">")
 
     def minimum(self, a: Any, b: Any) -> Symbol:
-        return self._p.emit(f"fmin({self._p.literal(a)}, {self._p.literal(b)})")
+        return self._extremum(a, b, "<")
+
+    def _extremum(self, a: Any, b: Any, op: str) -> Symbol:
+        # NaN propagates, as in the standard (C's fmax/fmin would return the other argument).
+        a, b = self._p.literal(a), self._p.literal(b)
+        return self._p.emit(f"({a} != {a} || {a} {op} {b}) ? {a} : {b}")
 
     def remainder(self, x: Any, y: Any) -> Symbol:
         """Python's floored modulo (the result has the divisor's sign), as ``xp.remainder``."""

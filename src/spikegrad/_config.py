@@ -23,7 +23,8 @@ BACKENDS: tuple[str, ...] = ("auto", "numpy", "array_api", "jax", "torch", "cupy
 ENV_VAR = "SPIKEGRAD_BACKEND"
 
 
-def _validate(name: object, source: str) -> str:
+def validate(name: object, source: str) -> str:
+    """``name`` if it is a backend name; otherwise a ValueError listing the valid ones."""
     if not isinstance(name, str) or name not in BACKENDS:
         raise ValueError(
             f"unknown spikegrad backend {name!r} ({source}); valid names: {', '.join(BACKENDS)}"
@@ -32,7 +33,7 @@ def _validate(name: object, source: str) -> str:
 
 
 _ENV_VALUE = os.environ.get(ENV_VAR, "").strip()
-_env_backend: str = _validate(_ENV_VALUE, f"from ${ENV_VAR}") if _ENV_VALUE else "auto"
+_env_backend: str = validate(_ENV_VALUE, f"from ${ENV_VAR}") if _ENV_VALUE else "auto"
 _process_backend: str | None = None
 _context_backend: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "spikegrad_backend", default=None
@@ -101,7 +102,7 @@ def set_backend(name: str | None) -> None:
     >>> sg.set_backend(None)
     """
     global _process_backend
-    _process_backend = None if name is None else _validate(name, "passed to set_backend")
+    _process_backend = None if name is None else validate(name, "passed to set_backend")
 
 
 @contextlib.contextmanager
@@ -118,7 +119,7 @@ def backend(name: str) -> Iterator[str]:
     ...     sg.sigmoid([-1.0, 0.0, 1.0])
     array([0., 1., 1.])
     """
-    token = _context_backend.set(_validate(name, "passed to spikegrad.backend"))
+    token = _context_backend.set(validate(name, "passed to spikegrad.backend"))
     try:
         yield name
     finally:

@@ -38,10 +38,7 @@ def load(name: str) -> Adapter:
     """Import (once) and return the adapter module for backend ``name``."""
     adapter = _loaded.get(name)
     if adapter is None:
-        if name not in _INSTALL_HINT:
-            raise ValueError(
-                f"unknown spikegrad backend {name!r}; valid names: {', '.join(_config.BACKENDS)}"
-            )
+        _config.validate(name, "passed to spikegrad._dispatch.load")
         try:
             module = importlib.import_module(f"spikegrad.backends._{name}")
         except ImportError as exc:
