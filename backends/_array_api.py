@@ -6,14 +6,14 @@ from typing import Any
 
 import array_api_compat
 
-from ._eager import EagerAdapter
+from ._no_autodiff import NoAutodiffAdapter
 
 
 def _accepts(x: Any) -> bool:
     return hasattr(x, "__array_namespace__")
 
 
-ADAPTER = EagerAdapter(
+ADAPTER = NoAutodiffAdapter(
     "array_api",
     accepts=_accepts,
     accepts_text="an array with __array_namespace__ (an Array-API array)",

@@ -1,9 +1,9 @@
 """CuPy adapter: one generated ``cupy.ElementwiseKernel`` launch per call.
 
 Kernels come from :mod:`spikegrad._codegen`, which traces the same Array-API math as every
-other backend; they are built once per surrogate type, structural parameters, kind and dtype,
-and cached (CuPy caches the compiled binaries on disk too). Continuous parameters are kernel
-arguments, so new values need no recompilation.
+other backend; they are built once per formula (the math and its structural parameters),
+kind and dtype, and cached (CuPy caches the compiled binaries on disk too). Parameter values
+are kernel arguments, so new values need no recompilation.
 
 Arrays of other GPU frameworks (PyTorch, JAX, ...) are taken through DLPack without a copy
 when this backend is selected; results are CuPy arrays on the input's device (convert back
@@ -17,11 +17,10 @@ from typing import Any
 import cupy
 import numpy as np
 
-from spikegrad._codegen import generate, static_values
+from spikegrad._codegen import generate
+from spikegrad._contract import Formula, Spec
 from spikegrad._dtypes import not_floating_error
-
-NAME = "cupy"
-ACCEPTS = "a CuPy array, or a GPU array of another framework (taken through DLPack)"
+from spikegrad._evaluate import check_cotangent_shape
 
 _CUDA_DEVICE_TYPES = {2, 3, 10}  # DLPack: CUDA, CUDA host, ROCm
 _kernels: dict[tuple[Any, ...], cupy.ElementwiseKernel] = {}
@@ -34,11 +33,7 @@ def _is_gpu_dlpack(x: Any) -> bool:
         return False
 
 
-def accepts(x: Any) -> bool:
-    return isinstance(x, cupy.ndarray) or _is_gpu_dlpack(x)
-
-
-def _as_cupy(x: Any) -> cupy.ndarray:
+def _as_cupy(x: Any, what: str = "x") -> cupy.ndarray:
     if not isinstance(x, cupy.ndarray):
         if "bfloat16" in str(getattr(x, "dtype", "")):
             raise TypeError(
@@ -47,16 +42,15 @@ def _as_cupy(x: Any) -> cupy.ndarray:
             )
         x = cupy.from_dlpack(x)
     if x.dtype.kind != "f":
-        raise not_floating_error(x.dtype, "x.astype(cupy.float32)")
+        raise not_floating_error(x.dtype, f"{what}.astype(cupy.float32)")
     return x
 
 
-def _kernel(s: Any, kind: str, dtype: np.dtype) -> cupy.ElementwiseKernel:
-    static = static_values(s) if kind != "forward" else ()
-    key = (type(s) if kind != "forward" else None, static, kind, dtype.name)
+def _kernel(formula: Formula | None, kind: str, dtype: np.dtype) -> cupy.ElementwiseKernel:
+    key = (formula, kind, dtype.name)  # the spike kernel is the same for every formula
     kernel = _kernels.get(key)
     if kernel is None:
-        k = generate(type(s), static_values(s), kind, dtype.name)
+        k = generate(formula, kind, dtype.name)  # type: ignore[arg-type]
         kernel = cupy.ElementwiseKernel(
             k.cupy_in_params(), k.cupy_out_params(), k.cupy_operation(), k.name
         )
@@ -64,27 +58,40 @@ def _kernel(s: Any, kind: str, dtype: np.dtype) -> cupy.ElementwiseKernel:
     return kernel
 
 
-def _arguments(s: Any, x: cupy.ndarray) -> list[Any]:
+def _arguments(spec: Spec, x: cupy.ndarray) -> list[Any]:
     compute = np.float64 if x.dtype == np.float64 else np.float32
-    return [compute(v) for p, v in zip(s._params, s._param_values) if not p.integer]
+    return [compute(v) for v in spec.values]
 
 
-def spike(s: Any, x: Any) -> cupy.ndarray:
-    x = _as_cupy(x)
-    return _kernel(s, "forward", x.dtype)(x)
+class CupyAdapter:
+    """The CuPy backend (see the module docstring)."""
+
+    name = "cupy"
+    accepts_text = "a CuPy array, or a GPU array of another framework (taken through DLPack)"
+
+    def accepts(self, x: Any) -> bool:
+        return isinstance(x, cupy.ndarray) or _is_gpu_dlpack(x)
+
+    def spike(self, spec: Spec, x: Any) -> cupy.ndarray:
+        x = _as_cupy(x)
+        return _kernel(None, "forward", x.dtype)(x)
+
+    def fun(self, spec: Spec, x: Any) -> cupy.ndarray:
+        x = _as_cupy(x)
+        return _kernel(spec.formula, "primitive", x.dtype)(x, *_arguments(spec, x))
+
+    def grad(self, spec: Spec, x: Any) -> cupy.ndarray:
+        x = _as_cupy(x)
+        return _kernel(spec.formula, "grad", x.dtype)(x, *_arguments(spec, x))
+
+    def vjp(self, spec: Spec, x: Any, cotangent: Any) -> cupy.ndarray:
+        x = _as_cupy(x)
+        ct = _as_cupy(cotangent, "cotangent")
+        check_cotangent_shape(x, ct)
+        # The kernel loads the cotangent in its storage type and multiplies in the compute
+        # type (float32 for float16): rounded once, on store.
+        return _kernel(spec.formula, "vjp", x.dtype)(x, ct.astype(x.dtype, copy=False),
+                                                     *_arguments(spec, x))
 
 
-def fun(s: Any, x: Any) -> cupy.ndarray:
-    x = _as_cupy(x)
-    return _kernel(s, "primitive", x.dtype)(x, *_arguments(s, x))
-
-
-def grad(s: Any, x: Any) -> cupy.ndarray:
-    x = _as_cupy(x)
-    return _kernel(s, "grad", x.dtype)(x, *_arguments(s, x))
-
-
-def vjp(s: Any, x: Any, cotangent: Any) -> cupy.ndarray:
-    x = _as_cupy(x)
-    ct = _as_cupy(cotangent).astype(x.dtype, copy=False)
-    return _kernel(s, "vjp", x.dtype)(x, ct, *_arguments(s, x))
+ADAPTER = CupyAdapter()

@@ -7,14 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from ._eager import EagerAdapter
+from ._no_autodiff import NoAutodiffAdapter
 
 
 def _accepts(x: Any) -> bool:
     return isinstance(x, (np.ndarray, np.generic, numbers.Real, list, tuple))
 
 
-ADAPTER = EagerAdapter(
+ADAPTER = NoAutodiffAdapter(
     "numpy",
     accepts=_accepts,
     accepts_text="a NumPy array, a Python float or a list of floats",

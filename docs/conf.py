@@ -46,7 +46,7 @@ _PAGE = """{title}
 .. plot::
 
    import spikegrad as sg
-   from spikegrad.plotting import plot_surrogates
+   from spikegrad.tools.plotting import plot_surrogates
    plot_surrogates([sg.get("{name}")])
 
 .. autoclass:: {cls}

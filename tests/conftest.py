@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import spikegrad as sg
+from spikegrad import _config
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 # A copy of ../shared/reference/braintools-0.3.0.json (braintools 0.3.0's own outputs), shipped
@@ -143,8 +144,10 @@ def jax_x64():
 @pytest.fixture(autouse=True)
 def _reset_backend_selection():
     sg.set_backend(None)
+    _config.set_torch_fuse(None)
     yield
     sg.set_backend(None)
+    _config.set_torch_fuse(None)
 
 
 def pytest_make_parametrize_id(config, val, argname):  # noqa: ARG001 - pytest hook signature

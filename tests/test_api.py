@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import spikegrad as sg
+from spikegrad import _surrogate
 
 from .conftest import SURROGATE_CLASSES
 
@@ -71,7 +72,7 @@ def test_parameters_are_immutable_but_origin_switches():
         (lambda: sg.S2NN(epsilon=float("inf")), r"S2NN: epsilon=inf is out of range; allowed: epsilon >= 0"),
         (lambda: sg.PiecewiseLeakyRelu(w=0), r"w=0.0 is out of range; allowed: w > 0"),
         (lambda: sg.LeakyRelu(alpha=float("inf")), r"allowed: alpha any finite real number"),
-        (lambda: sg.SquarewaveFourierSeries(n=0), r"n=0.0 is out of range; allowed: n >= 1 \(whole number\)"),
+        (lambda: sg.SquarewaveFourierSeries(n=0), r"n=0.0 is out of range; allowed: 1 <= n <= 100 \(whole number\)"),
         (lambda: sg.SquarewaveFourierSeries(n=2.5), r"n=2.5 must be a whole number"),
     ],
 )
@@ -166,10 +167,12 @@ def test_user_surrogate_without_primitive():
 
 
 def test_user_surrogate_needs_a_gradient():
-    with pytest.raises(TypeError, match="must define grad"):
+    class Nothing(sg.Surrogate):  # an abstract base is allowed; using it says what is missing
+        pass
 
-        class Nothing(sg.Surrogate):
-            pass
+    for use in (Nothing(), Nothing().surrogate_grad):
+        with pytest.raises(NotImplementedError, match="defines no surrogate gradient; define grad"):
+            use(np.zeros(2))
 
 
 def test_subclasses_are_registered_only_when_named():
@@ -181,11 +184,31 @@ def test_subclasses_are_registered_only_when_named():
 
 
 def test_registry_names_are_unique():
-    with pytest.raises(ValueError, match="already taken by Sigmoid"):
+    with pytest.raises(ValueError, match="already taken by spikegrad.surrogates.Sigmoid"):
 
         class Mine(sg.Surrogate, name="sigmoid"):
             def grad(x, *, xp):
                 return x
+
+
+def test_redefining_a_class_replaces_its_registration():
+    """Re-running a notebook cell defines a new class with the same module and qualified name."""
+    source = (
+        "class Tri(sg.Surrogate, name='test_redefined_tri'):\n"
+        "    scale = sg.Param(1.0, gt=0)\n"
+        "    def grad(x, scale, *, xp):\n"
+        "        return scale * xp.clip(1 - xp.abs(x), min=0.0)\n"
+    )
+    namespace = {"sg": sg, "__name__": "__main__"}
+    try:
+        exec(source, namespace)
+        first = namespace["Tri"]
+        exec(source, namespace)  # the same cell again
+        assert sg.get("test_redefined_tri").__class__ is namespace["Tri"] is not first
+        with pytest.raises(ValueError, match="already taken by __main__.Tri"):
+            exec(source.replace("class Tri", "class Other"), namespace)
+    finally:
+        _surrogate._REGISTRY.pop("test_redefined_tri", None)  # leave the catalogue as it was
 
 
 @given(alpha=st.floats(0.01, 100), beta=st.floats(0.01, 100))

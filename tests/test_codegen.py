@@ -26,11 +26,11 @@ KINDS = ("grad", "primitive", "vjp")
 
 
 def all_kernels(dtype):
-    yield codegen.generate(sg.Sigmoid, (None,), "forward", dtype)
+    yield codegen.generate(sg.Sigmoid().spec.formula, "forward", dtype)
     for cls in SURROGATE_CLASSES:
         s = cls()
         for kind in KINDS:
-            yield codegen.generate(cls, codegen.static_values(s), kind, dtype)
+            yield codegen.generate(s.spec.formula, kind, dtype)
 
 
 @pytest.mark.slow
@@ -76,7 +76,7 @@ def cpu_kernels(tmp_path_factory):
 
 def run_on_cpu(cpu_kernels, surrogate, kind, dtype, x, ct=None):
     library, kernels = cpu_kernels[dtype]
-    k = codegen.generate(type(surrogate), codegen.static_values(surrogate), kind, dtype)
+    k = codegen.generate(surrogate.spec.formula, kind, dtype)
     assert kernels[k.name].body == k.body
     compute = np.float64 if k.ctype == "double" else np.float32
     ptr = np.ctypeslib.ndpointer(dtype=compute, flags="C_CONTIGUOUS")
@@ -86,7 +86,7 @@ def run_on_cpu(cpu_kernels, surrogate, kind, dtype, x, ct=None):
         inputs.append(np.ascontiguousarray(ct, dtype=compute))
     fn.argtypes = [ptr] * (len(inputs) + 2) + [ctypes.c_long]
     out = np.empty(x.shape, compute)
-    values = dict(zip([p.name for p in surrogate._params], surrogate._param_values))
+    values = dict(zip(surrogate.spec.formula.value_names, surrogate.spec.values))
     params = np.asarray([values[p] for p in k.params] or [0.0], dtype=compute)
     fn(*inputs, out, params, x.size)
     return out.astype(dtype)  # float16 kernels compute in float32 and round once on store
@@ -135,7 +135,7 @@ def test_maximum_and_minimum_propagate_nan_like_numpy(tmp_path):
         def grad(x, *, xp):
             return xp.maximum(xp.minimum(x, 1.0), -1.0)
 
-    kernel = codegen.generate(Clamped, (), "grad", "float64")
+    kernel = codegen.generate(Clamped().spec.formula, "grad", "float64")
     library, _ = compile_for_cpu([kernel], tmp_path, "clamped")
     x = np.asarray([np.nan, -3.0, 0.5, 3.0])
     out = np.empty_like(x)
@@ -153,18 +153,19 @@ def test_spike_kernel_nan_gives_zero(cpu_kernels):
 
 
 def test_new_parameter_values_reuse_the_kernel():
-    a = codegen.generate(sg.Sigmoid, (None,), "grad", "float32")
+    a = codegen.generate(sg.Sigmoid(alpha=2.0).spec.formula, "grad", "float32")
+    assert a == codegen.generate(sg.Sigmoid(alpha=3.0).spec.formula, "grad", "float32")
     assert a.params == ("alpha",) and "p_alpha" in "\n".join(a.body)
-    b = codegen.generate(sg.SquarewaveFourierSeries, (3, None), "grad", "float32")
-    c = codegen.generate(sg.SquarewaveFourierSeries, (2, None), "grad", "float32")
+    b = codegen.generate(sg.SquarewaveFourierSeries(n=3).spec.formula, "grad", "float32")
+    c = codegen.generate(sg.SquarewaveFourierSeries(n=2).spec.formula, "grad", "float32")
     assert b.name != c.name and b.params == ("t_period",)
 
 
 def test_bfloat16_and_unknown_kinds_are_refused():
     with pytest.raises(TypeError, match="no bfloat16"):
-        codegen.generate(sg.Sigmoid, (None,), "grad", "bfloat16")
+        codegen.generate(sg.Sigmoid().spec.formula, "grad", "bfloat16")
     with pytest.raises(ValueError, match="unknown kernel kind 'backward'"):
-        codegen.generate(sg.Sigmoid, (None,), "backward", "float32")
+        codegen.generate(sg.Sigmoid().spec.formula, "backward", "float32")
 
 
 def test_value_dependent_control_flow_is_reported():
@@ -173,7 +174,7 @@ def test_value_dependent_control_flow_is_reported():
             return x if x > 0 else -x
 
     with pytest.raises(TypeError, match="Python control flow"):
-        codegen.generate(Bad, (), "grad", "float32")
+        codegen.generate(Bad().spec.formula, "grad", "float32")
 
 
 def test_unsupported_function_is_reported():
@@ -182,7 +183,7 @@ def test_unsupported_function_is_reported():
             return xp.cbrt(x)
 
     with pytest.raises(AttributeError, match="does not support xp.cbrt"):
-        codegen.generate(Odd, (), "grad", "float32")
+        codegen.generate(Odd().spec.formula, "grad", "float32")
 
 
 def test_public_cuda_source():

@@ -220,7 +220,9 @@ def test_sharded_arrays_on_four_devices():
             loss = lambda v: (f(v) * v).sum()
             g_sharded = jax.jit(jax.grad(loss))(x)
             g_plain = jax.grad(loss)(jnp.asarray(x_host))
-            np.testing.assert_allclose(np.asarray(g_sharded), np.asarray(g_plain), rtol=1e-6, atol=1e-7)
+            # Parameter values are run-time arguments, so XLA may fuse the two programs
+            # differently: float32 rounding of O(1) terms (the Fourier sum cancels near 0).
+            np.testing.assert_allclose(np.asarray(g_sharded), np.asarray(g_plain), rtol=1e-6, atol=4e-6)
             assert g_sharded.sharding.is_equivalent_to(sharding, x.ndim), name
             spikes = jax.jit(f)(x)
             assert spikes.sharding.is_equivalent_to(sharding, x.ndim)

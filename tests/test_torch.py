@@ -245,7 +245,7 @@ def test_module_attribute_save_load_deepcopy(tmp_path):
 
 
 def test_nn_module_form_in_sequential():
-    Spike = sg.nn.Spike  # (also: from spikegrad.backends.nn import Spike)
+    Spike = sg.nn.Spike  # (also: from spikegrad.nn import Spike)
 
     layer = Spike(sg.LeakyRelu(alpha=0.2))
     net = torch.nn.Sequential(torch.nn.Linear(3, 3), layer)
@@ -328,28 +328,31 @@ def test_distributed_data_parallel_matches_single_process(tmp_path):
 
 @pytest.mark.slow
 def test_fused_backward_equals_eager(monkeypatch):
+    from spikegrad import _config
     from spikegrad.backends import _torch
 
-    monkeypatch.setattr(_torch, "FUSE", "always")
     f = sg.MultiGaussianGrad(h=0.2)
     x = torch.linspace(-3, 3, 4097, dtype=torch.float32, requires_grad=True)
     ct = torch.linspace(-1, 1, 4097)
-    (fused,) = torch.autograd.grad(f(x), x, ct)
-    assert (type(f), f._param_values) in _torch._fused and _torch._fused[(type(f), f._param_values)]
-    monkeypatch.setattr(_torch, "FUSE", "off")
-    (eager,) = torch.autograd.grad(f(x), x, ct)
+    with _config.torch_fuse_mode("always"):
+        (fused,) = torch.autograd.grad(f(x), x, ct)
+    key = (f.spec.formula, f.spec.values)
+    assert key in _torch._fused and _torch._fused[key]
+    with _config.torch_fuse_mode("off"):
+        (eager,) = torch.autograd.grad(f(x), x, ct)
     torch.testing.assert_close(fused, eager, rtol=1e-6, atol=1e-7)
     reference = ct.double().numpy() * f.surrogate_grad(x.detach().double().numpy())
     assert_close(fused, reference, rtol=1e-5, atol=1e-6)  # and both are right
 
 
 def test_fused_backward_falls_back_with_one_warning(monkeypatch):
+    from spikegrad import _config
     from spikegrad.backends import _torch
 
     def broken(*args, **kwargs):
         raise RuntimeError("no compiler here")
 
-    monkeypatch.setattr(_torch, "FUSE", "always")
+    monkeypatch.setattr(_config, "_process_torch_fuse", "always")
     monkeypatch.setattr(_torch, "_fused", {})
     monkeypatch.setattr(torch, "compile", lambda fn, **kw: broken)
     f = sg.Arctan(alpha=3.0)

@@ -30,10 +30,14 @@ def __getattr__(name: str) -> object:
     if name == "nn":
         import importlib
 
-        module = importlib.import_module("spikegrad.backends.nn")
-        globals()["nn"] = module
-        return module
+        return importlib.import_module("spikegrad.nn")
     raise AttributeError(f"module 'spikegrad' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # The public names only: not the private modules, nor `annotations` (a __future__ import).
+    return sorted([*__all__, "__version__", "nn"])
+
 
 __all__ = [
     "BACKENDS",

@@ -1,5 +1,5 @@
 """``python -m spikegrad``: the same as the ``spikegrad`` command."""
 
-from spikegrad.cli import main
+from spikegrad.tools.cli import main
 
 raise SystemExit(main())

@@ -34,6 +34,9 @@ import math
 import re
 from typing import Any, Callable
 
+from . import _math
+from ._contract import Formula
+
 __all__ = ["KINDS", "DTYPES", "Kernel", "generate", "cuda_source"]
 
 KINDS = ("forward", "grad", "primitive", "vjp")
@@ -76,6 +79,7 @@ class Symbol:
     """A traced value: the name of a C variable holding it."""
 
     __array_priority__ = 1000  # make NumPy scalars defer to our reflected operators
+    dtype = "compute"  # a kernel computes in one floating type (see SymbolicNamespace.astype)
 
     def __init__(self, program: _Program, name: str, boolean: bool = False) -> None:
         self.program = program
@@ -133,7 +137,7 @@ class SymbolicNamespace:
             return lambda x: self._p.emit(f"{c_name}({self._p.literal(x)})")
         raise AttributeError(
             f"the CUDA kernel generator does not support xp.{name}; supported: "
-            f"{', '.join(sorted([*self._UNARY, 'where', 'clip', 'remainder', 'full_like', 'zeros_like', 'ones_like', 'maximum', 'minimum']))}"
+            f"{', '.join(sorted([*self._UNARY, *_METHODS]))}"
         )
 
     def where(self, condition: Symbol, a: Any, b: Any) -> Symbol:
@@ -167,6 +171,16 @@ class SymbolicNamespace:
         fix = self._p.emit(f"{r.name} != 0 && (({r.name} < 0) != ({lit(y)} < 0))", boolean=True)
         return self.where(fix, r + y, r)
 
+    def isnan(self, x: Any) -> Symbol:
+        name = self._p.literal(x)
+        return self._p.emit(f"{name} != {name}", boolean=True)
+
+    def astype(self, x: Symbol, dtype: Any) -> Symbol:
+        """A boolean to the compute type (1 or 0); the kernel has one floating type only."""
+        if dtype != Symbol.dtype:
+            raise TypeError(f"the kernel generator computes in one floating type; got {dtype!r}")
+        return self.where(x, 1.0, 0.0) if x.boolean else x
+
     def full_like(self, x: Any, value: Any) -> Symbol:
         return self._p.emit(self._p.literal(value))
 
@@ -175,6 +189,12 @@ class SymbolicNamespace:
 
     def ones_like(self, x: Any) -> Symbol:
         return self.full_like(x, 1.0)
+
+
+_METHODS = (
+    "where", "clip", "remainder", "full_like", "zeros_like", "ones_like", "maximum", "minimum",
+    "isnan", "astype",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -254,16 +274,15 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", name).lower()
 
 
-def generate(cls: type, static: tuple[Any, ...], kind: str, dtype: str) -> Kernel:
-    """Trace one kernel of surrogate class ``cls``.
+def generate(formula: Formula, kind: str, dtype: str) -> Kernel:
+    """Trace one kernel of a surrogate's formula.
 
     Parameters
     ----------
-    cls
-        A :class:`~spikegrad.Surrogate` subclass.
-    static
-        The parameter values, with ``None`` for every parameter that becomes a kernel argument
-        (all non-integer ones); integer (structural) parameters must be given.
+    formula
+        The surrogate's :class:`~spikegrad._contract.Formula` (``surrogate.spec.formula``):
+        structural parameters are unrolled into the code, the others become kernel arguments
+        ``p_<name>``.
     kind
         ``"forward"`` (the spike), ``"grad"`` (g'), ``"primitive"`` (g) or ``"vjp"``
         (``ct * g'``).
@@ -281,35 +300,25 @@ def generate(cls: type, static: tuple[Any, ...], kind: str, dtype: str) -> Kerne
     program = _Program(ctype)
     ns = SymbolicNamespace(program)
     x = Symbol(program, "xv")
-    params, dynamic = [], []
-    for p, value in zip(cls._params, static):
-        if p.integer:
-            params.append(value)
-        else:
-            params.append(Symbol(program, f"p_{p.name}"))
-            dynamic.append(p.name)
     if kind == "forward":
-        result = ns.where(x >= 0.0, 1.0, 0.0)
-        dynamic = []
-    else:
-        fn = cls.primitive if kind == "primitive" else cls.grad
-        if fn is None:
-            raise NotImplementedError(f"{cls.__name__} defines no primitive to generate a kernel for")
-        result = fn(x, *params, xp=ns)
-        if not isinstance(result, Symbol):  # a constant g' or g
-            result = ns.full_like(x, result)
-        if kind == "vjp":
-            result = Symbol(program, "ctv") * result
-    structure = "".join(f"_{p.name}{v}" for p, v in zip(cls._params, static) if p.integer)
-    name = f"spikegrad_{_snake(cls.__name__)}{structure}_{kind}_{dtype}"
-    if kind == "forward":
+        result = _math.spike(x, xp=ns)
         name = f"spikegrad_spike_{dtype}"
-    return Kernel(name, kind, dtype, ctype, tuple(dynamic), tuple(program.lines), result.name)
-
-
-def static_values(surrogate: Any) -> tuple[Any, ...]:
-    """The structural (integer) parameters of a surrogate, ``None`` for kernel arguments."""
-    return tuple(v if p.integer else None for p, v in zip(surrogate._params, surrogate._param_values))
+        return Kernel(name, kind, dtype, ctype, (), tuple(program.lines), result.name)
+    if kind == "primitive" and not formula.has_primitive:
+        raise NotImplementedError(f"{formula.name} defines no primitive to generate a kernel for")
+    dynamic = formula.value_names
+    values = tuple(Symbol(program, f"p_{n}") for n in dynamic)
+    fn = formula.primitive if kind == "primitive" else formula.derivative
+    result = fn(x, values, xp=ns)
+    if not isinstance(result, Symbol):  # a constant g' or g
+        result = ns.full_like(x, result)
+    if kind == "vjp":
+        result = Symbol(program, "ctv") * result
+    structure = "".join(
+        f"_{n}{v}" for n, v in zip(formula.parameters, formula.structure) if v is not None
+    )
+    name = f"spikegrad_{_snake(formula.name)}{structure}_{kind}_{dtype}"
+    return Kernel(name, kind, dtype, ctype, dynamic, tuple(program.lines), result.name)
 
 
 def cuda_source(surrogate: Any, kind: str = "grad", dtype: str = "float32") -> str:
@@ -324,4 +333,4 @@ def cuda_source(surrogate: Any, kind: str = "grad", dtype: str = "float32") -> s
     dtype
         ``"float16"``, ``"float32"`` or ``"float64"``.
     """
-    return generate(type(surrogate), static_values(surrogate), kind, dtype).cuda_source()
+    return generate(surrogate.spec.formula, kind, dtype).cuda_source()

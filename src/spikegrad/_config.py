@@ -1,11 +1,22 @@
-"""Which backend evaluates a call: context, process setting, environment, or ``"auto"``.
+"""Every setting of spikegrad: which backend evaluates a call, and the PyTorch fused backward.
 
-Precedence, highest first:
+The backend, highest precedence first:
 
 1. ``with spikegrad.backend(name):`` — local to the current thread and asyncio task;
 2. ``spikegrad.set_backend(name)`` — the whole process;
 3. the environment variable ``SPIKEGRAD_BACKEND``, read once when spikegrad is imported;
 4. ``"auto"``: the backend is chosen from the type of each array.
+
+The PyTorch fused backward (``"auto"``: for tensors of at least :data:`TORCH_FUSE_MIN_ELEMENTS`
+elements; ``"always"``; ``"off"``) follows the same precedence: :func:`torch_fuse_mode`, then
+:func:`set_torch_fuse`, then the environment variable ``SPIKEGRAD_TORCH_FUSE``, then ``"auto"``.
+
+The environment is read at import, but an invalid value is not an error then: importing
+spikegrad, ``help()``, ``spikegrad --help`` and ``spikegrad list`` work whatever the
+environment holds. The ``ValueError`` (naming the value, the variable and the valid values) is
+raised when the setting is needed: by :func:`current` (every computation in ``"auto"`` or
+environment mode) and by :func:`torch_fuse` (the PyTorch adapter). A value selected in code
+replaces the environment's, so its error is not raised under ``with spikegrad.backend(...)``.
 """
 
 from __future__ import annotations
@@ -15,12 +26,34 @@ import contextvars
 import os
 from typing import Iterator
 
-__all__ = ["BACKENDS", "ENV_VAR", "backend", "get_backend", "set_backend"]
+__all__ = [
+    "BACKENDS",
+    "ENV_VAR",
+    "TORCH_FUSE_ENV_VAR",
+    "TORCH_FUSE_MIN_ELEMENTS",
+    "TORCH_FUSE_MODES",
+    "backend",
+    "check_environment",
+    "current",
+    "get_backend",
+    "set_backend",
+    "set_torch_fuse",
+    "torch_fuse",
+    "torch_fuse_mode",
+]
 
 BACKENDS: tuple[str, ...] = ("auto", "numpy", "array_api", "jax", "torch", "cupy")
 """Valid backend names."""
 
 ENV_VAR = "SPIKEGRAD_BACKEND"
+
+TORCH_FUSE_MODES: tuple[str, ...] = ("auto", "always", "off")
+"""Valid modes of the PyTorch fused backward."""
+
+TORCH_FUSE_ENV_VAR = "SPIKEGRAD_TORCH_FUSE"
+
+TORCH_FUSE_MIN_ELEMENTS = 1 << 20
+"""In mode ``"auto"``, the PyTorch backward is fused for tensors of at least this many elements."""
 
 
 def validate(name: object, source: str) -> str:
@@ -32,21 +65,71 @@ def validate(name: object, source: str) -> str:
     return name
 
 
-_ENV_VALUE = os.environ.get(ENV_VAR, "").strip()
-_env_backend: str = validate(_ENV_VALUE, f"from ${ENV_VAR}") if _ENV_VALUE else "auto"
+def validate_torch_fuse(mode: object, source: str) -> str:
+    """``mode`` if it is a fused-backward mode; otherwise a ValueError listing the valid ones."""
+    if not isinstance(mode, str) or mode not in TORCH_FUSE_MODES:
+        raise ValueError(
+            f"unknown spikegrad torch fuse mode {mode!r} ({source}); valid modes: "
+            f"{', '.join(TORCH_FUSE_MODES)}"
+        )
+    return mode
+
+
+def _from_environment(
+    variable: str, valid: tuple[str, ...], message: str
+) -> tuple[str, str | None]:
+    """``(value, None)`` for a valid (or unset: ``"auto"``) variable, else ``("auto", error)``.
+
+    The error message is kept, not raised: configuration errors surface when the setting is
+    used, so that importing spikegrad never fails.
+    """
+    value = os.environ.get(variable, "").strip()
+    if not value:
+        return "auto", None
+    if value in valid:
+        return value, None
+    return "auto", message.format(value=value, variable=variable, valid=", ".join(valid))
+
+
+_env_backend, _env_backend_error = _from_environment(
+    ENV_VAR,
+    BACKENDS,
+    "unknown spikegrad backend {value!r} (from ${variable}); valid names: {valid}",
+)
 _process_backend: str | None = None
 _context_backend: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "spikegrad_backend", default=None
 )
 
+_env_torch_fuse, _env_torch_fuse_error = _from_environment(
+    TORCH_FUSE_ENV_VAR,
+    TORCH_FUSE_MODES,
+    "the environment variable {variable}={value!r} is not valid; choose one of {valid}",
+)
+_process_torch_fuse: str | None = None
+_context_torch_fuse: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "spikegrad_torch_fuse", default=None
+)
+
+
+# ------------------------------------------------------------------------------ the backend
+
 
 def current() -> str:
-    """The backend name in force for this thread/task (hot path: no validation)."""
+    """The backend name in force for this thread/task (hot path: no validation).
+
+    Raises
+    ------
+    ValueError
+        When the backend comes from ``$SPIKEGRAD_BACKEND`` and its value is not a backend name.
+    """
     name = _context_backend.get()
     if name is not None:
         return name
     if _process_backend is not None:
         return _process_backend
+    if _env_backend_error is not None:
+        raise ValueError(_env_backend_error)
     return _env_backend
 
 
@@ -62,13 +145,19 @@ def source() -> str:
         return "selected with spikegrad.backend(...)"
     if _process_backend is not None:
         return "selected with spikegrad.set_backend(...)"
-    if _env_backend != "auto":
+    if _env_backend != "auto" or _env_backend_error is not None:
         return f"selected by ${ENV_VAR}"
     return "auto"
 
 
 def get_backend() -> str:
     """The name of the backend in force here (``"auto"`` unless one was selected).
+
+    Raises
+    ------
+    ValueError
+        When ``$SPIKEGRAD_BACKEND`` holds an invalid name and nothing selected in code
+        replaces it.
 
     Examples
     --------
@@ -124,3 +213,91 @@ def backend(name: str) -> Iterator[str]:
         yield name
     finally:
         _context_backend.reset(token)
+
+
+# ------------------------------------------------------------- the PyTorch fused backward
+
+
+def torch_fuse() -> str:
+    """The fused-backward mode in force for this thread/task: ``"auto"``, ``"always"``, ``"off"``.
+
+    Read by the PyTorch adapter; cheap (no validation) and constant for ``torch.compile``.
+
+    Raises
+    ------
+    ValueError
+        When the mode comes from ``$SPIKEGRAD_TORCH_FUSE`` and its value is not a mode.
+
+    Examples
+    --------
+    >>> from spikegrad import _config
+    >>> with _config.torch_fuse_mode("off"):
+    ...     _config.torch_fuse()
+    'off'
+    """
+    mode = _context_torch_fuse.get()
+    if mode is not None:
+        return mode
+    if _process_torch_fuse is not None:
+        return _process_torch_fuse
+    if _env_torch_fuse_error is not None:
+        raise ValueError(_env_torch_fuse_error)
+    return _env_torch_fuse
+
+
+torch_fuse._dynamo_marked_constant = True  # type: ignore[attr-defined]  # see current()
+
+
+def set_torch_fuse(mode: str | None) -> None:
+    """Select the fused-backward mode for the whole process; ``None`` returns to the environment.
+
+    Parameters
+    ----------
+    mode
+        ``"auto"`` (fuse tensors of at least :data:`TORCH_FUSE_MIN_ELEMENTS` elements),
+        ``"always"``, ``"off"``, or ``None`` (``$SPIKEGRAD_TORCH_FUSE``, else ``"auto"``).
+
+    Raises
+    ------
+    ValueError
+        For an unknown mode; the message lists the valid ones.
+    """
+    global _process_torch_fuse
+    if mode is not None:
+        mode = validate_torch_fuse(mode, "passed to set_torch_fuse")
+    _process_torch_fuse = mode
+
+
+@contextlib.contextmanager
+def torch_fuse_mode(mode: str) -> Iterator[str]:
+    """Select the fused-backward mode inside a ``with`` block, for this thread and task only.
+
+    The PyTorch adapter reads the mode when the forward pass runs and keeps it for that
+    pass's backward (which PyTorch may run after the block ends, or in a device thread).
+
+    Examples
+    --------
+    >>> from spikegrad import _config
+    >>> with _config.torch_fuse_mode("always"):
+    ...     _config.torch_fuse()
+    'always'
+    """
+    token = _context_torch_fuse.set(validate_torch_fuse(mode, "passed to torch_fuse_mode"))
+    try:
+        yield mode
+    finally:
+        _context_torch_fuse.reset(token)
+
+
+# ------------------------------------------------------------------------------ all settings
+
+
+def check_environment() -> None:
+    """Raise the ``ValueError`` of the first invalid ``SPIKEGRAD_*`` environment variable.
+
+    For tools that should report a broken configuration before doing any work (the
+    ``spikegrad`` command's computing subcommands), whether or not the setting is overridden.
+    """
+    for error in (_env_backend_error, _env_torch_fuse_error):
+        if error is not None:
+            raise ValueError(error)

@@ -17,10 +17,9 @@ import sys
 from typing import Any
 
 from . import _config
+from ._contract import Adapter
 
 __all__ = ["backend_for", "load"]
-
-Adapter = Any  # a spikegrad.backends module, or the ADAPTER object it defines
 
 _INSTALL_HINT = {
     "jax": "pip install 'spikegrad[jax]'",
@@ -35,7 +34,7 @@ _by_type: dict[type, str] = {}
 
 
 def load(name: str) -> Adapter:
-    """Import (once) and return the adapter module for backend ``name``."""
+    """Import (once) and return the adapter of backend ``name`` (its module's ``ADAPTER``)."""
     adapter = _loaded.get(name)
     if adapter is None:
         _config.validate(name, "passed to spikegrad._dispatch.load")
@@ -46,8 +45,7 @@ def load(name: str) -> Adapter:
                 f"the spikegrad backend {name!r} needs a package that is not installed "
                 f"({exc}); install it with: {_INSTALL_HINT[name]}"
             ) from exc
-        # An adapter is the module itself, or an ADAPTER object it defines (shared classes).
-        adapter = _loaded[name] = getattr(module, "ADAPTER", module)
+        adapter = _loaded[name] = module.ADAPTER
     return adapter
 
 
@@ -66,13 +64,18 @@ def _is_subclass(t: type, module: str, *names: str) -> bool:
 
 
 def _detect(t: type) -> str:
+    """The backend for arrays of type ``t``.
+
+    By type, not by instance (array-api-compat's ``is_*_array`` take instances): under
+    ``torch.compile`` this runs at trace time with the type as a constant.
+    """
     import numpy as np
 
     if issubclass(t, (np.ndarray, np.generic, numbers.Number, list, tuple)):
         return "numpy"
     if _is_subclass(t, "torch", "Tensor"):
         return "torch"
-    if _is_subclass(t, "jax", "Array", "core.Tracer"):
+    if _is_subclass(t, "jax", "Array", "core.Tracer"):  # tracers are no jax.Array since 0.8.2
         return "jax"
     if _is_subclass(t, "cupy", "ndarray"):
         return "cupy"
@@ -114,7 +117,7 @@ def backend_for(x: Any) -> Adapter:
     if not adapter.accepts(x):
         raise TypeError(
             f"the spikegrad backend {name!r} ({_config.source()}) cannot take a "
-            f"{type(x).__module__}.{type(x).__qualname__}; pass {adapter.ACCEPTS}, "
+            f"{type(x).__module__}.{type(x).__qualname__}; pass {adapter.accepts_text}, "
             "or select the backend 'auto'"
         )
     return adapter

@@ -4,7 +4,10 @@ Each surrogate is a pair of functions of ``x`` and its parameters (positional, i
 surrogate class declares them) and the array namespace ``xp`` (keyword-only):
 
 * ``<name>_primitive(x, ..., *, xp)``: the smooth stand-in :math:`g(x)` for the spike;
-* ``<name>_grad(x, ..., *, xp)``: its derivative :math:`g'(x)`, the surrogate gradient.
+* ``<name>_derivative(x, ..., *, xp)``: its derivative :math:`g'(x)`, the surrogate gradient.
+
+Each function's docstring is its formula in LaTeX (the right-hand side); the surrogate's class
+docstring and documentation page show it from there.
 
 Rules every function here follows, so that the same code runs on NumPy, array-api-strict, JAX
 (traced, jitted, vmapped), PyTorch (eager and ``torch.compile``) and the CUDA code generator:
@@ -16,7 +19,11 @@ Rules every function here follows, so that the same code runs on NumPy, array-ap
   or JAX tracers;
 * every branch of a ``where`` is finite for every finite ``x`` in float32 and float64 (the
   "double where"): an unselected inf or NaN would poison derivatives taken through the ``where``;
-* no overflow for finite inputs up to the dtype's maximum (stable sigmoid, clamped arguments).
+* no overflow for finite inputs up to the dtype's maximum (stable sigmoid, clamped arguments);
+* NaN in, NaN out: a piecewise-constant formula (where every comparison with NaN is false picks a
+  constant) passes ``x`` through :func:`_nan_through`;
+* a formula may return a Python number or an array that broadcasts against ``x`` (a constant
+  g'); the adapters broadcast it to ``x``'s shape.
 
 The adapters evaluate these functions in float32 for float16 and bfloat16 inputs and round once.
 """
@@ -31,7 +38,28 @@ _SQRT_2 = math.sqrt(2.0)
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 
+# ----------------------------------------------------------------------------------- the spike
+
+
+def spike(x: Any, *, xp: Any) -> Any:
+    r"""The forward pass :math:`H(x) = [x \ge 0]`, in ``x``'s dtype (1 at 0, 0 for NaN).
+
+    The one place the threshold convention is written; every adapter and the kernel generator
+    call it.
+    """
+    return xp.astype(x >= 0, x.dtype)
+
+
 # ----------------------------------------------------------------------------------- helpers
+
+
+def _nan_through(x: Any, out: Any, xp: Any) -> Any:
+    """``out`` with NaN wherever ``x`` is NaN.
+
+    A formula built only from comparisons and constants (a piecewise-constant g') would give a
+    number for NaN, since every comparison with NaN is false; NaN must come out instead.
+    """
+    return xp.where(xp.isnan(x), x, out)
 
 
 def _exp_neg_abs(z: Any, xp: Any) -> Any:
@@ -67,10 +95,19 @@ def _normal_cdf(x: Any, mu: Any, sigma: Any, xp: Any) -> Any:
 
 
 def _expm1_ratio(z: Any, xp: Any) -> Any:
-    """``expm1(z) / z``, continuous at ``z = 0`` where it is 1."""
-    nonzero = z != 0
-    safe = xp.where(nonzero, z, 1.0)
-    return xp.where(nonzero, xp.expm1(safe) / safe, 1.0)
+    """``expm1(z) / z``, continuous at ``z = 0`` where it is 1.
+
+    Computed from half the argument, ``expm1(z) = expm1(z/2) (expm1(z/2) + 2)``, so that no
+    intermediate overflows while the ratio itself is finite (``expm1(z)`` alone overflows
+    float32 for ``z > 88.7``, where ``expm1(z) / z`` is still representable).
+    """
+    half = 0.5 * z
+    nonzero = half != 0
+    safe = xp.where(nonzero, half, 1.0)
+    m = xp.expm1(safe)
+    first = xp.where(nonzero, m / safe, 1.0)  # expm1(z/2) / (z/2)
+    second = xp.where(nonzero, 0.5 * m + 1.0, 1.0)  # (expm1(z/2) + 2) / 2
+    return first * second
 
 
 def _log1p_2t(t: Any, xp: Any) -> Any:
@@ -82,60 +119,96 @@ def _log1p_2t(t: Any, xp: Any) -> Any:
     return xp.log1p(t) + xp.log1p(t / (1.0 + t))
 
 
+def _period_phase(x: Any, period: Any, xp: Any) -> Any:
+    """``2 pi (|x| mod period) / period``, in ``[0, 2 pi)``, for every finite ``x``.
+
+    The remainder of ``|x|`` (both operands positive) is exact where the library computes it
+    exactly (NumPy, JAX, the generated kernels), with no rounding of ``x + period`` for
+    negative ``x``. It is taken in two steps, modulo ``128 period`` (an exact multiple) and then
+    ``period``: a library that computes ``a - b floor(a / b)`` (PyTorch on vectors) would
+    otherwise overflow ``a / b`` for huge ``|x|`` and a period below 1, and return NaN.
+    """
+    a = xp.remainder(xp.remainder(xp.abs(x), 128.0 * period), period)
+    return a * (2.0 * math.pi / period)
+
+
 # ----------------------------------------------------------------------------------- catalogue
 
 
-def sigmoid_grad(x: Any, alpha: Any, *, xp: Any) -> Any:
+def sigmoid_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
+    r"""\alpha\,\sigma(\alpha x)\,(1 - \sigma(\alpha x))"""
     return alpha * _sigmoid_slope(alpha * x, xp)
 
 
 def sigmoid_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
+    r"""\sigma(\alpha x) = \frac{1}{1 + e^{-\alpha x}}"""
     return _sigmoid(alpha * x, xp)
 
 
-def piecewise_quadratic_grad(x: Any, alpha: Any, *, xp: Any) -> Any:
-    return xp.clip(alpha - alpha * alpha * xp.abs(x), min=0.0)
+def piecewise_quadratic_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
+    r"""\max(0,\ \alpha - \alpha^2 |x|)"""
+    # alpha (1 - alpha |x|): alpha**2 would underflow (tiny alpha) or overflow (huge alpha).
+    return alpha * xp.clip(1.0 - alpha * xp.abs(x), min=0.0)
 
 
 def piecewise_quadratic_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
-    half_width = 1.0 / alpha
-    xc = xp.clip(x, min=-half_width, max=half_width)
-    return (-0.5 * alpha * alpha) * xp.abs(xc) * xc + alpha * xc + 0.5
+    r"""
+    \begin{cases} 0 & x < -1/\alpha \\
+    -\tfrac{\alpha^2}{2}|x|x + \alpha x + \tfrac12 & |x| \le 1/\alpha \\
+    1 & x > 1/\alpha \end{cases}
+    """
+    # With u = clip(alpha x, -1, 1): g = (1 + u)**2 / 2 for u < 0, 1 - (1 - u)**2 / 2 otherwise
+    # (the same polynomial), written so that the left tail keeps its relative accuracy and no
+    # alpha**2 or 1/alpha appears.
+    u = xp.clip(alpha * x, min=-1.0, max=1.0)
+    v = 1.0 - xp.abs(u)
+    half_square = 0.5 * (v * v)
+    return xp.where(u < 0, half_square, 1.0 - half_square)
 
 
-def piecewise_exp_grad(x: Any, alpha: Any, *, xp: Any) -> Any:
+def piecewise_exp_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
+    r"""\frac{\alpha}{2} e^{-\alpha|x|}"""
     return (0.5 * alpha) * _exp_neg_abs(alpha * x, xp)
 
 
 def piecewise_exp_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
+    r"""
+    \begin{cases} \tfrac12 e^{\alpha x} & x < 0 \\ 1 - \tfrac12 e^{-\alpha x} & x \ge 0 \end{cases}
+    """
     tail = 0.5 * _exp_neg_abs(alpha * x, xp)
     return xp.where(x < 0, tail, 1.0 - tail)
 
 
-def soft_sign_grad(x: Any, alpha: Any, *, xp: Any) -> Any:
+def soft_sign_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
+    r"""\frac{\alpha}{2\,(1 + |\alpha x|)^2}"""
     d = 1.0 + alpha * xp.abs(x)
     return (0.5 * alpha) / (d * d)
 
 
 def soft_sign_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
+    r"""\frac12\left(\frac{\alpha x}{1 + |\alpha x|} + 1\right)"""
     # x / (1/alpha + |x|) rather than alpha x / (1 + |alpha x|): the latter is inf/inf for huge x.
     return 0.5 * (x / (1.0 / alpha + xp.abs(x)) + 1.0)
 
 
-def arctan_grad(x: Any, alpha: Any, *, xp: Any) -> Any:
+def arctan_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
+    r"""\frac{\alpha}{2\,\left(1 + (\tfrac{\pi}{2}\alpha x)^2\right)}"""
     z = (0.5 * math.pi * alpha) * x
     return (0.5 * alpha) / (1.0 + z * z)
 
 
 def arctan_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
+    r"""\frac{1}{\pi}\arctan\left(\tfrac{\pi}{2}\alpha x\right) + \frac12"""
     return xp.atan((0.5 * math.pi * alpha) * x) / math.pi + 0.5
 
 
-def nonzero_sign_log_grad(x: Any, alpha: Any, *, xp: Any) -> Any:
+def nonzero_sign_log_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
+    r"""\frac{1}{1/\alpha + |x|}"""
     return 1.0 / (1.0 / alpha + xp.abs(x))
 
 
 def nonzero_sign_log_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
+    r"""\operatorname{sgn}(x)\,\log(1 + \alpha|x|), \quad \operatorname{sgn}(0) = 1"""
     t = xp.abs(x)
     u = alpha * t  # may overflow to inf for alpha > 1; then the second branch is taken
     small = u <= 1.0
@@ -148,27 +221,38 @@ def nonzero_sign_log_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
     return xp.where(x < 0, -magnitude, magnitude)
 
 
-def erf_grad(x: Any, alpha: Any, *, xp: Any) -> Any:
+def erf_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
+    r"""\frac{\alpha}{\sqrt\pi} e^{-\alpha^2 x^2}"""
     z = alpha * x
     return (alpha / _SQRT_PI) * xp.exp(-(z * z))
 
 
 def erf_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
+    r"""
+    \frac12\operatorname{erfc}(-\alpha x) = \frac12\left(1 + \operatorname{erf}(\alpha x)\right)
+    """
     return 0.5 * xp.erfc(-alpha * x)
 
 
-def piecewise_leaky_relu_grad(x: Any, c: Any, w: Any, *, xp: Any) -> Any:
-    return xp.where(xp.abs(x) <= w, 0.5 / w, xp.full_like(x, c))
+def piecewise_leaky_relu_derivative(x: Any, c: Any, w: Any, *, xp: Any) -> Any:
+    r"""\begin{cases} \frac{1}{2w} & |x| \le w \\ c & |x| > w \end{cases}"""
+    return _nan_through(x, xp.where(xp.abs(x) <= w, 0.5 / w, xp.full_like(x, c)), xp)
 
 
 def piecewise_leaky_relu_primitive(x: Any, c: Any, w: Any, *, xp: Any) -> Any:
+    r"""
+    \begin{cases} c x + c w & x < -w \\
+    \frac{x}{2w} + \frac12 & |x| \le w \\
+    c x - c w + 1 & x > w \end{cases}
+    """
     xc = xp.clip(x, min=-w, max=w)
     return xc * (0.5 / w) + 0.5 + c * (x - xc)
 
 
-def squarewave_fourier_series_grad(x: Any, n: int, t_period: Any, *, xp: Any) -> Any:
-    # The series is t_period-periodic: reduce first so the phases stay finite for huge x.
-    phase = xp.remainder(x, t_period) * (2.0 * math.pi / t_period)
+def squarewave_fourier_series_derivative(x: Any, n: int, t_period: Any, *, xp: Any) -> Any:
+    r"""\frac{4}{T}\sum_{i=1}^{n}\cos\left((2i-1)\frac{2\pi}{T}x\right)"""
+    # g' is even and t_period-periodic: the phase of |x| (see _period_phase).
+    phase = _period_phase(x, t_period, xp)
     total = xp.cos(phase)
     for i in range(2, n + 1):
         total = total + xp.cos((2 * i - 1) * phase)
@@ -176,76 +260,115 @@ def squarewave_fourier_series_grad(x: Any, n: int, t_period: Any, *, xp: Any) ->
 
 
 def squarewave_fourier_series_primitive(x: Any, n: int, t_period: Any, *, xp: Any) -> Any:
-    phase = xp.remainder(x, t_period) * (2.0 * math.pi / t_period)
+    r"""\frac12 + \frac{2}{\pi}\sum_{i=1}^{n}\frac{\sin\left((2i-1)\frac{2\pi}{T}x\right)}{2i-1}"""
+    # g - 1/2 is odd: the sine series at the phase of |x|, with x's sign.
+    phase = _period_phase(x, t_period, xp)
     total = xp.sin(phase)
     for i in range(2, n + 1):
         total = total + xp.sin((2 * i - 1) * phase) / (2 * i - 1)
-    return 0.5 + (2.0 / math.pi) * total
+    total = (2.0 / math.pi) * total
+    return 0.5 + xp.where(x < 0, -total, total)
 
 
-def s2nn_grad(x: Any, alpha: Any, beta: Any, epsilon: Any, *, xp: Any) -> Any:
+def s2nn_derivative(x: Any, alpha: Any, beta: Any, epsilon: Any, *, xp: Any) -> Any:
+    r"""
+    \begin{cases} \alpha\,\sigma(\alpha x)(1 - \sigma(\alpha x)) & x < 0 \\
+    \frac{\beta}{x + 1 + \epsilon} & x \ge 0 \end{cases}
+    """
     # |x| in the right branch keeps it finite where it is not selected (x <= -1).
     right = beta / (xp.abs(x) + (1.0 + epsilon))
     return xp.where(x < 0, alpha * _sigmoid_slope(alpha * x, xp), right)
 
 
 def s2nn_primitive(x: Any, alpha: Any, beta: Any, epsilon: Any, *, xp: Any) -> Any:
+    r"""
+    \begin{cases} \sigma(\alpha x) & x < 0 \\
+    \beta \log(x + 1 + \epsilon) + \frac12 & x \ge 0 \end{cases}
+    """
     right = beta * xp.log1p(xp.abs(x) + epsilon) + 0.5
     return xp.where(x < 0, _sigmoid(alpha * x, xp), right)
 
 
-def q_pseudo_spike_grad(x: Any, alpha: Any, *, xp: Any) -> Any:
+def q_pseudo_spike_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
+    r"""\left(1 + \frac{2|x|}{\alpha + 1}\right)^{-\alpha}"""
     log_base = _log1p_2t(xp.abs(x) / (alpha + 1.0), xp)
     return xp.exp(-alpha * log_base)
 
 
 def q_pseudo_spike_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
+    r"""
+    \frac12 + \operatorname{sgn}(x)\,\frac{\alpha + 1}{2(\alpha - 1)}\left(1 - \left(1 + \frac{2|x|}{\alpha+1}\right)^{1-\alpha}\right)
+    \quad (\text{its limit } \operatorname{sgn}(x)\log(1+|x|) + \tfrac12 \text{ at } \alpha = 1)
+    """
     # integral of (1 + 2|t|/d)^-alpha, d = alpha + 1:
     #   (d/2) (1 - (1 + 2|x|/d)^(1-alpha)) / (alpha - 1) = (d/2) L expm1((1-alpha) L)/((1-alpha) L)
     # with L = log(1 + 2|x|/d); the ratio form is continuous through alpha = 1 (then (d/2) L).
-    log_base = _log1p_2t(xp.abs(x) / (alpha + 1.0), xp)
-    half_area = (0.5 * (alpha + 1.0)) * log_base * _expm1_ratio((1.0 - alpha) * log_base, xp)
+    # Since g' <= 1, the half area is at most |x|: computed at half its size and capped, it
+    # stays finite where it approaches |x| (alpha -> 0, |x| near the dtype's maximum), which
+    # rounding could otherwise push past the maximum.
+    t = xp.abs(x)
+    log_base = _log1p_2t(t / (alpha + 1.0), xp)
+    half = (0.25 * (alpha + 1.0)) * log_base * _expm1_ratio((1.0 - alpha) * log_base, xp)
+    half_area = 2.0 * xp.minimum(half, 0.5 * t)
     return 0.5 + xp.where(x < 0, -half_area, half_area)
 
 
-def leaky_relu_grad(x: Any, alpha: Any, beta: Any, *, xp: Any) -> Any:
-    return xp.where(x < 0, alpha, xp.full_like(x, beta))
+def leaky_relu_derivative(x: Any, alpha: Any, beta: Any, *, xp: Any) -> Any:
+    r"""\begin{cases} \alpha & x < 0 \\ \beta & x \ge 0 \end{cases}"""
+    return _nan_through(x, xp.where(x < 0, alpha, xp.full_like(x, beta)), xp)
 
 
 def leaky_relu_primitive(x: Any, alpha: Any, beta: Any, *, xp: Any) -> Any:
+    r"""\begin{cases} \alpha x & x < 0 \\ \beta x & x \ge 0 \end{cases}"""
     return xp.where(x < 0, alpha * x, beta * x)
 
 
-def log_tailed_relu_grad(x: Any, alpha: Any, *, xp: Any) -> Any:
+def log_tailed_relu_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
+    r"""\begin{cases} \alpha & x \le 0 \\ 1 & 0 < x \le 1 \\ 1/x & x > 1 \end{cases}"""
     tail = x > 1.0
-    inner = xp.where(x > 0, 1.0, xp.full_like(x, alpha))
+    inner = _nan_through(x, xp.where(x > 0, 1.0, xp.full_like(x, alpha)), xp)
     return xp.where(tail, 1.0 / xp.where(tail, x, 1.0), inner)
 
 
 def log_tailed_relu_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
+    r"""\begin{cases} \alpha x & x \le 0 \\ x & 0 < x \le 1 \\ 1 + \log x & x > 1 \end{cases}"""
     tail = x > 1.0
     inner = xp.where(x > 0, x, alpha * x)
     return xp.where(tail, 1.0 + xp.log(xp.where(tail, x, 1.0)), inner)
 
 
-def relu_grad_grad(x: Any, alpha: Any, width: Any, *, xp: Any) -> Any:
+def relu_grad_derivative(x: Any, alpha: Any, width: Any, *, xp: Any) -> Any:
+    r"""\max(0,\ \alpha\,w - \alpha|x|)"""
     return alpha * xp.clip(width - xp.abs(x), min=0.0)
 
 
 def relu_grad_primitive(x: Any, alpha: Any, width: Any, *, xp: Any) -> Any:
+    r"""
+    \alpha\left(w\,x_c - \tfrac12|x_c|x_c + \tfrac12 w^2\right),
+    \quad x_c = \operatorname{clip}(x, -w, w)
+    """
     xc = xp.clip(x, min=-width, max=width)
     return alpha * (width * xc - 0.5 * xp.abs(xc) * xc + 0.5 * width * width)
 
 
-def gaussian_grad_grad(x: Any, sigma: Any, alpha: Any, *, xp: Any) -> Any:
+def gaussian_grad_derivative(x: Any, sigma: Any, alpha: Any, *, xp: Any) -> Any:
+    r"""\alpha\,\frac{1}{\sqrt{2\pi}\,\sigma} e^{-x^2/(2\sigma^2)}"""
     return alpha * _normal_pdf(x, 0.0, sigma, xp)
 
 
 def gaussian_grad_primitive(x: Any, sigma: Any, alpha: Any, *, xp: Any) -> Any:
+    r"""
+    \alpha\,\Phi(x/\sigma) = \frac{\alpha}{2}\operatorname{erfc}\left(-\frac{x}{\sigma\sqrt2}\right)
+    """
     return alpha * _normal_cdf(x, 0.0, sigma, xp)
 
 
-def multi_gaussian_grad_grad(x: Any, h: Any, s: Any, sigma: Any, scale: Any, *, xp: Any) -> Any:
+def multi_gaussian_grad_derivative(
+    x: Any, h: Any, s: Any, sigma: Any, scale: Any, *, xp: Any
+) -> Any:
+    r"""
+    \text{scale}\left[(1+h)\,\mathcal N(x; 0, \sigma) - h\,\mathcal N(x; \sigma, s\sigma) - h\,\mathcal N(x; -\sigma, s\sigma)\right]
+    """
     centre = (1.0 + h) * _normal_pdf(x, 0.0, sigma, xp)
     sides = _normal_pdf(x, sigma, s * sigma, xp) + _normal_pdf(x, -sigma, s * sigma, xp)
     return scale * (centre - h * sides)
@@ -254,25 +377,38 @@ def multi_gaussian_grad_grad(x: Any, h: Any, s: Any, sigma: Any, scale: Any, *, 
 def multi_gaussian_grad_primitive(
     x: Any, h: Any, s: Any, sigma: Any, scale: Any, *, xp: Any
 ) -> Any:
+    r"""
+    \text{scale}\left[(1+h)\,\Phi\left(\tfrac{x}{\sigma}\right) - h\,\Phi\left(\tfrac{x-\sigma}{s\sigma}\right) - h\,\Phi\left(\tfrac{x+\sigma}{s\sigma}\right)\right]
+    """
     centre = (1.0 + h) * _normal_cdf(x, 0.0, sigma, xp)
     sides = _normal_cdf(x, sigma, s * sigma, xp) + _normal_cdf(x, -sigma, s * sigma, xp)
     return scale * (centre - h * sides)
 
 
-def inv_square_grad_grad(x: Any, alpha: Any, *, xp: Any) -> Any:
+def inv_square_grad_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
+    r"""\frac{1}{(\alpha|x| + 1)^2}"""
     d = 1.0 + alpha * xp.abs(x)
     return 1.0 / (d * d)
 
 
 def inv_square_grad_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
+    r"""
+    \begin{cases} \frac{1}{\alpha(1 + \alpha|x|)} & x < 0 \\
+    \frac{2}{\alpha} - \frac{1}{\alpha(1 + \alpha|x|)} & x \ge 0 \end{cases}
+    """
     tail = 1.0 / (alpha * (1.0 + alpha * xp.abs(x)))
     return xp.where(x < 0, tail, 2.0 / alpha - tail)
 
 
-def slayer_grad_grad(x: Any, alpha: Any, *, xp: Any) -> Any:
+def slayer_grad_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
+    r"""e^{-\alpha|x|}"""
     return _exp_neg_abs(alpha * x, xp)
 
 
 def slayer_grad_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
+    r"""
+    \begin{cases} \frac{1}{\alpha}e^{\alpha x} & x < 0 \\
+    \frac{2}{\alpha} - \frac{1}{\alpha}e^{-\alpha x} & x \ge 0 \end{cases}
+    """
     tail = _exp_neg_abs(alpha * x, xp) / alpha
     return xp.where(x < 0, tail, 2.0 / alpha - tail)

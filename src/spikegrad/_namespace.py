@@ -71,7 +71,7 @@ _STANDARD_NAMES = (
     "less_equal log log1p log2 log10 logaddexp logical_and logical_not logical_or logical_xor "
     "maximum minimum multiply negative nextafter not_equal positive pow reciprocal remainder "
     "round sign signbit sin sinh square sqrt subtract tan tanh trunc where full_like zeros_like "
-    "ones_like empty_like astype asarray finfo isdtype float16 float32 float64"
+    "ones_like empty_like broadcast_to astype asarray finfo isdtype float16 float32 float64"
 ).split()
 
 
@@ -90,6 +90,8 @@ class MathNamespace:
     erfc
         The namespace's complementary error function, or ``None`` to use
         :func:`erfc_fallback`.
+    **overrides
+        Standard functions the library spells differently (PyTorch has no ``astype``).
 
     Examples
     --------
@@ -99,13 +101,17 @@ class MathNamespace:
     (1.0, 1.0)
     """
 
-    def __init__(self, xp: Any, erfc: Callable[[Any], Any] | None = None) -> None:
+    def __init__(
+        self, xp: Any, erfc: Callable[[Any], Any] | None = None, **overrides: Callable[..., Any]
+    ) -> None:
         self._xp = xp
         for name in _STANDARD_NAMES:
             value = getattr(xp, name, None)
             if value is not None:
                 setattr(self, name, value)
         self.erfc = erfc if erfc is not None else (lambda x: erfc_fallback(x, xp=xp))
+        for name, value in overrides.items():
+            setattr(self, name, value)
 
     def __getattr__(self, name: str) -> Any:
         # Only for names outside the standard list; private names are never forwarded (copies

@@ -29,7 +29,8 @@ class Param:
     integer
         The parameter is a whole number fixing the *structure* of the formula (such as a
         number of series terms). Integer parameters are static: they cannot be traced by JAX,
-        and each value gets its own compiled kernel.
+        and each value gets its own compiled kernel. The work grows with the value, so an
+        integer parameter must declare an upper bound (``le`` or ``lt``).
     doc
         One line saying what the parameter does.
 
@@ -61,6 +62,11 @@ class Param:
     ) -> None:
         self.gt, self.ge, self.lt, self.le = gt, ge, lt, le
         self.integer = integer
+        if integer and le is None and lt is None:
+            raise TypeError(
+                "an integer (structural) parameter needs an upper bound, le=... or lt=...: the "
+                "formula's size grows with it, and an unbounded value would never finish"
+            )
         self.doc = doc
         self.name = "<unbound>"
         self.owner = "Param"
@@ -85,13 +91,17 @@ class Param:
         )
 
     def range_text(self) -> str:
-        """The allowed range, e.g. ``'alpha > 0 (finite)'``."""
-        lower = [f"{op} {b:g}" for op, b in ((">", self.gt), (">=", self.ge)) if b is not None]
-        upper = [f"{op} {b:g}" for op, b in (("<", self.lt), ("<=", self.le)) if b is not None]
+        """The allowed range, e.g. ``'alpha > 0 (finite)'`` or ``'1 <= n <= 100 (whole number)'``."""
         kind = "whole number" if self.integer else "finite"
-        if not lower and not upper:
+        lower = next(((op, b) for op, b in ((">", self.gt), (">=", self.ge)) if b is not None), None)
+        upper = next(((op, b) for op, b in (("<", self.lt), ("<=", self.le)) if b is not None), None)
+        if lower is None and upper is None:
             return f"{self.name} any {'whole number' if self.integer else 'finite real number'}"
-        return f"{self.name} {' and '.join(lower + upper)} ({kind})"
+        if lower is not None and upper is not None:
+            flipped = {">": "<", ">=": "<="}[lower[0]]
+            return f"{lower[1]:g} {flipped} {self.name} {upper[0]} {upper[1]:g} ({kind})"
+        op, bound = lower or upper  # type: ignore[misc]
+        return f"{self.name} {op} {bound:g} ({kind})"
 
     def _in_range(self, v: float) -> bool:
         return (
@@ -125,14 +135,15 @@ class Param:
             return value
         number = _as_real_number(value, where)
         if not math.isfinite(number) or not self._in_range(number):
-            raise ValueError(
-                f"{where}={number!r} is out of range; allowed: {self.range_text()}"
-            )
+            shown = repr(number if math.isfinite(number) else value)
+            if len(shown) > 40:  # an integer beyond float's range
+                shown = f"{shown[:10]}...({len(shown)} digits)"
+            raise ValueError(f"{where}={shown} is out of range; allowed: {self.range_text()}")
         if self.integer:
             if number != int(number):
                 raise ValueError(f"{where}={number!r} must be a whole number ({self.range_text()})")
             return int(number)
-        return float(number)
+        return float(number) + 0.0  # + 0.0: -0.0 becomes 0.0 (one value, one repr, one hash)
 
 
 def _as_real_number(value: Any, where: str) -> float:
@@ -143,9 +154,19 @@ def _as_real_number(value: Any, where: str) -> float:
     ):
         raise TypeError(f"{where}={value!r} is a bool; {hint}")
     if isinstance(value, numbers.Real):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond float's range: out of every range
+            return math.inf if value > 0 else -math.inf
     if isinstance(value, (str, bytes)) or isinstance(value, numbers.Complex):
         raise TypeError(f"{where}={value!r} is not a real number; {hint}")
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor) and torch.compiler.is_compiling():
+        raise TypeError(
+            f"{where} is a torch.Tensor, whose value cannot be read while torch.compile traces "
+            "(it would break the graph); pass a Python float, or build the surrogate outside "
+            "the compiled function"
+        )
     shape = getattr(value, "shape", None)
     if shape is not None and tuple(shape) == ():
         dtype = str(getattr(value, "dtype", ""))

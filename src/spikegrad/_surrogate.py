@@ -5,7 +5,8 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable, ClassVar
 
-from . import _dispatch
+from . import _dispatch, _docs
+from ._contract import Formula, Spec
 from ._params import Param, is_traced
 
 __all__ = ["Surrogate", "available", "get"]
@@ -62,7 +63,7 @@ class Surrogate:
     array([0.   , 0.125, 0.5  , 0.875])
     """
 
-    grad: ClassVar[Callable[..., Any]]
+    grad: ClassVar[Callable[..., Any] | None] = None
     primitive: ClassVar[Callable[..., Any] | None] = None
 
     _params: ClassVar[tuple[Param, ...]] = ()
@@ -75,11 +76,6 @@ class Surrogate:
             fn = cls.__dict__.get(hook)
             if inspect.isfunction(fn):  # accept plain functions: the math takes no self
                 setattr(cls, hook, staticmethod(fn))
-        if not callable(getattr(cls, "grad", None)):
-            raise TypeError(
-                f"{cls.__name__} must define grad(x, *params, xp): the surrogate gradient g'(x) "
-                "written with the array namespace xp"
-            )
         params: dict[str, Param] = {}
         for klass in reversed(cls.__mro__):
             for attr, value in vars(klass).items():
@@ -96,14 +92,10 @@ class Surrogate:
             ]
             + [inspect.Parameter("origin", inspect.Parameter.KEYWORD_ONLY, default=False)]
         )
+        cls.__doc__ = _docs.render(cls)
         cls.registry_name = name  # not inherited: a subclass is registered only if it says so
         if name is not None:
-            if name in _REGISTRY and _REGISTRY[name] is not cls:
-                raise ValueError(
-                    f"surrogate name {name!r} is already taken by {_REGISTRY[name].__qualname__}; "
-                    "choose another name"
-                )
-            _REGISTRY[name] = cls
+            _register(name, cls)
 
     def __init__(self, *args: Any, origin: bool = False, **kwargs: Any) -> None:
         cls = type(self)
@@ -129,6 +121,8 @@ class Surrogate:
                 raise TypeError(f"{cls.__name__} got parameter {key!r} twice")
             values[index] = params[index].validate(value)
         self._param_values: tuple[Any, ...] = tuple(values)
+        self._hashed = False
+        self._spec: Spec | None = None
         self.origin = origin
 
     # ----------------------------------------------------------------- value semantics
@@ -147,7 +141,54 @@ class Surrogate:
                 f"{type(self).__name__} defines no primitive g(x), so origin=True is unavailable;"
                 " define primitive(x, *params, xp) in the class"
             )
+        if self._hashed and value != self._origin:
+            raise AttributeError(
+                f"{self!r} has been hashed (used as a jax.jit static argument or a dict key), so "
+                "its origin can no longer change: a result cached under it would go stale. Set "
+                "origin before first use, or make a new surrogate: "
+                f"s.replace(origin={value!r})"
+            )
         self._origin = value
+
+    def replace(self, **changes: Any) -> Surrogate:
+        """A new surrogate of the same type with some parameters (or ``origin``) changed.
+
+        Examples
+        --------
+        >>> import spikegrad as sg
+        >>> sg.Sigmoid(alpha=2.0).replace(origin=True)
+        Sigmoid(alpha=2.0, origin=True)
+        """
+        current: dict[str, Any] = {**self.params, "origin": self._origin}
+        unknown = set(changes) - set(current)
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__} has no parameter {sorted(unknown)[0]!r}; its parameters "
+                f"are: {', '.join(self.params) or 'none'} (and origin)"
+            )
+        return type(self)(**{**current, **changes})
+
+    @property
+    def spec(self) -> Spec:
+        """The immutable description of this surrogate that backend adapters are given."""
+        spec = self._spec
+        if spec is None:
+            cls = type(self)
+            if not callable(getattr(cls, "grad", None)):
+                raise NotImplementedError(
+                    f"{cls.__name__} defines no surrogate gradient; define "
+                    "grad(x, *params, xp) in the class (g'(x) written with the array namespace xp)"
+                )
+            structure = tuple(
+                v if p.integer else None for p, v in zip(cls._params, self._param_values)
+            )
+            formula = Formula(
+                cls.__name__, cls.grad, cls.primitive, tuple(p.name for p in cls._params),
+                structure,
+            )
+            values = tuple(v for p, v in zip(cls._params, self._param_values) if not p.integer)
+            spec = self._spec = Spec(formula, values)
+        return spec
 
     @property
     def params(self) -> dict[str, Any]:
@@ -179,6 +220,8 @@ class Surrogate:
                 f"{type(self).__name__} with traced parameters is not hashable; pass concrete "
                 "values to use it as a static argument"
             )
+        # From now on a cache may hold this object as a key: origin is frozen (see the setter).
+        self._hashed = True
         return hash(self._key())
 
     def __getstate__(self) -> dict[str, Any]:
@@ -187,32 +230,37 @@ class Surrogate:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._param_values = state["params"]
         self._origin = state["origin"]
+        self._hashed = False
+        self._spec = None
 
     # ----------------------------------------------------------------- computation
 
     def __call__(self, x: Any) -> Any:
         """The spike ``x >= 0`` (or :math:`g(x)` when ``origin``), differentiable as g'(x)."""
+        spec = self.spec
         adapter = _dispatch.backend_for(x)
-        return adapter.fun(self, x) if self._origin else adapter.spike(self, x)
+        return adapter.fun(spec, x) if self._origin else adapter.spike(spec, x)
 
     def surrogate_grad(self, x: Any) -> Any:
         """The surrogate gradient :math:`g'(x)`, in ``x``'s dtype.
 
         Under autodiff frameworks its own derivative is :math:`g''(x)`.
         """
-        return _dispatch.backend_for(x).grad(self, x)
+        return _dispatch.backend_for(x).grad(self.spec, x)
 
     def surrogate_fun(self, x: Any) -> Any:
         """The primitive :math:`g(x)`, in ``x``'s dtype; its derivative is :math:`g'(x)`."""
         self._require_primitive()
-        return _dispatch.backend_for(x).fun(self, x)
+        return _dispatch.backend_for(x).fun(self.spec, x)
 
     def vjp(self, x: Any, cotangent: Any) -> Any:
         """The vector–Jacobian product ``cotangent * g'(x)`` in one call, in ``x``'s dtype.
 
-        This is the backward pass of the spike for backends without autodiff.
+        This is the backward pass of the spike for backends without autodiff. The cotangent
+        must have ``x``'s shape (a ``ValueError`` otherwise: no silent broadcasting); for
+        float16 and bfloat16 the product is computed in float32 and rounded once.
         """
-        return _dispatch.backend_for(x).vjp(self, x, cotangent)
+        return _dispatch.backend_for(x).vjp(self.spec, x, cotangent)
 
     def _require_primitive(self) -> None:
         if self.primitive is None:
@@ -220,6 +268,20 @@ class Surrogate:
                 f"{type(self).__name__} defines no primitive g(x); define "
                 "primitive(x, *params, xp) in the class to use surrogate_fun"
             )
+
+
+def _register(name: str, cls: type[Surrogate]) -> None:
+    """Register ``cls`` under ``name``; a class redefined in the same module under the same
+    qualified name (a re-run notebook cell, a reloaded module) replaces its earlier self."""
+    taken = _REGISTRY.get(name)
+    if taken is not None and taken is not cls and (
+        (taken.__module__, taken.__qualname__) != (cls.__module__, cls.__qualname__)
+    ):
+        raise ValueError(
+            f"surrogate name {name!r} is already taken by {taken.__module__}."
+            f"{taken.__qualname__}; choose another name"
+        )
+    _REGISTRY[name] = cls
 
 
 def available() -> list[str]:

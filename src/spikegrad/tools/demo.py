@@ -42,7 +42,7 @@ def installed_frameworks() -> list[str]:
 
 
 def load_digits_split(seed: int = 0) -> tuple[np.ndarray, ...]:
-    """Digits scaled to [0, 1], split 80/20 with stratification: x_train, y_train, x_test, y_test."""
+    """Digits scaled to [0, 1], split 80/20, stratified: x_train, y_train, x_test, y_test."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -265,7 +265,9 @@ def run_demo(framework: str | None = None, config: DemoConfig | None = None,
         chosen = available
     elif framework in FRAMEWORKS:
         if framework not in available:
-            raise RuntimeError(f"{framework} is not installed: pip install 'spikegrad[{framework}]'")
+            raise RuntimeError(
+                f"{framework} is not installed: pip install 'spikegrad[{framework}]'"
+            )
         chosen = [framework]
     else:
         raise ValueError(f"unknown framework {framework!r}; choose jax, torch, all or auto")
@@ -288,9 +290,11 @@ def run_demo(framework: str | None = None, config: DemoConfig | None = None,
             if hasattr(bar, "set_postfix_str"):  # tqdm
                 bar.set_postfix_str(f"test accuracy {accuracy:.1%}")
 
-        result = train(f, config, data, on_epoch if bar else None)
-        if bar:
-            bar.close()
+        try:
+            result = train(f, config, data, on_epoch if bar else None)
+        finally:  # also on an error: the error message then starts on a clean line
+            if bar:
+                bar.close()
         report["results"].append(result)
         echo(f"{f}: test accuracy {result['test_accuracy']:.1%} after {config.epochs} epochs "
              f"in {result['seconds']:.1f} s")

@@ -5,24 +5,24 @@ different speeds give comparable results:
 
 * PyTorch: ``torch.sigmoid`` forward and backward through autograd (one fused kernel each way)
   against a spikegrad spike forward and backward, float32 on the CPU: ``auto`` is what users
-  get (the backward fused from ``FUSE_MIN_ELEMENTS`` elements on), ``unfused`` the plain eager
-  operations at those sizes.
+  get (the backward fused from ``TORCH_FUSE_MIN_ELEMENTS`` elements on), ``unfused`` the plain
+  eager operations at those sizes (the fused-backward mode ``"off"``).
 * JAX: ``jax.nn.sigmoid`` against a spikegrad spike, forward and backward (``jax.vjp`` and the
   pull-back) under ``jax.jit``, and called eagerly without ``jit``.
 
-Run ``python -m spikegrad.bench`` (or ``spikegrad bench``); ``--json`` prints machine-readable
-results. Timings are the minimum over repeats of the mean over a batch of calls.
+Each framework is measured under its own backend (``spikegrad.backend(framework)``), whatever
+``SPIKEGRAD_BACKEND`` selects. Run ``spikegrad bench`` (``--help`` for the options; ``--json``
+prints machine-readable results). Timings are the minimum over repeats of the mean over a batch
+of calls.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
-import json
 import time
 from typing import Any, Callable
 
-__all__ = ["run", "main"]
+__all__ = ["DEFAULT_SIZES", "format_table", "run"]
 
 DEFAULT_SIZES = (4096, 1 << 20, 1 << 24)
 
@@ -54,7 +54,7 @@ def _torch_rows(names: list[str], sizes: tuple[int, ...]) -> list[dict[str, Any]
     import torch
 
     import spikegrad as sg
-    from spikegrad.backends import _torch as _torch_adapter
+    from spikegrad import _config
 
     rows = []
     for n in sizes:
@@ -69,19 +69,16 @@ def _torch_rows(names: list[str], sizes: tuple[int, ...]) -> list[dict[str, Any]
             return step
 
         base = _time(fwd_bwd(torch.sigmoid), lambda out: None)
-        # "auto": what users get (the fused backward from FUSE_MIN_ELEMENTS on); "unfused": the
-        # plain eager operations, for comparison on the sizes where fusion applies.
+        # "auto": what users get (the fused backward from TORCH_FUSE_MIN_ELEMENTS on);
+        # "unfused": the plain eager operations, for comparison on the sizes where fusion applies.
         modes = [("auto", "auto")]
-        if n >= _torch_adapter.FUSE_MIN_ELEMENTS:
+        if n >= _config.TORCH_FUSE_MIN_ELEMENTS:
             modes.append(("unfused", "off"))
         for mode, fuse in modes:
-            previous, _torch_adapter.FUSE = _torch_adapter.FUSE, fuse
-            try:
+            with _config.torch_fuse_mode(fuse):  # the backward runs in this thread (CPU)
                 for name in names:
                     t = _time(fwd_bwd(sg.get(name)), lambda out: None)
                     rows.append(_row("torch", mode, name, n, t, base, "torch.sigmoid"))
-            finally:
-                _torch_adapter.FUSE = previous
     return rows
 
 
@@ -155,7 +152,8 @@ def run(
             continue
         if progress:
             progress(framework)
-        rows += runners[framework](names, sizes)
+        with sg.backend(framework):
+            rows += runners[framework](names, sizes)
     return rows
 
 
@@ -172,19 +170,9 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="spikegrad bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--framework", action="append", choices=["jax", "torch"],
-                        help="framework to measure (repeatable; default: all installed)")
-    parser.add_argument("--surrogate", action="append", help="surrogate name (repeatable)")
-    parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES),
-                        help="array sizes in elements")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    args = parser.parse_args(argv)
-    rows = run(tuple(args.framework or ("jax", "torch")), args.surrogate, tuple(args.sizes))
-    print(json.dumps(rows, indent=1) if args.json else format_table(rows))
-    return 0
+if __name__ == "__main__":  # python -m spikegrad.tools.bench: the same as spikegrad bench
+    import sys
 
+    from spikegrad.tools.cli import main
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(["bench", *sys.argv[1:]]))

@@ -1,6 +1,6 @@
 """``torch.nn.Module`` form of a surrogate spike, for ``nn.Sequential`` users.
 
-Available as ``spikegrad.nn`` (imported on first access; it imports PyTorch).
+Public as :mod:`spikegrad.nn` (imported on first access; it imports PyTorch).
 """
 
 from __future__ import annotations
@@ -55,3 +55,6 @@ class Spike(torch.nn.Module):
 
     def __repr__(self) -> str:
         return f"Spike({self.surrogate!r})"
+
+
+Spike.__module__ = "spikegrad.nn"  # its one public path (pickles refer to it)

@@ -3,6 +3,10 @@
 Each check compares a backend's result with the NumPy float64 reference (itself checked
 against braintools 0.3.0's own numbers, shipped with the package). A user's way to trust an
 installation: a failure names the backend, the check and the surrogate.
+
+Each backend's checks run under that backend (``spikegrad.backend(name)``) and the references
+under ``numpy``, whatever ``SPIKEGRAD_BACKEND`` or ``spikegrad.set_backend`` select: the tool
+checks the backends it names.
 """
 
 from __future__ import annotations
@@ -14,45 +18,62 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+import spikegrad as sg
+
+__all__ = ["CHECKS", "X", "format_table", "plan", "reference", "run"]
+
 X = np.array([-2.5, -1.2, -0.3, 0.4, 0.9, 1.7, 3.0])  # no 0: some g' have a kink there
-REFERENCE = pathlib.Path(__file__).parent / "data" / "braintools-0.3.0.json"
+REFERENCE = pathlib.Path(sg.__file__).parent / "data" / "braintools-0.3.0.json"
 
-Check = Callable[[Any], tuple[Any, Any]]  # surrogate -> (actual, expected)
+Reference = dict[str, np.ndarray]
+# A check: (surrogate, its reference) -> (actual, expected), compared with assert_allclose.
+Check = Callable[[Any, Reference], tuple[Any, Any]]
 
 
-def _reference(s: Any) -> dict[str, np.ndarray]:
+def reference(s: Any) -> Reference:
+    """The NumPy float64 values on ``X`` that every backend must reproduce.
+
+    ``grad`` (g'), ``fun`` (g; absent without a primitive) and ``grad2`` (g'', by central
+    differences), computed with the ``numpy`` backend whatever backend is selected.
+    """
     h = 1e-5
-    return {
-        "grad": s.surrogate_grad(X),
-        "fun": s.surrogate_fun(X),
-        "grad2": (s.surrogate_grad(X + h) - s.surrogate_grad(X - h)) / (2 * h),
-        "spike": (X >= 0).astype(float),
-    }
+    with sg.backend("numpy"):
+        ref = {
+            "grad": s.surrogate_grad(X),
+            "grad2": (s.surrogate_grad(X + h) - s.surrogate_grad(X - h)) / (2 * h),
+        }
+        if s.primitive is not None:
+            ref["fun"] = s.surrogate_fun(X)
+    return ref
 
 
 def _numpy_checks() -> dict[str, Check]:
     table = json.loads(REFERENCE.read_text())["surrogates"]
 
-    def braintools(s: Any) -> tuple[Any, Any]:
-        ref = table[type(s).__name__]
-        x = np.asarray(ref["x"])
-        got = [s(x), s.surrogate_grad(x)] + ([s.surrogate_fun(x)] if ref["primitive"] else [])
-        want = [ref["forward"], ref["grad"]] + ([ref["primitive"]] if ref["primitive"] else [])
+    def braintools(s: Any, ref: Reference) -> tuple[Any, Any]:
+        theirs = table[type(s).__name__]
+        x = np.asarray(theirs["x"])
+        got = [s(x), s.surrogate_grad(x)]
+        want = [theirs["forward"], theirs["grad"]]
+        if theirs["primitive"]:
+            got.append(s.surrogate_fun(x))
+            want.append(theirs["primitive"])
         return np.concatenate(got), np.concatenate(want)
 
     return {
         "braintools 0.3.0 values": braintools,
-        "float32": lambda s: (s.surrogate_grad(X.astype(np.float32)), _reference(s)["grad"]),
-        "vjp": lambda s: (s.vjp(X, 2 * X), 2 * X * _reference(s)["grad"]),
+        "float32": lambda s, ref: (s.surrogate_grad(X.astype(np.float32)), ref["grad"]),
+        "vjp": lambda s, ref: (s.vjp(X, 2 * X), 2 * X * ref["grad"]),
     }
 
 
 def _array_api_checks() -> dict[str, Check]:
     import array_api_strict as xp
 
+    x = xp.asarray(X)
     return {
-        "g' (array-api-strict)": lambda s: (np.asarray(s.surrogate_grad(xp.asarray(X))), _reference(s)["grad"]),
-        "g (array-api-strict)": lambda s: (np.asarray(s.surrogate_fun(xp.asarray(X))), _reference(s)["fun"]),
+        "g' (array-api-strict)": lambda s, ref: (np.asarray(s.surrogate_grad(x)), ref["grad"]),
+        "g (array-api-strict)": lambda s, ref: (np.asarray(s.surrogate_fun(x)), ref["fun"]),
     }
 
 
@@ -66,13 +87,13 @@ def _jax_checks() -> dict[str, Check]:
         return lambda v: s(v).sum()
 
     return {
-        "grad": lambda s: (jax.grad(total(s))(x), _reference(s)["grad"]),
-        "jit(grad)": lambda s: (jax.jit(jax.grad(total(s)))(x), _reference(s)["grad"]),
-        "vmap": lambda s: (jax.vmap(jax.grad(s))(x), _reference(s)["grad"]),
-        "jvp": lambda s: (jax.jvp(s, (x,), (jnp.ones_like(x),))[1], _reference(s)["grad"]),
-        "hessian (g'')": lambda s: (jax.vmap(jax.hessian(s))(x), _reference(s)["grad2"]),
-        "origin": lambda s: (jax.grad(total(type(s)(*s._param_values, origin=True)))(x),
-                             _reference(s)["grad"]),
+        "grad": lambda s, ref: (jax.grad(total(s))(x), ref["grad"]),
+        "jit(grad)": lambda s, ref: (jax.jit(jax.grad(total(s)))(x), ref["grad"]),
+        "vmap": lambda s, ref: (jax.vmap(jax.grad(s))(x), ref["grad"]),
+        "jvp": lambda s, ref: (jax.jvp(s, (x,), (jnp.ones_like(x),))[1], ref["grad"]),
+        "hessian (g'')": lambda s, ref: (jax.vmap(jax.hessian(s))(x), ref["grad2"]),
+        "origin": lambda s, ref: (jax.grad(total(type(s)(**s.params, origin=True)))(x),
+                                  ref["grad"]),
     }
 
 
@@ -101,11 +122,11 @@ def _torch_checks() -> dict[str, Check]:
 
     t = torch.tensor(X, dtype=torch.float32)
     return {
-        "backward": lambda s: (backward(s), _reference(s)["grad"]),
-        "double backward (g'')": lambda s: (double(s), _reference(s)["grad2"]),
-        "torch.func vmap(grad)": lambda s: (vmap(grad(s))(t), _reference(s)["grad"]),
-        "torch.func jvp": lambda s: (jvp(s, (t,), (torch.ones_like(t),))[1], _reference(s)["grad"]),
-        "torch.compile": lambda s: (compiled(s), _reference(s)["grad"]),
+        "backward": lambda s, ref: (backward(s), ref["grad"]),
+        "double backward (g'')": lambda s, ref: (double(s), ref["grad2"]),
+        "torch.func vmap(grad)": lambda s, ref: (vmap(grad(s))(t), ref["grad"]),
+        "torch.func jvp": lambda s, ref: (jvp(s, (t,), (torch.ones_like(t),))[1], ref["grad"]),
+        "torch.compile": lambda s, ref: (compiled(s), ref["grad"]),
     }
 
 
@@ -116,19 +137,21 @@ def _cupy_checks() -> dict[str, Check]:
         raise RuntimeError("no CUDA GPU")
     x = cupy.asarray(X)
     return {
-        "g' kernel": lambda s: (cupy.asnumpy(s.surrogate_grad(x)), _reference(s)["grad"]),
-        "g kernel": lambda s: (cupy.asnumpy(s.surrogate_fun(x)), _reference(s)["fun"]),
-        "vjp kernel": lambda s: (cupy.asnumpy(s.vjp(x, x)), X * _reference(s)["grad"]),
+        "g' kernel": lambda s, ref: (cupy.asnumpy(s.surrogate_grad(x)), ref["grad"]),
+        "g kernel": lambda s, ref: (cupy.asnumpy(s.surrogate_fun(x)), ref["fun"]),
+        "vjp kernel": lambda s, ref: (cupy.asnumpy(s.vjp(x, x)), X * ref["grad"]),
     }
 
 
-BACKENDS: dict[str, tuple[str | None, Callable[[], dict[str, Check]]]] = {
+CHECKS: dict[str, tuple[str | None, Callable[[], dict[str, Check]]]] = {
     "numpy": (None, _numpy_checks),
     "array_api": ("array_api_strict", _array_api_checks),
     "jax": ("jax", _jax_checks),
     "torch": ("torch", _torch_checks),
     "cupy": ("cupy", _cupy_checks),
 }
+"""For each backend name (run under ``spikegrad.backend(name)``): the module it needs, or None,
+and a function returning its checks by name (called once, under that backend)."""
 
 
 def _to_numpy(a: Any) -> np.ndarray:
@@ -139,12 +162,13 @@ def _to_numpy(a: Any) -> np.ndarray:
 
 def plan() -> Iterator[tuple[str, str, Check | None, str]]:
     """(backend, check, function or None, reason when skipped)."""
-    for backend, (module, make) in BACKENDS.items():
+    for backend, (module, make) in CHECKS.items():
         if module is not None and importlib.util.find_spec(module) is None:
             yield backend, "-", None, f"{module} not installed"
             continue
         try:
-            checks = make()
+            with sg.backend(backend):
+                checks = make()
         except Exception as exc:  # noqa: BLE001 - report, do not crash the whole check
             yield backend, "-", None, f"unusable: {exc}"
             continue
@@ -157,9 +181,8 @@ def run(progress_factory: Callable[[int], Any] | None = None) -> list[dict[str, 
 
     ``progress_factory(total)`` may return a progress bar (``update(n)``, ``close()``).
     """
-    import spikegrad as sg
-
     surrogates = [sg.get(n) for n in sg.available()]
+    references = [reference(s) for s in surrogates]
     items = list(plan())
     bar = None
     if progress_factory:
@@ -171,13 +194,15 @@ def run(progress_factory: Callable[[int], Any] | None = None) -> list[dict[str, 
                          "failures": [], "skipped": reason})
             continue
         failures = []
-        for s in surrogates:
+        for s, ref in zip(surrogates, references):
             try:
-                actual, expected = fn(s)
+                with sg.backend(backend):
+                    actual, expected = fn(s, ref)
                 np.testing.assert_allclose(_to_numpy(actual), np.asarray(expected, np.float64),
                                            rtol=2e-5, atol=1e-5)
             except Exception as exc:  # noqa: BLE001 - any failure is a failed check
-                failures.append(f"{type(s).__name__}: {str(exc).strip().splitlines()[0][:120]}")
+                message = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
+                failures.append(f"{type(s).__name__}: {type(exc).__name__}: {message}")
             if bar:
                 bar.update(1)
         rows.append({"backend": backend, "check": name, "passed": len(surrogates) - len(failures),
@@ -188,6 +213,7 @@ def run(progress_factory: Callable[[int], Any] | None = None) -> list[dict[str, 
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
+    """The rows as an aligned text table, failures listed under their check."""
     lines = [f"{'backend':10} {'check':26} result", "-" * 52]
     for r in rows:
         if r["skipped"]:

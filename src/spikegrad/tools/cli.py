@@ -1,4 +1,10 @@
-"""The ``spikegrad`` command (also ``python -m spikegrad``): list, plot, check, bench, demo."""
+"""The ``spikegrad`` command (also ``python -m spikegrad``): list, plot, check, bench, demo.
+
+This module holds the command's only argument parser. ``--help``, ``--version`` and ``list``
+compute nothing and work whatever the environment holds; the computing subcommands first check
+the ``SPIKEGRAD_*`` environment variables. Every error a user can cause (a bad name, parameter
+or setting, a missing framework) is one line on stderr and exit status 2.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ import sys
 from typing import Any, Sequence
 
 import spikegrad as sg
+from spikegrad import _config
 
 
 class _TextProgress:
@@ -26,7 +33,8 @@ class _TextProgress:
         sys.stderr.flush()
 
     def close(self) -> None:
-        sys.stderr.write("\n")
+        if self.done:  # end the bar's line; nothing was drawn otherwise
+            sys.stderr.write("\n")
 
 
 def progress(description: str, total: int) -> Any:
@@ -41,16 +49,17 @@ def progress(description: str, total: int) -> Any:
 def _installed_backends() -> dict[str, str]:
     status = {"numpy": "yes", "array_api": "yes (any Array-API library)"}
     for name in ("jax", "torch", "cupy"):
-        status[name] = "yes" if importlib.util.find_spec(name) else f"no (pip install 'spikegrad[{name}]')"
+        installed = importlib.util.find_spec(name) is not None
+        status[name] = "yes" if installed else f"no (pip install 'spikegrad[{name}]')"
     return status
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     rows = []
     for name in sg.available():
-        cls = type(sg.get(name))
-        params = ", ".join(f"{p.name}={p.default!r}" for p in cls._params) or "-"
-        rows.append((name, cls.__name__, params))
+        default = sg.get(name)
+        params = ", ".join(f"{k}={v!r}" for k, v in default.params.items()) or "-"
+        rows.append((name, type(default).__name__, params))
     if args.json:
         print(json.dumps([{"name": n, "class": c, "parameters": p} for n, c, p in rows], indent=1))
         return 0
@@ -59,7 +68,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     print("-" * (w[0] + w[1] + 26))
     for n, c, p in rows:
         print(f"{n:{w[0]}}  {c:{w[1]}}  {p}")
-    print("\nbackends installed: " + "; ".join(f"{k}: {v}" for k, v in _installed_backends().items()))
+    installed = "; ".join(f"{k}: {v}" for k, v in _installed_backends().items())
+    print(f"\nbackends installed: {installed}")
     return 0
 
 
@@ -84,7 +94,7 @@ def _parse_plot_targets(tokens: Sequence[str]) -> list[sg.Surrogate]:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from .plotting import plot_surrogates
+    from spikegrad.tools.plotting import plot_surrogates
 
     surrogates = _parse_plot_targets(args.targets)
     fig = plot_surrogates(surrogates, (args.xmin, args.xmax))
@@ -94,7 +104,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from . import check
+    from spikegrad.tools import check
 
     rows = check.run(lambda total: progress("checking", total))
     if args.json:
@@ -107,18 +117,21 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from . import bench
+    from spikegrad.tools import bench
 
     frameworks = tuple(args.framework or ("jax", "torch"))
     bar = progress("benchmarking", len(frameworks))
-    rows = bench.run(frameworks, args.surrogate, tuple(args.sizes), progress=lambda f: bar.update(1))
-    bar.close()
+    try:
+        rows = bench.run(frameworks, args.surrogate, tuple(args.sizes),
+                         progress=lambda f: bar.update(1))
+    finally:  # also on an error: the error message then starts on a clean line
+        bar.close()
     print(json.dumps(rows, indent=1) if args.json else bench.format_table(rows))
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import DemoConfig, run_demo
+    from spikegrad.tools.demo import DemoConfig, run_demo
 
     config = DemoConfig(surrogate=args.surrogate, epochs=args.epochs, seed=args.seed)
     report = run_demo(args.framework, config, plot=args.plot or None,
@@ -129,7 +142,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .bench import DEFAULT_SIZES
+    from spikegrad.tools.bench import DEFAULT_SIZES
 
     parser = argparse.ArgumentParser(
         prog="spikegrad",
@@ -144,24 +157,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_list)
 
     p = sub.add_parser("plot", help="PNG of step, g and g' (several names overlay)",
-                       description="Plot surrogates: spikegrad plot sigmoid alpha=2 arctan -o s.png")
+                       description="Plot surrogates: "
+                                   "spikegrad plot sigmoid alpha=2 arctan -o s.png")
     p.add_argument("targets", nargs="+", metavar="NAME [k=v ...]",
                    help="surrogate names, each followed by its parameters")
     p.add_argument("-o", "--output", required=True, help="the PNG file to write")
     p.add_argument("--xmin", type=float, default=-3.0)
     p.add_argument("--xmax", type=float, default=3.0)
-    p.set_defaults(run=cmd_plot)
+    p.set_defaults(run=cmd_plot, computes=True)
 
     p = sub.add_parser("check", help="verify every surrogate on every installed backend")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(run=cmd_check)
+    p.set_defaults(run=cmd_check, computes=True)
 
     p = sub.add_parser("bench", help="forward+backward speed against native baselines")
-    p.add_argument("--framework", action="append", choices=["jax", "torch"])
+    p.add_argument("--framework", action="append", choices=["jax", "torch"],
+                   help="framework to measure (repeatable; default: every installed one)")
     p.add_argument("--surrogate", action="append", help="surrogate name (repeatable)")
-    p.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES))
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(run=cmd_bench)
+    p.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES),
+                   help="array sizes in elements")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(run=cmd_bench, computes=True)
 
     p = sub.add_parser("demo", help="train a spiking network on the digits data set")
     p.add_argument("--framework", default="auto", choices=["auto", "jax", "torch", "all"],
@@ -171,15 +187,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--plot", default="spikegrad-demo.png",
                    help="where to write the training curve ('' for none)")
-    p.set_defaults(run=cmd_demo)
+    p.set_defaults(run=cmd_demo, computes=True)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``spikegrad`` command with ``argv`` (default: ``sys.argv[1:]``); the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if getattr(args, "computes", False):
+            _config.check_environment()  # a bad SPIKEGRAD_* value: one line, before any work
         return args.run(args)
     except (ValueError, TypeError, RuntimeError, ImportError) as exc:
-        print(f"spikegrad {args.command}: error: {exc}", file=sys.stderr)
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"spikegrad {args.command}: error: {message}", file=sys.stderr)
         return 2

@@ -1,0 +1,11 @@
+"""PyTorch layers: :class:`Spike`, a surrogate spike as a ``torch.nn.Module``.
+
+Importing this module imports PyTorch (``import spikegrad`` does not; ``spikegrad.nn`` is
+imported on first access).
+"""
+
+from __future__ import annotations
+
+from .backends._torch_nn import Spike
+
+__all__ = ["Spike"]

@@ -1,0 +1,218 @@
+"""The spikegrad command (spikegrad.tools.cli): list, plot, check, bench, demo, and its errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import spikegrad as sg
+from spikegrad import _config
+from spikegrad.tools.cli import _parse_plot_targets, main
+
+
+def run_command(*argv: str, cwd: object = None, **env: str) -> subprocess.CompletedProcess[str]:
+    """``python -m spikegrad *argv`` in a fresh interpreter, with ``env`` added."""
+    return subprocess.run(
+        [sys.executable, "-m", "spikegrad", *argv],
+        capture_output=True, text=True, timeout=600, cwd=cwd, env={**os.environ, **env},
+    )
+
+
+def test_list_shows_every_surrogate_with_defaults(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in sg.available():
+        assert name in out
+    assert "alpha=0.1, beta=1.0" in out and "backends installed: numpy: yes" in out
+    assert main(["list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["name"] for r in rows} == set(sg.available())
+
+
+def test_plot_writes_a_png(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "s.png"
+    assert main(["plot", "sigmoid", "alpha=2", "arctan", "-o", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Sigmoid(alpha=2.0), Arctan(alpha=1.0)" in capsys.readouterr().out
+
+
+def test_plot_target_parsing():
+    assert _parse_plot_targets(["squarewave_fourier_series", "n=3", "t_period=4"]) == [
+        sg.SquarewaveFourierSeries(n=3, t_period=4.0)
+    ]
+    with pytest.raises(ValueError, match="before any surrogate name"):
+        _parse_plot_targets(["alpha=2"])
+    with pytest.raises(ValueError, match="alpha='two' is not a number"):
+        _parse_plot_targets(["sigmoid", "alpha=two"])
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["plot", "sigmiod", "-o", "x.png"], "unknown surrogate 'sigmiod'; available:"),
+        (["plot", "sigmoid", "alpha=-1", "-o", "x.png"], "alpha=-1.0 is out of range"),
+        (["plot", "sigmoid", "gamma=1", "-o", "x.png"], "has no parameter 'gamma'"),
+        (["demo", "--surrogate", "nope"], "unknown surrogate 'nope'"),
+    ],
+)
+def test_clear_errors(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_help_everywhere():
+    for sub in ([], ["list"], ["plot"], ["check"], ["bench"], ["demo"]):
+        with pytest.raises(SystemExit) as exc:
+            main([*sub, "--help"])
+        assert exc.value.code == 0
+
+
+def test_check_passes_on_this_installation(capsys):
+    assert main(["check", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out.split("\n\n")[0])
+    ran = [r for r in rows if not r["skipped"]]
+    assert {r["backend"] for r in ran} >= {"numpy"}
+    assert all(r["passed"] == r["total"] == 18 for r in ran)
+
+
+def test_bench_json_small(capsys):
+    pytest.importorskip("torch")
+    assert main(["bench", "--framework", "torch", "--surrogate", "sigmoid", "--sizes", "256",
+                 "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["framework"] == "torch" and row["elements"] == 256 and row["ratio"] > 0
+
+
+@pytest.mark.parametrize("with_tqdm", [True, False], ids=["tqdm", "text-bar"])
+def test_demo_command_with_progress_bar(tmp_path, capsys, monkeypatch, with_tqdm):
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    if with_tqdm:
+        pytest.importorskip("tqdm")
+    else:
+        import importlib.util
+
+        real = importlib.util.find_spec
+        monkeypatch.setattr(importlib.util, "find_spec",
+                            lambda n, *a: None if n == "tqdm" else real(n, *a))
+    plot = tmp_path / "curve.png"
+    assert main(["demo", "--framework", "torch", "--epochs", "3", "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert "torch: test accuracy" in out and plot.exists()
+
+
+@pytest.mark.slow
+def test_demo_all_frameworks_agree_and_learn(tmp_path):
+    pytest.importorskip("jax")
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    from spikegrad.tools.demo import DemoConfig, run_demo
+
+    lines = []
+    report = run_demo("all", DemoConfig(epochs=6), plot=str(tmp_path / "curve.png"),
+                      echo=lines.append)
+    assert report["gradient_difference"] <= 1e-5
+    assert all(r["test_accuracy"] >= 0.9 for r in report["results"])
+    assert (tmp_path / "curve.png").exists()
+    assert any("agree to 1e-5" in line for line in lines)
+
+
+@pytest.mark.slow
+def test_python_dash_m():
+    result = run_command("list")
+    assert result.returncode == 0 and "leaky_relu" in result.stdout
+
+
+# ------------------------------------------------------------------ configuration errors
+
+
+BAD_BACKEND = "unknown spikegrad backend 'bogus' (from $SPIKEGRAD_BACKEND); valid names: auto"
+BAD_FUSE = "SPIKEGRAD_TORCH_FUSE='yes' is not valid; choose one of auto, always, off"
+
+
+def one_error_line(stderr: str, command: str, message: str) -> None:
+    """``stderr`` shows one line, ``spikegrad <command>: error: ...message...`` (a progress bar
+    it erased with carriage returns aside)."""
+    assert "Traceback" not in stderr, stderr
+    lines = [shown for line in stderr.split("\n") if (shown := line.rsplit("\r", 1)[-1].strip())]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith(f"spikegrad {command}: error: ") and message in lines[0], stderr
+
+
+def test_a_bad_environment_breaks_no_command_that_computes_nothing():
+    """--help, --version and list work with an invalid $SPIKEGRAD_BACKEND (a fresh process:
+    the variable is read at import)."""
+    env = {"SPIKEGRAD_BACKEND": "bogus", "SPIKEGRAD_TORCH_FUSE": "yes"}
+    help_ = run_command("--help", **env)
+    assert help_.returncode == 0 and "usage: spikegrad" in help_.stdout, help_.stderr
+    version = run_command("--version", **env)
+    assert version.returncode == 0 and version.stdout.strip() == f"spikegrad {sg.__version__}"
+    listing = run_command("list", "--json", **env)
+    assert listing.returncode == 0, listing.stderr
+    assert {r["name"] for r in json.loads(listing.stdout)} == set(sg.available())
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [({"SPIKEGRAD_BACKEND": "bogus"}, BAD_BACKEND), ({"SPIKEGRAD_TORCH_FUSE": "yes"}, BAD_FUSE)],
+    ids=["backend", "torch-fuse"],
+)
+def test_a_bad_environment_is_one_error_line_when_computing(tmp_path, env, message):
+    result = run_command("plot", "sigmoid", "-o", "s.png", cwd=tmp_path, **env)
+    assert result.returncode == 2
+    one_error_line(result.stderr, "plot", message)
+    assert not (tmp_path / "s.png").exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["plot", "sigmoid", "-o", "s.png"], ["check"], ["bench", "--sizes", "16"], ["demo"]],
+    ids=lambda argv: argv[0],
+)
+def test_every_computing_command_checks_the_environment_first(argv, monkeypatch, capsys):
+    monkeypatch.setattr(_config, "_env_backend_error", BAD_BACKEND + ", numpy")
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    one_error_line(captured.err, argv[0], BAD_BACKEND)
+    assert captured.out == ""  # nothing ran
+
+
+def test_list_works_with_a_bad_environment(monkeypatch, capsys):
+    monkeypatch.setattr(_config, "_env_backend_error", BAD_BACKEND)
+    monkeypatch.setattr(_config, "_env_torch_fuse_error", BAD_FUSE)
+    assert main(["list"]) == 0
+    assert "leaky_relu" in capsys.readouterr().out
+
+
+def test_a_configuration_error_inside_a_command_is_one_line(monkeypatch, capsys):
+    """Raised by the dispatch while a command computes (here: past the up-front check), a
+    configuration error is still one line."""
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    monkeypatch.setattr(_config, "check_environment", lambda: None)
+    monkeypatch.setattr(_config, "_env_backend_error", BAD_BACKEND)
+    assert main(["demo", "--framework", "torch", "--epochs", "1", "--plot", ""]) == 2
+    one_error_line(capsys.readouterr().err, "demo", BAD_BACKEND)
+
+
+def test_an_import_error_while_loading_a_framework_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # "import matplotlib" raises
+    assert main(["plot", "sigmoid", "-o", str(tmp_path / "s.png")]) == 2
+    one_error_line(capsys.readouterr().err, "plot", "matplotlib")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("selected", ["numpy", "torch"])
+def test_check_checks_every_backend_whatever_the_environment_selects(selected):
+    pytest.importorskip(selected)
+    result = run_command("check", "--json", SPIKEGRAD_BACKEND=selected)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    rows = json.loads(result.stdout.split("\n\n")[0])
+    ran = {r["backend"] for r in rows if not r["skipped"]}
+    assert ran >= {"numpy", selected}
+    assert all(r["passed"] == r["total"] for r in rows)
