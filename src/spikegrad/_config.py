@@ -112,6 +112,31 @@ _context_torch_fuse: contextvars.ContextVar[str | None] = contextvars.ContextVar
 )
 
 
+def _in_force(
+    context: contextvars.ContextVar[str | None], process: str | None, env: str, error: str | None
+) -> str:
+    """A setting's value by precedence: ``with`` block, process-wide, environment (or its
+    error)."""
+    value = context.get()
+    if value is not None:
+        return value
+    if process is not None:
+        return process
+    if error is not None:
+        raise ValueError(error)
+    return env
+
+
+@contextlib.contextmanager
+def _selected(context: contextvars.ContextVar[str | None], value: str) -> Iterator[None]:
+    """``context`` set to ``value`` inside the block (this thread and task only; blocks nest)."""
+    token = context.set(value)
+    try:
+        yield
+    finally:
+        context.reset(token)
+
+
 # ------------------------------------------------------------------------------ the backend
 
 
@@ -123,14 +148,7 @@ def current() -> str:
     ValueError
         When the backend comes from ``$SPIKEGRAD_BACKEND`` and its value is not a backend name.
     """
-    name = _context_backend.get()
-    if name is not None:
-        return name
-    if _process_backend is not None:
-        return _process_backend
-    if _env_backend_error is not None:
-        raise ValueError(_env_backend_error)
-    return _env_backend
+    return _in_force(_context_backend, _process_backend, _env_backend, _env_backend_error)
 
 
 # torch.compile cannot trace ContextVar.get (a graph break, an error under fullgraph=True).
@@ -208,11 +226,8 @@ def backend(name: str) -> Iterator[str]:
     ...     sg.sigmoid([-1.0, 0.0, 1.0])
     array([0., 1., 1.])
     """
-    token = _context_backend.set(validate(name, "passed to spikegrad.backend"))
-    try:
+    with _selected(_context_backend, validate(name, "passed to spikegrad.backend")):
         yield name
-    finally:
-        _context_backend.reset(token)
 
 
 # ------------------------------------------------------------- the PyTorch fused backward
@@ -235,14 +250,9 @@ def torch_fuse() -> str:
     ...     _config.torch_fuse()
     'off'
     """
-    mode = _context_torch_fuse.get()
-    if mode is not None:
-        return mode
-    if _process_torch_fuse is not None:
-        return _process_torch_fuse
-    if _env_torch_fuse_error is not None:
-        raise ValueError(_env_torch_fuse_error)
-    return _env_torch_fuse
+    return _in_force(
+        _context_torch_fuse, _process_torch_fuse, _env_torch_fuse, _env_torch_fuse_error
+    )
 
 
 torch_fuse._dynamo_marked_constant = True  # type: ignore[attr-defined]  # see current()
@@ -282,11 +292,8 @@ def torch_fuse_mode(mode: str) -> Iterator[str]:
     ...     _config.torch_fuse()
     'always'
     """
-    token = _context_torch_fuse.set(validate_torch_fuse(mode, "passed to torch_fuse_mode"))
-    try:
+    with _selected(_context_torch_fuse, validate_torch_fuse(mode, "passed to torch_fuse_mode")):
         yield mode
-    finally:
-        _context_torch_fuse.reset(token)
 
 
 # ------------------------------------------------------------------------------ all settings
