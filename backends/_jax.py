@@ -27,7 +27,7 @@ import numpy as np
 
 from spikegrad import _math
 from spikegrad._contract import Formula, Spec
-from spikegrad._dtypes import not_floating_error
+from spikegrad._dtypes import FLOATING_DTYPES, not_floating_error
 from spikegrad._evaluate import check_cotangent_shape, evaluate
 from spikegrad._namespace import MathNamespace
 
@@ -35,9 +35,16 @@ _NS = MathNamespace(jnp, erfc=jax.lax.erfc)
 
 
 def _as_floating(x: Any, what: str = "x") -> jax.Array:
-    if not isinstance(x, jax.Array):
-        x = jnp.asarray(x)
-    if not jnp.issubdtype(x.dtype, jnp.floating):
+    if not isinstance(x, (jax.Array, jax.core.Tracer)):
+        try:
+            x = jnp.asarray(x)
+        except (TypeError, ValueError) as exc:
+            np.asarray(x)  # a ragged list: NumPy's ValueError names the inconsistent shape
+            raise TypeError(
+                f"spikegrad cannot make a JAX array of {what}={x!r} ({exc}); pass a floating "
+                "JAX or NumPy array, Python float or list of floats"
+            ) from None
+    if x.dtype.name not in FLOATING_DTYPES:
         raise not_floating_error(x.dtype, f"{what}.astype(jnp.float32)")
     return x
 

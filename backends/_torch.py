@@ -32,7 +32,7 @@ import torch
 
 from spikegrad import _config, _math
 from spikegrad._contract import Formula, Spec
-from spikegrad._dtypes import not_floating_error
+from spikegrad._dtypes import FLOATING_DTYPES, not_floating_error
 from spikegrad._evaluate import evaluate
 from spikegrad._namespace import MathNamespace
 
@@ -42,10 +42,20 @@ _functorch_active = torch._C._are_functorch_transforms_active
 _FUSABLE_DEVICES = ("cpu", "cuda")
 
 
+_FLOATING = tuple(getattr(torch, name) for name in FLOATING_DTYPES)
+
+
 def _as_floating(x: Any, what: str = "x") -> torch.Tensor:
     if not isinstance(x, torch.Tensor):
-        x = torch.as_tensor(x)
-    if not x.is_floating_point():
+        try:
+            x = torch.as_tensor(x)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            np.asarray(x)  # a ragged list: NumPy's ValueError names the inconsistent shape
+            raise TypeError(
+                f"spikegrad cannot make a tensor of {what}={x!r} ({exc}); pass a floating "
+                "torch.Tensor, NumPy array, Python float or list of floats"
+            ) from None
+    if x.dtype not in _FLOATING:
         raise not_floating_error(x.dtype, f"{what}.float()")
     return x
 
@@ -117,7 +127,9 @@ class _SpikeNoJvp(torch.autograd.Function):
     @staticmethod
     def forward(x: torch.Tensor, spec: Spec, origin: bool) -> torch.Tensor:
         if origin:
-            return evaluate(spec.formula.primitive, x, spec.values, _NS)
+            out = evaluate(spec.formula.primitive, x, spec.values, _NS)
+            # A Function may not return its input as-is (g(x) = x: straight-through).
+            return out.clone() if out is x else out
         return _step(x)
 
     @staticmethod

@@ -129,7 +129,7 @@ def test_traced_parameters(cls):
     def grads(x, params):
         return jax.grad(lambda v: cls(*params)(v).sum())(x)
 
-    for scale in (1.0, 1.5, 2.0):
+    for scale in (1.0, 0.75, 0.5):  # inside every declared range (slopes are at most 1)
         params = [jnp.asarray(d * scale if d else 0.05 * scale) for d in defaults]
         expected = cls(*[float(p) for p in params]).surrogate_grad(X)
         assert_close(grads(x, params), expected)

@@ -175,6 +175,9 @@ class SymbolicNamespace:
         name = self._p.literal(x)
         return self._p.emit(f"{name} != {name}", boolean=True)
 
+    def isinf(self, x: Any) -> Symbol:
+        return self._p.emit(f"isinf({self._p.literal(x)})", boolean=True)
+
     def astype(self, x: Symbol, dtype: Any) -> Symbol:
         """A boolean to the compute type (1 or 0); the kernel has one floating type only."""
         if dtype != Symbol.dtype:
@@ -193,7 +196,7 @@ class SymbolicNamespace:
 
 _METHODS = (
     "where", "clip", "remainder", "full_like", "zeros_like", "ones_like", "maximum", "minimum",
-    "isnan", "astype",
+    "isnan", "isinf", "astype",
 )
 
 

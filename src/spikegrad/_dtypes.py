@@ -11,13 +11,21 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["not_floating_error", "needs_float32_compute"]
+__all__ = ["FLOATING_DTYPES", "not_floating_error", "needs_float32_compute"]
+
+FLOATING_DTYPES = ("float16", "bfloat16", "float32", "float64")
+"""The input dtypes spikegrad computes with (8-bit floats are refused: no framework computes
+the spike's comparison in them everywhere)."""
 
 
 def not_floating_error(dtype: Any, convert_hint: str) -> TypeError:
     """The error for an integer, bool or complex input."""
     text = str(dtype)
-    if "complex" in text:
+    if "float8" in text or "float4" in text:
+        why = "8-bit floats are storage formats here; compute in float16 or wider"
+    elif "float" in text or "longdouble" in text:
+        why = "extended precision is not computed here; convert to float64"
+    elif "complex" in text:
         why = "surrogate gradients are defined for real inputs only"
     elif "bool" in text:
         why = "a bool array holds spikes, not membrane potentials"

@@ -30,6 +30,15 @@ def check_cotangent_shape(x: Any, cotangent: Any) -> None:
         )
 
 
+def _on_device_of(x: Any, out: Any, xp: Any) -> Any:
+    """``out`` on ``x``'s device (a formula may build a constant array on the default one)."""
+    try:
+        same = out.device == x.device
+    except Exception:  # noqa: BLE001 - no comparable device (a JAX tracer): the framework places it
+        return out
+    return out if same else xp.asarray(out, device=x.device)
+
+
 def evaluate(
     fn: Callable[..., Any],
     x: Any,
@@ -59,7 +68,7 @@ def evaluate(
     if not hasattr(out, "shape"):  # a Python number: a constant formula
         out = xp.full_like(xc, out)
     elif tuple(out.shape) != tuple(xc.shape):
-        out = xp.broadcast_to(out, xc.shape)
+        out = xp.broadcast_to(_on_device_of(xc, out, xp), xc.shape)
     if cotangent is not None:
         check_cotangent_shape(x, cotangent)
         ct = cotangent if cotangent.dtype == compute else xp.astype(cotangent, compute)

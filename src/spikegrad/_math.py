@@ -73,20 +73,32 @@ def _sigmoid(z: Any, xp: Any) -> Any:
     return xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def _sigmoid_slope(z: Any, xp: Any) -> Any:
-    """``sigmoid(z) * (1 - sigmoid(z))`` as ``e / (1 + e)**2`` with ``e = exp(-|z|)``.
+def _scaled_exp_neg(scale: Any, t: Any, xp: Any) -> Any:
+    """``scale * exp(-t)`` for ``t >= 0``, as ``(scale * exp(-t/2)) * exp(-t/2)``.
+
+    Where ``exp(-t)`` alone is subnormal but the product with a large ``scale`` is a normal
+    number, the halves are normal: XLA (CPU and GPU) and fast CUDA modes flush subnormal
+    intermediates to zero, which would turn such a tail value into 0.
+    """
+    half = xp.exp(-0.5 * t)
+    return (scale * half) * half
+
+
+def _sigmoid_slope(z: Any, xp: Any, scale: Any = 1.0) -> Any:
+    """``scale * sigmoid(z) * (1 - sigmoid(z))`` as ``scale e / (1 + e)**2``, ``e = exp(-|z|)``.
 
     The textbook product cancels to zero once ``sigmoid(z)`` rounds to 1 (z > 17 in float32);
-    this form keeps full relative accuracy in both tails and is exactly symmetric.
+    this form keeps full relative accuracy in both tails and is exactly symmetric. The scale
+    (the surrogate's alpha) enters before ``e`` can underflow (see :func:`_scaled_exp_neg`).
     """
     e = _exp_neg_abs(z, xp)
-    return e / ((1.0 + e) * (1.0 + e))
+    return _scaled_exp_neg(scale, xp.abs(z), xp) / ((1.0 + e) * (1.0 + e))
 
 
-def _normal_pdf(x: Any, mu: Any, sigma: Any, xp: Any) -> Any:
-    """Density of the normal distribution N(mu, sigma**2) at ``x``."""
+def _normal_pdf(x: Any, mu: Any, sigma: Any, xp: Any, scale: Any = 1.0) -> Any:
+    """``scale`` times the density of the normal distribution N(mu, sigma**2) at ``x``."""
     z = (x - mu) / sigma
-    return xp.exp(-0.5 * (z * z)) / (_SQRT_2PI * sigma)
+    return _scaled_exp_neg(scale / (_SQRT_2PI * sigma), 0.5 * (z * z), xp)
 
 
 def _normal_cdf(x: Any, mu: Any, sigma: Any, xp: Any) -> Any:
@@ -114,9 +126,12 @@ def _log1p_2t(t: Any, xp: Any) -> Any:
     """``log(1 + 2 t)`` for ``t >= 0`` without overflow of ``2 t``.
 
     Uses ``1 + 2t = (1 + t) (1 + t / (1 + t))``: both factors are finite for every finite
-    ``t`` and both logs are computed by ``log1p``, so small ``t`` keeps full accuracy.
+    ``t`` and both logs are computed by ``log1p``, so small ``t`` keeps full accuracy. At
+    ``t = inf`` the ratio ``t / (1 + t)`` is taken as its limit 1 (the result is inf).
     """
-    return xp.log1p(t) + xp.log1p(t / (1.0 + t))
+    infinite = xp.isinf(t)
+    finite_t = xp.where(infinite, 0.0, t)
+    return xp.log1p(t) + xp.log1p(xp.where(infinite, 1.0, finite_t / (1.0 + finite_t)))
 
 
 def _period_phase(x: Any, period: Any, xp: Any) -> Any:
@@ -137,7 +152,7 @@ def _period_phase(x: Any, period: Any, xp: Any) -> Any:
 
 def sigmoid_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
     r"""\alpha\,\sigma(\alpha x)\,(1 - \sigma(\alpha x))"""
-    return alpha * _sigmoid_slope(alpha * x, xp)
+    return _sigmoid_slope(alpha * x, xp, alpha)
 
 
 def sigmoid_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
@@ -168,7 +183,7 @@ def piecewise_quadratic_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
 
 def piecewise_exp_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
     r"""\frac{\alpha}{2} e^{-\alpha|x|}"""
-    return (0.5 * alpha) * _exp_neg_abs(alpha * x, xp)
+    return _scaled_exp_neg(0.5 * alpha, xp.abs(alpha * x), xp)
 
 
 def piecewise_exp_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
@@ -188,7 +203,12 @@ def soft_sign_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
 def soft_sign_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
     r"""\frac12\left(\frac{\alpha x}{1 + |\alpha x|} + 1\right)"""
     # x / (1/alpha + |x|) rather than alpha x / (1 + |alpha x|): the latter is inf/inf for huge x.
-    return 0.5 * (x / (1.0 / alpha + xp.abs(x)) + 1.0)
+    # At x = +-inf the ratio is inf/inf: its limit +-1 is taken instead (the double where).
+    infinite = xp.isinf(x)
+    finite_x = xp.where(infinite, 0.0, x)
+    finite_ratio = finite_x / (1.0 / alpha + xp.abs(finite_x))
+    ratio = xp.where(infinite, xp.where(x > 0, 1.0, xp.full_like(x, -1.0)), finite_ratio)
+    return 0.5 * (ratio + 1.0)
 
 
 def arctan_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
@@ -224,7 +244,7 @@ def nonzero_sign_log_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
 def erf_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
     r"""\frac{\alpha}{\sqrt\pi} e^{-\alpha^2 x^2}"""
     z = alpha * x
-    return (alpha / _SQRT_PI) * xp.exp(-(z * z))
+    return _scaled_exp_neg(alpha / _SQRT_PI, z * z, xp)
 
 
 def erf_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
@@ -277,7 +297,7 @@ def s2nn_derivative(x: Any, alpha: Any, beta: Any, epsilon: Any, *, xp: Any) -> 
     """
     # |x| in the right branch keeps it finite where it is not selected (x <= -1).
     right = beta / (xp.abs(x) + (1.0 + epsilon))
-    return xp.where(x < 0, alpha * _sigmoid_slope(alpha * x, xp), right)
+    return xp.where(x < 0, _sigmoid_slope(alpha * x, xp, alpha), right)
 
 
 def s2nn_primitive(x: Any, alpha: Any, beta: Any, epsilon: Any, *, xp: Any) -> Any:
@@ -333,7 +353,9 @@ def log_tailed_relu_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
 def log_tailed_relu_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
     r"""\begin{cases} \alpha x & x \le 0 \\ x & 0 < x \le 1 \\ 1 + \log x & x > 1 \end{cases}"""
     tail = x > 1.0
-    inner = xp.where(x > 0, x, alpha * x)
+    left = alpha * x
+    left = xp.where(xp.isnan(left) & ~xp.isnan(x), 0.0, left)  # 0 * -inf: the limit of 0 * x
+    inner = xp.where(x > 0, x, left)
     return xp.where(tail, 1.0 + xp.log(xp.where(tail, x, 1.0)), inner)
 
 
@@ -353,7 +375,7 @@ def relu_grad_primitive(x: Any, alpha: Any, width: Any, *, xp: Any) -> Any:
 
 def gaussian_grad_derivative(x: Any, sigma: Any, alpha: Any, *, xp: Any) -> Any:
     r"""\alpha\,\frac{1}{\sqrt{2\pi}\,\sigma} e^{-x^2/(2\sigma^2)}"""
-    return alpha * _normal_pdf(x, 0.0, sigma, xp)
+    return _normal_pdf(x, 0.0, sigma, xp, alpha)
 
 
 def gaussian_grad_primitive(x: Any, sigma: Any, alpha: Any, *, xp: Any) -> Any:
@@ -369,9 +391,11 @@ def multi_gaussian_grad_derivative(
     r"""
     \text{scale}\left[(1+h)\,\mathcal N(x; 0, \sigma) - h\,\mathcal N(x; \sigma, s\sigma) - h\,\mathcal N(x; -\sigma, s\sigma)\right]
     """
-    centre = (1.0 + h) * _normal_pdf(x, 0.0, sigma, xp)
-    sides = _normal_pdf(x, sigma, s * sigma, xp) + _normal_pdf(x, -sigma, s * sigma, xp)
-    return scale * (centre - h * sides)
+    # The factors enter each density before its exponential can underflow (_scaled_exp_neg).
+    centre = _normal_pdf(x, 0.0, sigma, xp, scale * (1.0 + h))
+    side = scale * h
+    sides = _normal_pdf(x, sigma, s * sigma, xp, side) + _normal_pdf(x, -sigma, s * sigma, xp, side)
+    return centre - sides
 
 
 def multi_gaussian_grad_primitive(
@@ -410,5 +434,5 @@ def slayer_grad_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
     \begin{cases} \frac{1}{\alpha}e^{\alpha x} & x < 0 \\
     \frac{2}{\alpha} - \frac{1}{\alpha}e^{-\alpha x} & x \ge 0 \end{cases}
     """
-    tail = _exp_neg_abs(alpha * x, xp) / alpha
+    tail = _scaled_exp_neg(1.0 / alpha, xp.abs(alpha * x), xp)
     return xp.where(x < 0, tail, 2.0 / alpha - tail)

@@ -174,8 +174,8 @@ def _as_real_number(value: Any, where: str) -> float:
             raise TypeError(f"{where} is a {dtype} array; {hint}")
         try:  # .item() where there is one: float() of a tensor that requires grad warns
             return float(value.item() if hasattr(value, "item") else value)
-        except (TypeError, ValueError):
-            pass
+        except (TypeError, ValueError, RuntimeError, NotImplementedError):
+            pass  # e.g. a meta tensor, which has no value: refused below
     raise TypeError(
         f"{where}={value!r} ({type(value).__name__}) is not a real scalar; {hint} "
         "(parameters are scalars; to use several values, vmap over them under JAX)"

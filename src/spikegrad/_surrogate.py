@@ -66,6 +66,13 @@ class Surrogate:
     grad: ClassVar[Callable[..., Any] | None] = None
     primitive: ClassVar[Callable[..., Any] | None] = None
 
+    # Instance state, with class-level defaults so that a half-constructed object (a parameter
+    # refused in __init__) still has a repr, equality and hash (torch.compile inspects it).
+    _param_values: tuple[Any, ...] = ()
+    _origin = False
+    _hashed = False
+    _spec: Spec | None = None
+
     _params: ClassVar[tuple[Param, ...]] = ()
     _param_index: ClassVar[dict[str, int]] = {}
     registry_name: ClassVar[str | None] = None
@@ -120,9 +127,7 @@ class Surrogate:
             if key in given:
                 raise TypeError(f"{cls.__name__} got parameter {key!r} twice")
             values[index] = params[index].validate(value)
-        self._param_values: tuple[Any, ...] = tuple(values)
-        self._hashed = False
-        self._spec: Spec | None = None
+        self._param_values = tuple(values)
         self.origin = origin
 
     # ----------------------------------------------------------------- value semantics
@@ -230,8 +235,6 @@ class Surrogate:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._param_values = state["params"]
         self._origin = state["origin"]
-        self._hashed = False
-        self._spec = None
 
     # ----------------------------------------------------------------- computation
 
@@ -260,6 +263,8 @@ class Surrogate:
         must have ``x``'s shape (a ``ValueError`` otherwise: no silent broadcasting); for
         float16 and bfloat16 the product is computed in float32 and rounded once.
         """
+        if cotangent is None:
+            raise TypeError("vjp needs a cotangent: an array of x's shape (e.g. ones_like(x))")
         return _dispatch.backend_for(x).vjp(self.spec, x, cotangent)
 
     def _require_primitive(self) -> None:
@@ -313,6 +318,11 @@ def get(name: str, /, **params: Any) -> Surrogate:
     >>> sg.get("leaky_relu", beta=0.5)
     LeakyRelu(alpha=0.1, beta=0.5)
     """
+    if not isinstance(name, str):
+        raise TypeError(
+            f"a surrogate name is a string such as 'sigmoid'; got {name!r} "
+            f"({type(name).__name__}); available: {', '.join(available())}"
+        )
     cls = _REGISTRY.get(name)
     if cls is None:
         cls = next((c for c in _REGISTRY.values() if c.__name__ == name), None)
