@@ -13,9 +13,9 @@ Nothing here names a surrogate or a range: the catalogue comes from the registry
 (``SURROGATE_CLASSES``, drawn by hypothesis) and the ranges from each class's ``Param``
 declarations, so a new surrogate or a changed range is attacked with no new test code.
 
-The regression tests of issue #10's defects say which one they cover (``#10.n``). A library
-defect found by this module and not fixed yet is marked ``xfail(strict=True)`` with the reason
-in :data:`KNOWN_DEFECTS`: its fix turns the mark into a failure (XPASS) until the mark goes.
+The regression tests of issue #10's defects say which one they cover (``#10.n``). Every
+defect this module found is fixed; a new one found later is marked ``xfail(strict=True)`` with
+its reason until the fix turns the mark into a failure (XPASS).
 """
 
 from __future__ import annotations
@@ -57,18 +57,6 @@ ATTACK = settings(
 
 F64_MAX = float(np.finfo(np.float64).max)
 EPS32 = float(np.finfo(np.float32).eps)
-
-KNOWN_DEFECTS = {
-    "inf-limit": (
-        "QPseudoSpike: g(+-inf) is NaN (float64 and float32) although g has finite limits there "
-        "(-1 and 2 at the default alpha); g' was fixed"
-    ),
-}
-
-
-def known_defect(key: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=KNOWN_DEFECTS[key])
-
 
 # ---------------------------------------------------------------------------- parameter ranges
 
@@ -577,15 +565,7 @@ def test_special_values_on_every_entry_point(backend, data):
                     f"{s_!r}.{what} at {values[finite][~np.isfinite(got[finite])]}")
 
 
-# g and g' at +-inf: the limit where one exists. Which classes give NaN there instead.
-_INF_NAN = {"QPseudoSpike"}
-
-
-@pytest.mark.parametrize(
-    "cls",
-    [pytest.param(c, marks=known_defect("inf-limit")) if c.__name__ in _INF_NAN else c
-     for c in SURROGATE_CLASSES],
-)
+@pytest.mark.parametrize("cls", SURROGATE_CLASSES)
 def test_infinite_inputs_give_the_limit(cls):
     """Where g or g' settles to a value as x grows (checked from 1e6 to the largest float),
     its value at infinity is that value, not NaN. (A periodic g' has no limit: NaN there.)"""

@@ -326,10 +326,17 @@ def q_pseudo_spike_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
     # Since g' <= 1, the half area is at most |x|: computed at half its size and capped, it
     # stays finite where it approaches |x| (alpha -> 0, |x| near the dtype's maximum), which
     # rounding could otherwise push past the maximum.
-    t = xp.abs(x)
+    # At x = +-inf (where L = inf and the ratio form is inf * 0) the half area is its limit:
+    # d / (2 (alpha - 1)) for alpha > 1, else inf (|x| itself).
+    infinite = xp.isinf(x)
+    t = xp.abs(xp.where(infinite, 0.0, x))
     log_base = _log1p_2t(t / (alpha + 1.0), xp)
     half = (0.25 * (alpha + 1.0)) * log_base * _expm1_ratio((1.0 - alpha) * log_base, xp)
     half_area = 2.0 * xp.minimum(half, 0.5 * t)
+    a = alpha + xp.zeros_like(x)
+    converges = a > 1.0
+    limit = xp.where(converges, (0.5 * (a + 1.0)) / xp.where(converges, a - 1.0, 1.0), xp.abs(x))
+    half_area = xp.where(infinite, limit, half_area)
     return 0.5 + xp.where(x < 0, -half_area, half_area)
 
 
