@@ -91,10 +91,12 @@ class Param:
         )
 
     def range_text(self) -> str:
-        """The allowed range, e.g. ``'alpha > 0 (finite)'`` or ``'1 <= n <= 100 (whole number)'``."""
+        """The allowed range, e.g. ``'alpha > 0 (finite)'``, ``'1 <= n <= 100 (whole number)'``."""
         kind = "whole number" if self.integer else "finite"
-        lower = next(((op, b) for op, b in ((">", self.gt), (">=", self.ge)) if b is not None), None)
-        upper = next(((op, b) for op, b in (("<", self.lt), ("<=", self.le)) if b is not None), None)
+        lowers = ((">", self.gt), (">=", self.ge))
+        uppers = (("<", self.lt), ("<=", self.le))
+        lower = next(((op, b) for op, b in lowers if b is not None), None)
+        upper = next(((op, b) for op, b in uppers if b is not None), None)
         if lower is None and upper is None:
             return f"{self.name} any {'whole number' if self.integer else 'finite real number'}"
         if lower is not None and upper is not None:
