@@ -13,7 +13,7 @@ import inspect
 import re
 from typing import Any
 
-__all__ = ["render", "parameter_lines"]
+__all__ = ["render"]
 
 _SECTION = re.compile(r"^(Parameters|Returns|Examples|Notes|References)\n-{3,}$", re.M)
 
@@ -25,7 +25,7 @@ def _formula(fn: Any) -> str | None:
     return "\n   ".join(line.strip() for line in doc.strip().splitlines())
 
 
-def parameter_lines(cls: type) -> list[str]:
+def _parameter_lines(cls: type) -> list[str]:
     """The numpydoc ``Parameters`` entries of a surrogate class, ``origin`` included."""
     lines = []
     for p in cls._params:  # type: ignore[attr-defined]
@@ -56,7 +56,7 @@ def render(cls: type) -> str | None:
         if primitive:
             lines += ["the derivative of the primitive (``surrogate_fun``, the forward when "
                       "``origin=True``)", "", f".. math:: g(x) = {primitive}", ""]
-    lines += ["Parameters", "----------", *parameter_lines(cls), ""]
+    lines += ["Parameters", "----------", *_parameter_lines(cls), ""]
     if notes.strip():
         lines += ["Notes", "-----", notes.strip(), ""]
     references = cls.__dict__.get("references")

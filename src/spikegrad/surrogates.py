@@ -20,8 +20,6 @@ import json
 import pathlib
 from typing import Any
 
-import numpy as np
-
 from . import _math
 from ._functional import functional
 from ._params import Param
@@ -94,20 +92,22 @@ def _example(cls: type[Surrogate]) -> list[str]:
         return []
     at = [reference["x"].index(v) for v in _EXAMPLE_X]
 
-    def shown(values: list[float]) -> str:
-        return repr(np.round(np.asarray(values)[at], 4))
+    def shown(values: list[float]) -> str:  # in plain Python: importing spikegrad loads no NumPy
+        return repr([round(values[i], 4) for i in at])
+
+    spikes = "array([" + ", ".join("1." if reference["forward"][i] else "0." for i in at) + "])"
 
     lines = [
         "Examples", "--------",
         "The values printed are braintools 0.3.0's own outputs at the same points.", "",
         ">>> import numpy as np", ">>> import spikegrad as sg",
         f">>> x = np.array({list(_EXAMPLE_X)})", f">>> f = sg.{cls.__name__}()",
-        ">>> f(x)", shown(reference["forward"]),
-        ">>> f.surrogate_grad(x).round(4)", shown(reference["grad"]),
+        ">>> f(x)", spikes,
+        ">>> f.surrogate_grad(x).round(4).tolist()", shown(reference["grad"]),
     ]
     if reference["primitive"]:
-        lines += [">>> f.surrogate_fun(x).round(4)", shown(reference["primitive"])]
-    lines += [f">>> sg.{cls.registry_name}(x)  # the functional form", shown(reference["forward"])]
+        lines += [">>> f.surrogate_fun(x).round(4).tolist()", shown(reference["primitive"])]
+    lines += [f">>> sg.{cls.registry_name}(x)  # the functional form", spikes]
     return lines
 
 

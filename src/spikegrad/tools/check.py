@@ -92,7 +92,7 @@ def _jax_checks() -> dict[str, Check]:
         "vmap": lambda s, ref: (jax.vmap(jax.grad(s))(x), ref["grad"]),
         "jvp": lambda s, ref: (jax.jvp(s, (x,), (jnp.ones_like(x),))[1], ref["grad"]),
         "hessian (g'')": lambda s, ref: (jax.vmap(jax.hessian(s))(x), ref["grad2"]),
-        "origin": lambda s, ref: (jax.grad(total(type(s)(**s.params, origin=True)))(x),
+        "origin": lambda s, ref: (jax.grad(total(s.replace(origin=True)))(x),
                                   ref["grad"]),
     }
 
