@@ -8,6 +8,10 @@ are kernel arguments, so new values need no recompilation.
 Arrays of other GPU frameworks (PyTorch, JAX, ...) are taken through DLPack without a copy
 when this backend is selected; results are CuPy arrays on the input's device (convert back
 with e.g. ``torch.from_dlpack``). There is no autodiff here: the backward pass is ``vjp``.
+
+A braintools-style surrogate (methods that run on the array they are given, see
+:class:`spikegrad.Surrogate`) cannot be traced into a kernel: its methods are called on the
+CuPy array directly.
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ import numpy as np
 from spikegrad._codegen import generate
 from spikegrad._contract import Formula, Spec
 from spikegrad._dtypes import not_floating_error
-from spikegrad._evaluate import check_cotangent_shape
+from spikegrad._evaluate import check_cotangent_shape, evaluate
+from spikegrad._namespace import MathNamespace
 
 _CUDA_DEVICE_TYPES = {2, 3, 10}  # DLPack: CUDA, CUDA host, ROCm
 _kernels: dict[tuple[Any, ...], cupy.ElementwiseKernel] = {}
+_NS = MathNamespace(cupy)
 
 
 def _is_gpu_dlpack(x: Any) -> bool:
@@ -46,8 +52,9 @@ def _as_cupy(x: Any, what: str = "x") -> cupy.ndarray:
     return x
 
 
-def _kernel(formula: Formula | None, kind: str, dtype: np.dtype) -> cupy.ElementwiseKernel:
-    key = (formula, kind, dtype.name)  # the spike kernel is the same for every formula
+def _kernel(formula: Formula, kind: str, dtype: np.dtype) -> cupy.ElementwiseKernel:
+    # The spike kernel depends only on the forward convention.
+    key = (formula.spike_at_zero if kind == "forward" else formula, kind, dtype.name)
     kernel = _kernels.get(key)
     if kernel is None:
         k = generate(formula, kind, dtype.name)  # type: ignore[arg-type]
@@ -63,6 +70,16 @@ def _arguments(spec: Spec, x: cupy.ndarray) -> list[Any]:
     return [compute(v) for v in spec.values]
 
 
+def _launch(spec: Spec, kind: str, x: cupy.ndarray, *arrays: cupy.ndarray) -> cupy.ndarray:
+    """The generated kernel of ``kind`` on ``x`` (and the cotangent), or the formula's own
+    functions on the arrays when it cannot be traced (a braintools-style surrogate)."""
+    formula = spec.formula
+    if not formula.symbolic:
+        fn = formula.primitive if kind == "primitive" else formula.derivative
+        return evaluate(fn, x, spec.values, _NS, *arrays)
+    return _kernel(formula, kind, x.dtype)(x, *arrays, *_arguments(spec, x))
+
+
 class CupyAdapter:
     """The CuPy backend (see the module docstring)."""
 
@@ -74,15 +91,13 @@ class CupyAdapter:
 
     def spike(self, spec: Spec, x: Any) -> cupy.ndarray:
         x = _as_cupy(x)
-        return _kernel(None, "forward", x.dtype)(x)
+        return _kernel(spec.formula, "forward", x.dtype)(x)
 
     def fun(self, spec: Spec, x: Any) -> cupy.ndarray:
-        x = _as_cupy(x)
-        return _kernel(spec.formula, "primitive", x.dtype)(x, *_arguments(spec, x))
+        return _launch(spec, "primitive", _as_cupy(x))
 
     def grad(self, spec: Spec, x: Any) -> cupy.ndarray:
-        x = _as_cupy(x)
-        return _kernel(spec.formula, "grad", x.dtype)(x, *_arguments(spec, x))
+        return _launch(spec, "grad", _as_cupy(x))
 
     def vjp(self, spec: Spec, x: Any, cotangent: Any) -> cupy.ndarray:
         x = _as_cupy(x)
@@ -90,8 +105,7 @@ class CupyAdapter:
         check_cotangent_shape(x, ct)
         # The kernel loads the cotangent in its storage type and multiplies in the compute
         # type (float32 for float16): rounded once, on store.
-        return _kernel(spec.formula, "vjp", x.dtype)(x, ct.astype(x.dtype, copy=False),
-                                                     *_arguments(spec, x))
+        return _launch(spec, "vjp", x, ct.astype(x.dtype, copy=False))
 
 
 ADAPTER = CupyAdapter()

@@ -25,7 +25,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from spikegrad import _math
 from spikegrad._contract import Formula, Spec
 from spikegrad._dtypes import FLOATING_DTYPES, not_floating_error
 from spikegrad._evaluate import check_cotangent_shape, evaluate
@@ -67,9 +66,9 @@ def _times_derivative(
     return evaluate(formula.derivative, x, values, _NS, v)
 
 
-@jax.jit
-def _step(x: jax.Array) -> jax.Array:
-    return _math.spike(x, xp=_NS)
+@functools.partial(jax.jit, static_argnums=(0,))
+def _step(formula: Formula, x: jax.Array) -> jax.Array:
+    return formula.spike(x, xp=_NS)
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1))
@@ -77,7 +76,7 @@ def _differentiable(
     formula: Formula, origin: bool, x: jax.Array, values: tuple[Any, ...]
 ) -> jax.Array:
     """The spike (or g when ``origin``) at x; its derivative in x is g'(x), in parameters 0."""
-    return _primitive(formula, x, values) if origin else _step(x)
+    return _primitive(formula, x, values) if origin else _step(formula, x)
 
 
 @_differentiable.defjvp

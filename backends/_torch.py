@@ -30,7 +30,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from spikegrad import _config, _math
+from spikegrad import _config
 from spikegrad._contract import Formula, Spec
 from spikegrad._dtypes import FLOATING_DTYPES, not_floating_error
 from spikegrad._evaluate import evaluate
@@ -58,10 +58,6 @@ def _as_floating(x: Any, what: str = "x") -> torch.Tensor:
     if x.dtype not in _FLOATING:
         raise not_floating_error(x.dtype, f"{what}.float()")
     return x
-
-
-def _step(x: torch.Tensor) -> torch.Tensor:
-    return _math.spike(x, xp=_NS)
 
 
 _fused: dict[tuple[Any, ...], Callable[..., torch.Tensor] | None] = {}
@@ -130,7 +126,7 @@ class _SpikeNoJvp(torch.autograd.Function):
             out = evaluate(spec.formula.primitive, x, spec.values, _NS)
             # A Function may not return its input as-is (g(x) = x: straight-through).
             return out.clone() if out is x else out
-        return _step(x)
+        return spec.formula.spike(x, xp=_NS)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:

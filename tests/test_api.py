@@ -29,7 +29,9 @@ def test_braintools_constructor_signatures():
     assert sg.LeakyRelu(alpha=0.1, beta=1.0) == sg.LeakyRelu()
     assert sg.LeakyRelu(0.2, 0.5).params == {"alpha": 0.2, "beta": 0.5}
     assert sg.LogTailedRelu(alpha=0.0).alpha == 0.0
-    assert str(inspect.signature(sg.LeakyRelu)) == "(alpha=0.1, beta=1.0, *, origin=False)"
+    assert str(inspect.signature(sg.LeakyRelu)) == (
+        "(alpha=0.1, beta=1.0, *, origin=False, gain=1.0, spike_at_zero=True)"
+    )
     assert str(inspect.signature(sg.leaky_relu)) == "(x, alpha=0.1, beta=1.0)"
 
 

@@ -34,7 +34,6 @@ import math
 import re
 from typing import Any, Callable
 
-from . import _math
 from ._contract import Formula
 
 __all__ = ["KINDS", "DTYPES", "Kernel", "generate", "cuda_source"]
@@ -304,8 +303,8 @@ def generate(formula: Formula, kind: str, dtype: str) -> Kernel:
     ns = SymbolicNamespace(program)
     x = Symbol(program, "xv")
     if kind == "forward":
-        result = _math.spike(x, xp=ns)
-        name = f"spikegrad_spike_{dtype}"
+        result = formula.spike(x, xp=ns)
+        name = f"spikegrad_spike{'' if formula.spike_at_zero else '_gt'}_{dtype}"
         return Kernel(name, kind, dtype, ctype, (), tuple(program.lines), result.name)
     if kind == "primitive" and not formula.has_primitive:
         raise NotImplementedError(f"{formula.name} defines no primitive to generate a kernel for")

@@ -17,7 +17,7 @@ of each operation is one line:
 * wrap the framework's array namespace once in
   :class:`~spikegrad._namespace.MathNamespace` (which supplies ``erfc``, the one function the
   Array API standard lacks; pass the framework's own ``erfc`` when it has one);
-* ``spike``: ``_math.spike(x, xp=ns)`` made differentiable with derivative
+* ``spike``: ``spec.formula.spike(x, xp=ns)`` made differentiable with derivative
   ``spec.formula.derivative`` if the framework has autodiff, plain otherwise;
 * ``grad``/``fun``/``vjp``: :func:`spikegrad._evaluate.evaluate` with
   ``spec.formula.derivative`` or ``spec.formula.primitive`` — it applies the dtype rules
@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Any, Callable, Protocol, runtime_checkable
+
+from . import _math
 
 __all__ = ["Adapter", "Formula", "Spec"]
 
@@ -58,6 +60,16 @@ class Formula:
         For each parameter, its value if it is structural (a whole number fixing the formula's
         shape, such as a number of series terms: compiled into kernels, never traced), else
         ``None`` (a value: a Python float, or a traced value under JAX transforms).
+    gain
+        A constant factor on :math:`g'` and :math:`g` (1 for the formula as written): how one
+        surrogate is another's with a different height (norse's ``tanh`` is a scaled sigmoid).
+    spike_at_zero
+        The forward convention: ``True`` spikes on ``x >= 0`` (1 at the threshold, as
+        braintools and spikingjelly), ``False`` on ``x > 0`` (as snntorch and norse).
+    symbolic
+        ``True`` when the functions are written with the array namespace ``xp`` (they may then
+        be traced into kernels); ``False`` for a braintools-style surrogate whose methods run
+        on the array they are given and ignore ``xp``.
     """
 
     name: str
@@ -65,6 +77,9 @@ class Formula:
     primitive_fn: Callable[..., Any] | None
     parameters: tuple[str, ...]
     structure: tuple[int | None, ...]
+    gain: float = 1.0
+    spike_at_zero: bool = True
+    symbolic: bool = True
 
     @property
     def value_names(self) -> tuple[str, ...]:
@@ -77,12 +92,18 @@ class Formula:
 
     def derivative(self, x: Any, values: tuple[Any, ...], *, xp: Any) -> Any:
         """:math:`g'(x)` with the parameter values ``values`` (see :attr:`value_names`)."""
-        return self.derivative_fn(x, *self._arguments(values), xp=xp)
+        out = self.derivative_fn(x, *self._arguments(values), xp=xp)
+        return out if self.gain == 1.0 else out * self.gain
 
     def primitive(self, x: Any, values: tuple[Any, ...], *, xp: Any) -> Any:
         """:math:`g(x)`; the caller checks :attr:`has_primitive` first."""
         assert self.primitive_fn is not None, "checked by Surrogate before dispatch"
-        return self.primitive_fn(x, *self._arguments(values), xp=xp)
+        out = self.primitive_fn(x, *self._arguments(values), xp=xp)
+        return out if self.gain == 1.0 else out * self.gain
+
+    def spike(self, x: Any, *, xp: Any) -> Any:
+        """The forward pass in this formula's convention (:func:`spikegrad._math.spike`)."""
+        return _math.spike(x, xp=xp, at_zero=self.spike_at_zero)
 
     @property
     def has_primitive(self) -> bool:
@@ -126,7 +147,7 @@ class Adapter(Protocol):
         ...
 
     def spike(self, spec: Spec, x: Any) -> Any:
-        """The spike ``x >= 0`` (:func:`spikegrad._math.spike`); under autodiff its
+        """The spike (:meth:`Formula.spike`: ``x >= 0``, or ``x > 0``); under autodiff its
         derivative with respect to ``x`` is :math:`g'(x)` and with respect to parameters 0."""
         ...
 

@@ -34,7 +34,12 @@ def _parameter_lines(cls: type) -> list[str]:
         lines += [f"{p.name} : {kind}, default {p.default!r}",
                   f"    {text.rstrip('.')}. Allowed: {p.range_text()}."]
     lines += ["origin : bool, default False",
-              "    Return :math:`g(x)` instead of the spike (same derivative)."]
+              "    Return :math:`g(x)` instead of the spike (same derivative).",
+              "gain : float, default 1.0",
+              "    A constant factor on g' and g. Allowed: 1e-4 <= gain <= 1e4.",
+              "spike_at_zero : bool, default True",
+              "    Spike on ``x >= 0``; ``False``: on ``x > 0`` (snntorch's and norse's "
+              "convention)."]
     return lines
 
 

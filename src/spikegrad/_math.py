@@ -41,13 +41,14 @@ _SQRT_2PI = math.sqrt(2.0 * math.pi)
 # ----------------------------------------------------------------------------------- the spike
 
 
-def spike(x: Any, *, xp: Any) -> Any:
-    r"""The forward pass :math:`H(x) = [x \ge 0]`, in ``x``'s dtype (1 at 0, 0 for NaN).
+def spike(x: Any, *, xp: Any, at_zero: bool = True) -> Any:
+    r"""The forward pass :math:`H(x) = [x \ge 0]`, in ``x``'s dtype (0 for NaN).
 
-    The one place the threshold convention is written; every adapter and the kernel generator
-    call it.
+    With ``at_zero=False`` it is :math:`[x > 0]` instead (0 at the threshold: the convention of
+    snntorch and norse). The one place the threshold convention is written; every adapter and
+    the kernel generator call it (through :meth:`spikegrad._contract.Formula.spike`).
     """
-    return xp.astype(x >= 0, x.dtype)
+    return xp.astype(x >= 0 if at_zero else x > 0, x.dtype)
 
 
 # ----------------------------------------------------------------------------------- helpers

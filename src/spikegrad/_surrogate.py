@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from typing import Any, Callable, ClassVar
 
@@ -32,12 +33,25 @@ class Surrogate:
     threshold) in ``x``'s dtype, whose derivative with respect to ``x`` is :math:`g'(x)`; with
     ``origin=True`` it returns :math:`g(x)` instead, with the same derivative.
 
+    braintools' own style is accepted too: a subclass that overrides the methods
+    ``surrogate_grad(self, x)`` (and optionally ``surrogate_fun(self, x)``), calls
+    ``super().__init__()`` and keeps its parameters as plain attributes. Those methods run on
+    whatever array arrives, so such a surrogate works on the frameworks its code supports (code
+    written with ``jax.numpy`` works on JAX) rather than on every backend; it is compared by
+    identity, and its attributes are read afresh on every call.
+
     Parameters
     ----------
     *params, **params
         The surrogate's parameters, by position or name (see each subclass).
     origin : bool, default False
         Return :math:`g(x)` instead of the spike.
+    gain : float, default 1.0
+        A constant factor on :math:`g'` and :math:`g` (``1e-4 <= gain <= 1e4``): the same shape
+        at another height.
+    spike_at_zero : bool, default True
+        The forward convention: ``True`` spikes on ``x >= 0`` (as braintools and
+        spikingjelly), ``False`` on ``x > 0`` (0 at the threshold, as snntorch and norse).
 
     Examples
     --------
@@ -70,11 +84,14 @@ class Surrogate:
     # refused in __init__) still has a repr, equality and hash (torch.compile inspects it).
     _param_values: tuple[Any, ...] = ()
     _origin = False
+    _gain = 1.0
+    _spike_at_zero = True
     _hashed = False
     _spec: Spec | None = None
 
     _params: ClassVar[tuple[Param, ...]] = ()
     _param_index: ClassVar[dict[str, int]] = {}
+    _method_style: ClassVar[bool] = False
     registry_name: ClassVar[str | None] = None
 
     def __init_subclass__(cls, name: str | None = None, **kwargs: Any) -> None:
@@ -91,20 +108,29 @@ class Surrogate:
                     params[attr] = value
         cls._params = tuple(params.values())
         cls._param_index = {p.name: i for i, p in enumerate(cls._params)}
+        cls._method_style = _overrides_method(cls)
+        if cls._method_style:
+            return  # its own __init__, signature and docstring are the author's
         # What help() and inspect.signature() show for the constructor.
         cls.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
             [
                 inspect.Parameter(p.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=p.default)
                 for p in cls._params
             ]
-            + [inspect.Parameter("origin", inspect.Parameter.KEYWORD_ONLY, default=False)]
+            + [
+                inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+                for name, default in _OPTIONS.items()
+            ]
         )
         cls.__doc__ = _docs.render(cls)
         cls.registry_name = name  # not inherited: a subclass is registered only if it says so
         if name is not None:
             _register(name, cls)
 
-    def __init__(self, *args: Any, origin: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, origin: bool = False, gain: float = 1.0, spike_at_zero: bool = True,
+        **kwargs: Any,
+    ) -> None:
         cls = type(self)
         params = cls._params
         if len(args) > len(params):
@@ -122,12 +148,24 @@ class Surrogate:
             if index is None:
                 raise TypeError(
                     f"{cls.__name__} has no parameter {key!r}; its parameters are: "
-                    f"{', '.join(p.name for p in params) or 'none'} (and origin)"
+                    f"{', '.join(p.name for p in params) or 'none'} (and {_OPTIONS_TEXT})"
                 )
             if key in given:
                 raise TypeError(f"{cls.__name__} got parameter {key!r} twice")
             values[index] = params[index].validate(value)
         self._param_values = tuple(values)
+        if is_traced(gain):
+            raise TypeError(
+                f"{cls.__name__}: gain is a constant of the formula and cannot be traced by JAX;"
+                " pass a Python float"
+            )
+        self._gain = _GAIN.validate(gain)
+        if not isinstance(spike_at_zero, bool):
+            raise TypeError(
+                f"spike_at_zero must be True (spike on x >= 0) or False (x > 0); got "
+                f"{spike_at_zero!r}"
+            )
+        self._spike_at_zero = spike_at_zero
         self.origin = origin
 
     # ----------------------------------------------------------------- value semantics
@@ -141,7 +179,7 @@ class Surrogate:
     def origin(self, value: bool) -> None:
         if not isinstance(value, bool):
             raise TypeError(f"origin must be True or False; got {value!r}")
-        if value and self.primitive is None:
+        if value and not self._has_primitive():
             raise TypeError(
                 f"{type(self).__name__} defines no primitive g(x), so origin=True is unavailable;"
                 " define primitive(x, *params, xp) in the class"
@@ -164,58 +202,95 @@ class Surrogate:
         >>> sg.Sigmoid(alpha=2.0).replace(origin=True)
         Sigmoid(alpha=2.0, origin=True)
         """
-        current: dict[str, Any] = {**self.params, "origin": self._origin}
+        current: dict[str, Any] = {**self.params, **self._options()}
         unknown = set(changes) - set(current)
         if unknown:
             raise TypeError(
                 f"{type(self).__name__} has no parameter {sorted(unknown)[0]!r}; its parameters "
-                f"are: {', '.join(self.params) or 'none'} (and origin)"
+                f"are: {', '.join(self.params) or 'none'} (and {_OPTIONS_TEXT})"
             )
         return type(self)(**{**current, **changes})
 
     @property
+    def gain(self) -> float:
+        """The constant factor on :math:`g'` and :math:`g` (1 for the formula as written)."""
+        return self._gain
+
+    @property
+    def spike_at_zero(self) -> bool:
+        """The forward convention: spike on ``x >= 0`` (``True``) or on ``x > 0``."""
+        return self._spike_at_zero
+
+    def _options(self) -> dict[str, Any]:
+        return {"origin": self._origin, "gain": self._gain, "spike_at_zero": self._spike_at_zero}
+
+    @property
     def spec(self) -> Spec:
         """The immutable description of this surrogate that backend adapters are given."""
+        if self._method_style:
+            return self._method_spec()
         spec = self._spec
         if spec is None:
             cls = type(self)
             if not callable(getattr(cls, "grad", None)):
                 raise NotImplementedError(
                     f"{cls.__name__} defines no surrogate gradient; define "
-                    "grad(x, *params, xp) in the class (g'(x) written with the array namespace xp)"
+                    "grad(x, *params, xp) in the class (g'(x) written with the array namespace "
+                    "xp), or override the method surrogate_grad(self, x) (braintools' style)"
                 )
             structure = tuple(
                 v if p.integer else None for p, v in zip(cls._params, self._param_values)
             )
             formula = Formula(
                 cls.__name__, cls.grad, cls.primitive, tuple(p.name for p in cls._params),
-                structure,
+                structure, self._gain, self._spike_at_zero,
             )
             values = tuple(v for p, v in zip(cls._params, self._param_values) if not p.integer)
             spec = self._spec = Spec(formula, values)
         return spec
 
+    def _method_spec(self) -> Spec:
+        """The spec of a braintools-style surrogate: its methods, keyed on its current state
+        (a changed attribute gives a new formula, so no compiled code goes stale)."""
+        cls = type(self)
+        state = _state_key(self)
+        spec = self._spec
+        if spec is None or spec.formula.derivative_fn.state != state:
+            fun = cls.surrogate_fun is not Surrogate.surrogate_fun
+            formula = Formula(
+                cls.__name__, _Method(self, "surrogate_grad", state),
+                _Method(self, "surrogate_fun", state) if fun else None, (), (),
+                self._gain, self._spike_at_zero, symbolic=False,
+            )
+            spec = self._spec = Spec(formula, ())
+        return spec
+
     @property
     def params(self) -> dict[str, Any]:
         """The parameter values by name, in declaration order."""
+        if self._method_style:
+            return {k: v for k, v in vars(self).items() if not k.startswith("_")}
         return {p.name: v for p, v in zip(self._params, self._param_values)}
 
     def _is_traced(self) -> bool:
         return any(is_traced(v) for v in self._param_values)
 
     def _key(self) -> tuple[Any, ...]:
-        return (type(self), self._param_values, self._origin)
+        if self._method_style:  # plain attributes: an object is equal only to itself
+            return (type(self), id(self))
+        return (type(self), self._param_values, self._origin, self._gain, self._spike_at_zero)
 
     def __repr__(self) -> str:
         parts = [f"{k}={v!r}" for k, v in self.params.items()]
-        if self._origin:
-            parts.append("origin=True")
+        parts += [
+            f"{k}={v!r}" for k, v in self._options().items() if v != _OPTIONS[k]
+        ]
         return f"{type(self).__name__}({', '.join(parts)})"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Surrogate):
             return NotImplemented
-        if self._is_traced() or other._is_traced():
+        if self._is_traced() or other._is_traced() or self._method_style:
             return self is other
         return self._key() == other._key()
 
@@ -230,16 +305,19 @@ class Surrogate:
         return hash(self._key())
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"params": self._param_values, "origin": self._origin}
+        # Caches are left out: a copy starts unhashed, with its own spec.
+        return {k: v for k, v in vars(self).items() if k not in ("_spec", "_hashed")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self._param_values = state["params"]
-        self._origin = state["origin"]
+        if "params" in state:  # spikegrad 0.1's pickles
+            state = {"_param_values": state["params"], "_origin": state["origin"]}
+        self.__dict__.update(state)
 
     # ----------------------------------------------------------------- computation
 
     def __call__(self, x: Any) -> Any:
-        """The spike ``x >= 0`` (or :math:`g(x)` when ``origin``), differentiable as g'(x)."""
+        """The spike ``x >= 0`` (``x > 0`` if not :attr:`spike_at_zero`), or :math:`g(x)` when
+        ``origin``; differentiable, with derivative g'(x)."""
         spec = self.spec
         adapter = _dispatch.backend_for(x)
         return adapter.fun(spec, x) if self._origin else adapter.spike(spec, x)
@@ -268,11 +346,64 @@ class Surrogate:
         return _dispatch.backend_for(x).vjp(self.spec, x, cotangent)
 
     def _require_primitive(self) -> None:
-        if self.primitive is None:
+        if not self._has_primitive():
             raise NotImplementedError(
                 f"{type(self).__name__} defines no primitive g(x); define "
                 "primitive(x, *params, xp) in the class to use surrogate_fun"
             )
+
+
+    def _has_primitive(self) -> bool:
+        if self._method_style:
+            return type(self).surrogate_fun is not Surrogate.surrogate_fun
+        return self.primitive is not None
+
+
+def _overrides_method(cls: type[Surrogate]) -> bool:
+    """Whether ``cls`` is braintools-style: its nearest definition of ``surrogate_grad`` (a
+    method) comes before its nearest ``grad(x, *params, xp)`` in the method resolution order."""
+    for klass in cls.__mro__:
+        if klass is Surrogate:
+            return False
+        if vars(klass).get("grad") is not None:
+            return False
+        if "surrogate_grad" in vars(klass):
+            return True
+    return False
+
+
+# The keyword options every surrogate takes besides its parameters, with their defaults.
+_OPTIONS: dict[str, Any] = {"origin": False, "gain": 1.0, "spike_at_zero": True}
+_OPTIONS_TEXT = ", ".join(_OPTIONS)
+_GAIN = Param(1.0, ge=1e-4, le=1e4, doc="a constant factor on g' and g")
+_GAIN.__set_name__(Surrogate, "gain")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Method:
+    """A braintools-style method as a formula function ``fn(x, *, xp)``; equal (a cache key)
+    while its object is the same one with the same state."""
+
+    owner: Surrogate = dataclasses.field(compare=False, repr=False)
+    method: str
+    state: tuple[Any, ...]
+
+    def __call__(self, x: Any, *, xp: Any) -> Any:
+        return getattr(self.owner, self.method)(x)
+
+
+def _state_key(obj: Surrogate) -> tuple[Any, ...]:
+    """The identity and public attributes of a braintools-style surrogate, hashable."""
+    items = []
+    for k, v in sorted(vars(obj).items()):
+        if k.startswith("_"):
+            continue
+        try:
+            hash(v)
+        except TypeError:
+            v = ("<unhashable>", id(v))
+        items.append((k, type(v), v))
+    return (id(obj), *items)
 
 
 def _register(name: str, cls: type[Surrogate]) -> None:
