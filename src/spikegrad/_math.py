@@ -444,3 +444,141 @@ def slayer_grad_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
     """
     tail = _scaled_exp_neg(1.0 / alpha, xp.abs(alpha * x), xp)
     return xp.where(x < 0, tail, 2.0 / alpha - tail)
+
+
+# ------------------------------------------- from the snntorch, spikingjelly and norse catalogues
+
+
+def rect_derivative(x: Any, alpha: Any, leak: Any, *, xp: Any) -> Any:
+    r"""\begin{cases} \alpha & |x| < \frac{1}{2\alpha} \\ c & |x| \ge \frac{1}{2\alpha} \end{cases}"""
+    inside = xp.abs(x) < 0.5 / alpha
+    return _nan_through(x, xp.where(inside, alpha, xp.full_like(x, leak)), xp)
+
+
+def rect_primitive(x: Any, alpha: Any, leak: Any, *, xp: Any) -> Any:
+    r"""
+    \alpha x_c + \tfrac12 + c\,(x - x_c), \quad x_c = \operatorname{clip}\left(x, -\frac{1}{2\alpha},
+    \frac{1}{2\alpha}\right)
+    """
+    return piecewise_leaky_relu_primitive(x, leak, 0.5 / alpha, xp=xp)
+
+
+def fake_numerical_gradient_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
+    r"""\min\left(\alpha, \frac{1}{|x|}\right)"""
+    t = xp.abs(x)
+    inner = alpha * t <= 1.0
+    return xp.where(inner, alpha, 1.0 / xp.where(inner, 1.0, t))
+
+
+def fake_numerical_gradient_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
+    r"""
+    \operatorname{sgn}(x) \begin{cases} \alpha|x| & \alpha|x| \le 1 \\
+    1 + \log(\alpha|x|) & \alpha|x| > 1 \end{cases}
+    """
+    t = xp.abs(x)
+    inner = alpha * t <= 1.0
+    t_far = xp.where(inner, 1.0, t)
+    magnitude = xp.where(
+        inner, alpha * xp.where(inner, t, 0.0),
+        1.0 + xp.log(t_far) + xp.log(alpha + xp.zeros_like(t)),
+    )
+    return xp.where(x < 0, -magnitude, magnitude)
+
+
+def escape_rate_derivative(x: Any, height: Any, rate: Any, center: Any, *, xp: Any) -> Any:
+    r"""h\,e^{-\beta|x - c|}"""
+    return _scaled_exp_neg(height, xp.abs(rate * (x - center)), xp)
+
+
+def escape_rate_primitive(x: Any, height: Any, rate: Any, center: Any, *, xp: Any) -> Any:
+    r"""
+    \begin{cases} \frac{h}{\beta}e^{\beta (x - c)} & x < c \\
+    \frac{2h}{\beta} - \frac{h}{\beta}e^{-\beta (x - c)} & x \ge c \end{cases}
+    """
+    u = x - center
+    tail = _scaled_exp_neg(height / rate, xp.abs(rate * u), xp)
+    return xp.where(u < 0, tail, 2.0 * height / rate - tail)
+
+
+def _fast_sigmoid_rise(t: Any, b: Any, alpha: Any, xp: Any) -> Any:
+    """``(t - b) / (1 + alpha t)`` for ``0 <= b <= t`` (``t`` may be inf), with no overflow and
+    no cancellation: ``(1 - b/t) / (1/t + alpha)`` from ``t = 1`` on."""
+    big = t >= 1.0
+    t_big = xp.where(big, t, 1.0)
+    t_small = xp.where(big, 0.0, t)
+    return xp.where(
+        big,
+        (1.0 - b / t_big) / (1.0 / t_big + alpha),
+        (t_small - xp.where(big, 0.0, b)) / (1.0 + alpha * t_small),
+    )
+
+
+def sparse_fast_sigmoid_derivative(x: Any, alpha: Any, cutoff: Any, *, xp: Any) -> Any:
+    r"""\begin{cases} \frac{1}{(1 + \alpha|x|)^2} & x > B \\ 0 & x \le B \end{cases}"""
+    d = 1.0 + alpha * xp.abs(x)
+    return _nan_through(x, xp.where(x > cutoff, 1.0 / (d * d), 0.0), xp)
+
+
+def sparse_fast_sigmoid_primitive(x: Any, alpha: Any, cutoff: Any, *, xp: Any) -> Any:
+    r"""
+    \begin{cases} 0 & x \le B \\ F(x) - F(B) & x > B \end{cases}, \quad
+    F(x) = \frac{x}{1 + \alpha|x|}
+    """
+    # F(x) - F(B) cancels where x and B are close or both large; on each side of 0 the
+    # difference is written as one quotient instead ((x - B) / ((1 + aB)(1 + ax)) for B >= 0).
+    b = xp.zeros_like(x) + cutoff
+    c = xp.abs(b)
+    above = x > b
+    xa = xp.where(above, x, b)  # x where it counts; the cutoff elsewhere (a valid argument)
+    nonnegative = b >= 0
+    right = _fast_sigmoid_rise(xp.where(nonnegative, xa, c), c, alpha, xp) / (1.0 + alpha * c)
+    t = xp.minimum(xp.abs(xp.clip(xa, max=0.0)), c)  # |x| for B < x <= 0
+    left = _fast_sigmoid_rise(c, t, alpha, xp) / (1.0 + alpha * t)
+    zero = xp.zeros_like(x)
+    across = _fast_sigmoid_rise(c, zero, alpha, xp) + _fast_sigmoid_rise(
+        xp.clip(xa, min=0.0), zero, alpha, xp
+    )
+    value = xp.where(nonnegative, right, xp.where(xa <= 0, left, across))
+    return _nan_through(x, xp.where(above, value, 0.0), xp)
+
+
+def algebraic_sigmoid_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
+    r"""\frac{\alpha}{2}\left(1 + (\alpha x)^2\right)^{-3/2}"""
+    t = xp.abs(alpha * x)
+    big = t > 1.0
+    u = 1.0 / xp.where(big, t, 1.0)  # 1/t in the tails: (1 + t^2)^-3/2 = u^3 (1 + u^2)^-3/2
+    v = 1.0 + u * u
+    far = ((0.5 * alpha) * u) * u * u / (v * xp.sqrt(v))
+    t_near = xp.where(big, 0.0, t)
+    s = 1.0 + t_near * t_near
+    return xp.where(big, far, (0.5 * alpha) / (s * xp.sqrt(s)))
+
+
+def algebraic_sigmoid_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
+    r"""\frac12\left(1 + \frac{\alpha x}{\sqrt{1 + (\alpha x)^2}}\right)"""
+    t = xp.abs(alpha * x)
+    big = t > 1.0
+    u = 1.0 / xp.where(big, t, 1.0)
+    r = xp.sqrt(1.0 + u * u)
+    far_left = 0.5 * (u * u) / ((1.0 + r) * r)  # (1 - 1/r) / 2 without cancellation
+    t_near = xp.where(big, 0.0, t)
+    q = t_near / xp.sqrt(1.0 + t_near * t_near)
+    near = 0.5 + 0.5 * xp.where(x < 0, -q, q)
+    return xp.where(big, xp.where(x < 0, far_left, 1.0 - far_left), near)
+
+
+def q_pseudo_spike_unit_area_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
+    r"""\left(1 + \frac{2|x|}{\alpha - 1}\right)^{-\alpha}"""
+    log_base = _log1p_2t(xp.abs(x) / (alpha - 1.0), xp)
+    return xp.exp(-alpha * log_base)
+
+
+def q_pseudo_spike_unit_area_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
+    r"""
+    \frac12 + \frac{\operatorname{sgn}(x)}{2}\left(1 - \left(1 + \frac{2|x|}{\alpha - 1}\right)^{1-\alpha}\right)
+    """
+    # integral of (1 + 2|t|/d)^-alpha over [0, |x|], d = alpha - 1: (1 - (1 + 2|x|/d)^-d) / 2,
+    # written -expm1(-d L) / 2 with L = log(1 + 2|x|/d) (no cancellation near 0).
+    log_base = _log1p_2t(xp.abs(x) / (alpha - 1.0), xp)
+    half_area = -0.5 * xp.expm1(-(alpha - 1.0) * log_base)
+    return 0.5 + xp.where(x < 0, -half_area, half_area)

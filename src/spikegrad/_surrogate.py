@@ -93,6 +93,8 @@ class Surrogate:
     _param_index: ClassVar[dict[str, int]] = {}
     _method_style: ClassVar[bool] = False
     registry_name: ClassVar[str | None] = None
+    #: The order ``repr`` shows the parameters in, when not their declaration order.
+    repr_order: ClassVar[tuple[str, ...] | None] = None
 
     def __init_subclass__(cls, name: str | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -281,7 +283,9 @@ class Surrogate:
         return (type(self), self._param_values, self._origin, self._gain, self._spike_at_zero)
 
     def __repr__(self) -> str:
-        parts = [f"{k}={v!r}" for k, v in self.params.items()]
+        params = self.params
+        order = self.repr_order or params
+        parts = [f"{k}={params[k]!r}" for k in order]
         parts += [
             f"{k}={v!r}" for k, v in self._options().items() if v != _OPTIONS[k]
         ]
@@ -427,7 +431,7 @@ def available() -> list[str]:
     --------
     >>> import spikegrad as sg
     >>> sg.available()[:3]
-    ['arctan', 'erf', 'gaussian_grad']
+    ['algebraic_sigmoid', 'arctan', 'erf']
     """
     return sorted(_REGISTRY)
 

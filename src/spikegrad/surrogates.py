@@ -1,6 +1,8 @@
 """The surrogate catalogue: a short declaration per surrogate.
 
-Names, parameters and defaults follow ``braintools.surrogate``. A catalogue entry is
+The first 18 entries are ``braintools.surrogate``'s, with its names, parameters and defaults;
+the others are the distinct maths of snntorch, spikingjelly and norse that braintools lacks
+(those libraries' own spellings live in :mod:`spikegrad.compat`). A catalogue entry is
 
 * its two math functions in :mod:`spikegrad._math`, ``<name>_derivative`` (g') and
   ``<name>_primitive`` (g), whose docstrings are the formulas, and
@@ -8,8 +10,9 @@ Names, parameters and defaults follow ``braintools.surrogate``. A catalogue entr
   attributes (default, allowed range, meaning) and ``cite``, the keys of its references.
 
 Everything else is generated from that: the numpydoc docstring (formulas, parameters with
-their ranges, notes, references, and an example whose values are braintools 0.3.0's own, so
-that the example checks conformance when the doctests run), the functional form
+their ranges, notes, references, and an example whose values are braintools 0.3.0's own, or
+those of the library the maths comes from, so that the example checks conformance when the
+doctests run), the functional form
 (``sigmoid(x, alpha)``), the registry entry for :func:`spikegrad.get`, ``__all__`` and the
 documentation page.
 """
@@ -25,10 +28,11 @@ from ._functional import functional
 from ._params import Param
 from ._surrogate import Surrogate
 
-# braintools 0.3.0's own outputs at its default parameters (shipped for `spikegrad check`).
-_BRAINTOOLS = json.loads(
-    (pathlib.Path(__file__).parent / "data" / "braintools-0.3.0.json").read_text()
-)["surrogates"]
+# braintools 0.3.0's own outputs at its default parameters, and those of snntorch,
+# spikingjelly and norse (shipped for `spikegrad check` and the compatibility tests).
+_DATA = pathlib.Path(__file__).parent / "data"
+_BRAINTOOLS = json.loads((_DATA / "braintools-0.3.0.json").read_text())["surrogates"]
+_PEERS = json.loads((_DATA / "peers-1.0.json").read_text())
 _EXAMPLE_X = (-1.0, 0.0, 0.5, 2.0)
 
 # The publications the catalogue cites, by key (each declaration's ``cite``).
@@ -43,6 +47,19 @@ _REFERENCES = {
         "S. K. Esser et al., *Convolutional networks for fast, energy-efficient neuromorphic "
         "computing*, PNAS 113 (2016)."
     ),
+    "bellec2018": (
+        "G. Bellec et al., *Long short-term memory and learning-to-learn in networks of spiking "
+        "neurons*, NeurIPS (2018)."
+    ),
+    "gerstner2002": (
+        "W. Gerstner, W. M. Kistler, *Spiking neuron models: single neurons, populations, "
+        "plasticity*, Cambridge University Press (2002)."
+    ),
+    "norse": "The norse library's threshold functions (no separate publication).",
+    "perez2021": (
+        "N. Perez-Nieves, D. F. M. Goodman, *Sparse spiking gradient descent*, NeurIPS (2021)."
+    ),
+    "spikingjelly": "The SpikingJelly catalogue (no separate publication).",
     "fang2021": (
         "W. Fang et al., *Incorporating learnable membrane time constant to enhance learning of"
         " spiking neural networks*, ICCV (2021)."
@@ -82,37 +99,59 @@ _REFERENCES = {
 
 
 
+def published(cls: type[Surrogate]) -> dict[str, Any]:
+    """The outputs of the library a catalogue entry comes from, measured by running it.
+
+    braintools 0.3.0's at its defaults for braintools' entries; for the others, those of the
+    library named by the declaration ``example = (library, name, parameters)``, where the
+    entry with ``parameters`` is that library's ``name`` (its forward convention aside).
+    Keys: ``source``, ``params``, ``x``, ``forward``, ``grad`` and ``primitive`` (or None).
+    """
+    reference = _BRAINTOOLS.get(cls.__name__)
+    if reference is not None:
+        return {**reference, "source": "braintools 0.3.0", "params": {}}
+    library, name, params = cls.__dict__["example"]
+    case = next(c for c in _PEERS["cases"] if (c["lib"], c["name"]) == (library, name))
+    return {**case, "primitive": None, "source": f"{library} ``{name}``", "params": params}
+
+
 def _example(cls: type[Surrogate]) -> list[str]:
     """The Examples section: the class, its g' and g, and the functional form on four points.
 
-    The printed values are braintools 0.3.0's reference outputs (rounded to 4 decimals).
+    The printed gradients are those of the library the entry comes from (:func:`published`,
+    rounded to 4 decimals).
     """
-    reference = _BRAINTOOLS.get(cls.__name__)
-    if reference is None:
-        return []
+    reference = published(cls)
+    source = reference["source"]
+    arguments = ", ".join(f"{k}={v!r}" for k, v in reference["params"].items())
     at = [reference["x"].index(v) for v in _EXAMPLE_X]
 
     def shown(values: list[float]) -> str:  # in plain Python: importing spikegrad loads no NumPy
         return repr([round(values[i], 4) for i in at])
 
-    spikes = "array([" + ", ".join("1." if reference["forward"][i] else "0." for i in at) + "])"
+    spikes = "array([" + ", ".join("1." if v >= 0 else "0." for v in _EXAMPLE_X) + "])"
 
     lines = [
         "Examples", "--------",
-        "The values printed are braintools 0.3.0's own outputs at the same points.", "",
+        f"The gradients printed are {source}'s own outputs at the same points.", "",
         ">>> import numpy as np", ">>> import spikegrad as sg",
-        f">>> x = np.array({list(_EXAMPLE_X)})", f">>> f = sg.{cls.__name__}()",
+        f">>> x = np.array({list(_EXAMPLE_X)})", f">>> f = sg.{cls.__name__}({arguments})",
         ">>> f(x)", spikes,
         ">>> f.surrogate_grad(x).round(4).tolist()", shown(reference["grad"]),
     ]
     if reference["primitive"]:
         lines += [">>> f.surrogate_fun(x).round(4).tolist()", shown(reference["primitive"])]
-    lines += [f">>> sg.{cls.registry_name}(x)  # the functional form", spikes]
+    lines += [f">>> sg.{cls.registry_name}(x{', ' if arguments else ''}{arguments})"
+              "  # the functional form", spikes]
     return lines
 
 
 class _Catalogue(Surrogate):
     """Base of the catalogue's classes: g' and g are ``_math.<name>_derivative``/``_primitive``."""
+
+    #: g grows linearly without bound (constant slopes in the tails): like the exact value, it
+    #: overflows to +-inf where slope * x exceeds the dtype's range. g' is always finite.
+    linear_tails: bool = False
 
     def __init_subclass__(cls, name: str | None = None, **kwargs: Any) -> None:
         if _Catalogue not in cls.__bases__:  # a user's subclass of a catalogue class
@@ -197,9 +236,10 @@ class PiecewiseLeakyRelu(_Catalogue, name="piecewise_leaky_relu"):
     The box is closed at ``|x| == w`` (as braintools; spikingjelly's is open).
     """
 
-    c = Param(0.01, ge=0, le=1, doc="slope outside the box")
+    c = Param(0.01, ge=0, le=1e4, doc="slope outside the box")
     w = Param(1.0, ge=1e-4, le=1e6, doc="half-width of the box")
     cite = ("wu2018",)
+    linear_tails = True
 
 
 class SquarewaveFourierSeries(_Catalogue, name="squarewave_fourier_series"):
@@ -241,9 +281,10 @@ class QPseudoSpike(_Catalogue, name="q_pseudo_spike"):
 class LeakyRelu(_Catalogue, name="leaky_relu"):
     r"""Leaky ReLU surrogate: two constant slopes."""
 
-    alpha = Param(0.1, ge=-1, le=1, doc="slope for x < 0")
-    beta = Param(1.0, ge=-1, le=1, doc="slope for x >= 0")
+    alpha = Param(0.1, ge=-1e4, le=1e4, doc="slope for x < 0")
+    beta = Param(1.0, ge=-1e4, le=1e4, doc="slope for x >= 0")
     cite = ("braintools",)
+    linear_tails = True
 
 
 class LogTailedRelu(_Catalogue, name="log_tailed_relu"):
@@ -253,8 +294,9 @@ class LogTailedRelu(_Catalogue, name="log_tailed_relu"):
     ``log(x)``.
     """
 
-    alpha = Param(0.0, ge=-1, le=1, doc="slope for x <= 0")
+    alpha = Param(0.0, ge=-1e4, le=1e4, doc="slope for x <= 0")
     cite = ("cai2017",)
+    linear_tails = True
 
 
 class ReluGrad(_Catalogue, name="relu_grad"):
@@ -279,6 +321,7 @@ class GaussianGrad(_Catalogue, name="gaussian_grad"):
     sigma = Param(0.5, ge=1e-3, le=1e6, doc="standard deviation")
     alpha = Param(0.5, gt=0, le=100, doc="scale (the area under g')")
     cite = ("yin2021",)
+    repr_order = ("alpha", "sigma")  # as braintools prints it
 
 
 class MultiGaussianGrad(_Catalogue, name="multi_gaussian_grad"):
@@ -289,7 +332,7 @@ class MultiGaussianGrad(_Catalogue, name="multi_gaussian_grad"):
     the standard normal distribution function.
     """
 
-    h = Param(0.15, ge=0, le=1, doc="weight of the two negative side lobes")
+    h = Param(0.15, ge=0, le=5, doc="weight of the two negative side lobes")
     s = Param(6.0, ge=0.1, le=1e6, doc="width of the side lobes relative to sigma")
     sigma = Param(0.5, ge=1e-3, le=1e6, doc="standard deviation of the central lobe")
     scale = Param(0.5, gt=0, le=10, doc="overall scale")
@@ -316,6 +359,86 @@ class SlayerGrad(_Catalogue, name="slayer_grad"):
 
     alpha = Param(1.0, ge=1e-4, le=1e4, doc="decay rate")
     cite = ("shrestha2018",)
+
+
+class Rect(_Catalogue, name="rect"):
+    r"""Rectangular (boxcar) surrogate, open at its edges, with optional leaky tails.
+
+    spikingjelly's ``Rect`` (leak 0) and ``PiecewiseLeakyReLU(w, c)`` (alpha = 1/(2w), leak c).
+    At ``|x| == 1/(2 alpha)`` g' is the leak, as spikingjelly computes it; braintools'
+    :class:`PiecewiseLeakyRelu` is the same box closed at its edges.
+    """
+
+    alpha = Param(1.0, ge=1e-4, le=1e4, doc="height of the box; its half-width is 1/(2 alpha)")
+    leak = Param(0.0, ge=0, le=1e4, doc="slope outside the box")
+    cite = ("wu2018", "spikingjelly")
+    linear_tails = True
+    example = ("spikingjelly", "Rect", {})
+
+
+class FakeNumericalGradient(_Catalogue, name="fake_numerical_gradient"):
+    r"""Fake numerical gradient: the secant slope of the step from 0, capped at alpha.
+
+    The slope of the step's secant through the threshold, :math:`1/|x|`, capped at ``alpha``
+    (spikingjelly's ``FakeNumericalGradient``, which gives -inf at ``x = -0.0``; here g' is alpha
+    at both zeros). g grows logarithmically.
+    """
+
+    alpha = Param(0.3, gt=0, le=1e4, doc="the cap of g' (its value for |x| <= 1/alpha)")
+    cite = ("spikingjelly",)
+    example = ("spikingjelly", "FakeNumericalGradient", {})
+
+
+class EscapeRate(_Catalogue, name="escape_rate"):
+    r"""Escape-rate surrogate: a Laplace (two-sided exponential) peak away from the threshold.
+
+    snntorch's ``spike_rate_escape(beta, slope)`` is ``EscapeRate(height=slope, rate=beta)``
+    with its peak at ``x = 1`` (the default ``center``). Centred at 0 it is
+    :class:`SlayerGrad` scaled by ``height``.
+    """
+
+    height = Param(25.0, gt=0, le=100, doc="the peak value of g'")
+    rate = Param(1.0, ge=1e-2, le=1e4, doc="decay rate of the exponential tails")
+    center = Param(1.0, ge=-100, le=100, doc="where g' peaks")
+    cite = ("gerstner2002",)
+    example = ("snntorch", "spike_rate_escape", {})
+
+
+class SparseFastSigmoid(_Catalogue, name="sparse_fast_sigmoid"):
+    r"""Sparse fast sigmoid: the fast sigmoid's gradient, zero up to a cutoff.
+
+    snntorch's ``SFS(slope, B)``; with the default cutoff 1 the gradient is zero at the
+    threshold and below, which keeps the backward pass sparse.
+    """
+
+    alpha = Param(25.0, ge=1e-4, le=1e4, doc="steepness")
+    cutoff = Param(1.0, ge=-100, le=100, doc="g' is zero for x <= cutoff")
+    cite = ("perez2021",)
+    example = ("snntorch", "SFS", {})
+
+
+class AlgebraicSigmoid(_Catalogue, name="algebraic_sigmoid"):
+    r"""Algebraic sigmoid surrogate, :math:`x/\sqrt{1+x^2}` rescaled to a unit step.
+
+    norse's ``heavi_circ_fn(x, alpha)`` and ``threshold(x, "circ", alpha)`` give
+    ``AlgebraicSigmoid(alpha=1/alpha, gain=2*alpha)`` (a peak of 1).
+    """
+
+    alpha = Param(1.0, gt=0, le=1e4, doc="steepness; the peak of g' is alpha/2")
+    cite = ("norse",)
+    example = ("norse", "heavi_circ_fn", {"alpha": 1 / 0.3, "gain": 0.6})
+
+
+class QPseudoSpikeUnitArea(_Catalogue, name="q_pseudo_spike_unit_area"):
+    r"""q-PseudoSpike surrogate in the paper's form (spikingjelly's): g' has unit area.
+
+    The tail scale is ``alpha - 1`` (braintools' :class:`QPseudoSpike` uses ``alpha + 1``), so
+    g rises from 0 to 1. alpha must exceed 1 (spikingjelly divides by zero at 1).
+    """
+
+    alpha = Param(2.0, ge=1.001, le=1e4, doc="tail fatness: smaller alpha, heavier tails")
+    cite = ("herranz2022",)
+    example = ("spikingjelly", "QPseudoSpike", {})
 
 
 _CATALOGUE = tuple(c for c in _Catalogue.__subclasses__() if _Catalogue in c.__bases__)
