@@ -22,12 +22,14 @@ extensions = [
     "local_mathjax",  # sphinx.ext.mathjax with MathJax served from _static/: renders offline
     "numpydoc",
     "matplotlib.sphinxext.plot_directive",
+    "catalogue",  # the surrogates' pages, index table, thumbnails and sidebar order
 ]
 html_theme = "furo"
 html_title = "spikegrad"
-exclude_patterns = ["_build", "surrogates/_template.rst"]
+exclude_patterns = ["_build"]
 # No autodoc_default_options["members"]: under Sphinx 8+ a default of False overrides the
 # explicit ``:members:`` lists of the pages, and the methods vanish from the site.
+autodoc_member_order = "bysource"
 numpydoc_show_class_members = False
 numpydoc_xref_param_type = False
 numpydoc_validation_checks: set[str] = set()
@@ -40,38 +42,3 @@ nitpicky = False
 rst_epilog = ".. |BACKENDS| replace:: " + ", ".join(f'``"{b}"``' for b in sg.BACKENDS)
 # The PyTorch layer's page can be built without PyTorch installed.
 autodoc_mock_imports = [] if importlib.util.find_spec("torch") else ["torch"]
-
-# One page per registered surrogate, generated from the registry, so that a new surrogate gets
-# its page (formula, parameters, plot drawn by the library itself, example, references).
-_HERE = pathlib.Path(__file__).parent
-_PAGE = """{title}
-{underline}
-
-.. currentmodule:: spikegrad
-
-.. plot::
-
-   import spikegrad as sg
-   from spikegrad.tools.plotting import plot_surrogates
-   plot_surrogates([sg.get("{name}")])
-
-.. autoclass:: {cls}
-   :members: surrogate_grad, surrogate_fun, vjp
-
-.. autofunction:: {name}
-"""
-
-
-def _write_surrogate_pages() -> None:
-    out = _HERE / "surrogates" / "generated"
-    out.mkdir(exist_ok=True)
-    for name in sg.available():
-        cls = type(sg.get(name))
-        text = _PAGE.format(title=cls.__name__, underline="=" * len(cls.__name__), name=name,
-                            cls=cls.__name__)
-        page = out / f"{name}.rst"
-        if not page.exists() or page.read_text() != text:
-            page.write_text(text)
-
-
-_write_surrogate_pages()
