@@ -26,7 +26,7 @@ extensions = [
 ]
 html_theme = "furo"
 html_title = "spikegrad"
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "_include"]  # _include: parts of several pages
 # No autodoc_default_options["members"]: under Sphinx 8+ a default of False overrides the
 # explicit ``:members:`` lists of the pages, and the methods vanish from the site.
 autodoc_member_order = "bysource"
