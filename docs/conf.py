@@ -4,26 +4,32 @@ from __future__ import annotations
 
 import importlib.util
 import pathlib
+import sys
 
 import spikegrad as sg
 
+_HERE = pathlib.Path(__file__).parent
+sys.path.insert(0, str(_HERE / "_ext"))  # this site's own extensions
+
 project = "spikegrad"
 author = "The spikegrad developers"
+copyright = f"2026, {author}"
 release = version = sg.__version__
 
 extensions = [
     "sphinx.ext.autodoc",
-    "sphinx.ext.autosummary",
     "sphinx.ext.doctest",
-    "sphinx.ext.mathjax",
+    "local_mathjax",  # sphinx.ext.mathjax with MathJax served from _static/: renders offline
     "numpydoc",
     "matplotlib.sphinxext.plot_directive",
+    "catalogue",  # the surrogates' pages, index table, thumbnails and sidebar order
 ]
 html_theme = "furo"
 html_title = "spikegrad"
-exclude_patterns = ["_build", "surrogates/_template.rst"]
-autosummary_generate = True
-autodoc_default_options = {"members": False}
+exclude_patterns = ["_build", "_include"]  # _include: parts of several pages
+# No autodoc_default_options["members"]: under Sphinx 8+ a default of False overrides the
+# explicit ``:members:`` lists of the pages, and the methods vanish from the site.
+autodoc_member_order = "bysource"
 numpydoc_show_class_members = False
 numpydoc_xref_param_type = False
 numpydoc_validation_checks: set[str] = set()
@@ -32,40 +38,7 @@ plot_html_show_source_link = False
 plot_html_show_formats = False
 plot_formats = [("png", 110)]
 nitpicky = False
+# |BACKENDS| in the text: the valid names, from the code (documented in api.rst).
+rst_epilog = ".. |BACKENDS| replace:: " + ", ".join(f'``"{b}"``' for b in sg.BACKENDS)
 # The PyTorch layer's page can be built without PyTorch installed.
 autodoc_mock_imports = [] if importlib.util.find_spec("torch") else ["torch"]
-
-# One page per registered surrogate, generated from the registry, so that a new surrogate gets
-# its page (formula, parameters, plot drawn by the library itself, example, references).
-_HERE = pathlib.Path(__file__).parent
-_PAGE = """{title}
-{underline}
-
-.. currentmodule:: spikegrad
-
-.. plot::
-
-   import spikegrad as sg
-   from spikegrad.tools.plotting import plot_surrogates
-   plot_surrogates([sg.get("{name}")])
-
-.. autoclass:: {cls}
-   :members: surrogate_grad, surrogate_fun, vjp
-
-.. autofunction:: {name}
-"""
-
-
-def _write_surrogate_pages() -> None:
-    out = _HERE / "surrogates" / "generated"
-    out.mkdir(exist_ok=True)
-    for name in sg.available():
-        cls = type(sg.get(name))
-        text = _PAGE.format(title=cls.__name__, underline="=" * len(cls.__name__), name=name,
-                            cls=cls.__name__)
-        page = out / f"{name}.rst"
-        if not page.exists() or page.read_text() != text:
-            page.write_text(text)
-
-
-_write_surrogate_pages()
