@@ -26,17 +26,18 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> object:
-    # spikegrad.nn (PyTorch layers) imports torch, so it loads only when first used.
-    if name == "nn":
+    # spikegrad.nn (PyTorch layers) imports torch, so it loads only when first used; so does
+    # spikegrad.compat (the other libraries' spellings), to keep `import spikegrad` quick.
+    if name in ("nn", "compat"):
         import importlib
 
-        return importlib.import_module("spikegrad.nn")
+        return importlib.import_module(f"spikegrad.{name}")
     raise AttributeError(f"module 'spikegrad' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
     # The public names only: not the private modules, nor `annotations` (a __future__ import).
-    return sorted([*__all__, "__version__", "nn"])
+    return sorted([*__all__, "__version__", "compat", "nn"])
 
 
 __all__ = [

@@ -1,0 +1,154 @@
+"""The object behind every compatibility name: a peer library's surrogate, spelled its way.
+
+A :class:`CompatSurrogate` keeps the library's parameters (for its ``repr``, equality and
+conversion) and evaluates through the canonical catalogue surrogate its entry maps it to, with
+the library's forward convention: it is a :class:`~spikegrad.Surrogate`, so it works on every
+backend and under every transform, and ``canonical()`` returns the catalogue object.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, ClassVar
+
+from .._params import _as_real_number, is_traced
+from .._surrogate import Surrogate
+from ._mapping import ENTRIES, Entry, entry
+
+__all__ = ["CompatSurrogate", "compat_class", "from_canonical", "number"]
+
+
+def number(value: Any, where: str) -> Any:
+    """A library parameter as a Python number: ints stay ints (a series length, snntorch's
+    ``slope=25``), 0-d arrays and tensors (norse passes ``alpha`` as one) become floats, JAX
+    tracers pass through; anything else is a ``TypeError`` saying what to pass."""
+    if is_traced(value):
+        return value
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    return _as_real_number(value, where)
+
+
+class CompatSurrogate(Surrogate):
+    """A surrogate of snntorch, spikingjelly or norse, by that library's spelling."""
+
+    entry: ClassVar[Entry]
+    _canonical: Surrogate
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        e = self.entry
+        names = [n for n, _ in e.params]
+        label = f"{e.library}.{e.name}"
+        if len(args) > len(names):
+            raise TypeError(f"{label} takes at most {len(names)} parameter(s) "
+                            f"({', '.join(names) or 'none'}); got {len(args)}")
+        given = dict(zip(names, args))
+        for key, value in kwargs.items():
+            if key not in names:
+                raise TypeError(f"{label} has no parameter {key!r}; its parameters are: "
+                                f"{', '.join(names) or 'none'}")
+            if key in given:
+                raise TypeError(f"{label} got parameter {key!r} twice")
+            given[key] = value
+        values = {}
+        for name, default in e.params:
+            if name not in given and default is None:
+                raise TypeError(f"{label} needs the parameter {name!r}")
+            values[name] = number(given.get(name, default), f"{label}: {name}")
+        self._canonical = e.canonical_for(**values)
+        self._param_values = tuple(values.values())
+
+    @property
+    def spec(self) -> Any:
+        return self._canonical.spec
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(zip((n for n, _ in self.entry.params), self._param_values))
+
+    def _has_primitive(self) -> bool:
+        return self._canonical._has_primitive()
+
+    def canonical(self) -> Surrogate:
+        """The catalogue surrogate this is: same gradient, same forward convention.
+
+        Examples
+        --------
+        >>> import spikegrad as sg
+        >>> sg.compat.snntorch.atan(alpha=2.0).canonical()
+        Arctan(alpha=2.0, spike_at_zero=False)
+        """
+        return self._canonical.replace(origin=True) if self._origin else self._canonical
+
+    def replace(self, **changes: Any) -> Surrogate:
+        """The same library surrogate with some of its parameters changed."""
+        return type(self)(**{**self.params, **changes})
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"{self.entry.library}.{self.entry.name}({shown}) = {self.canonical()!r}"
+
+
+def compat_class(e: Entry, base: type[CompatSurrogate] = CompatSurrogate,
+                 **namespace: Any) -> type[CompatSurrogate]:
+    """The class of one entry (named as the library names it), derived from ``base``."""
+    cls = type(e.name, (base,), {"entry": e, "__module__": f"spikegrad.compat.{e.library}",
+                                 **namespace})
+    cls.__doc__ = (
+        f"{e.library}'s ``{e.name}``: :class:`~spikegrad.{e.canonical.__name__}` "
+        f"({'x >= 0' if e.spike_at_zero else 'x > 0'} forward).\n\n"
+        + (f"Difference from {e.library}: {e.difference}.\n" if e.difference else "")
+    )
+    return cls
+
+
+def from_canonical(surrogate: Surrogate, library: str) -> CompatSurrogate:
+    """The ``library`` spelling of a catalogue surrogate (its parameters converted).
+
+    The result has the library's forward convention (snntorch and norse spike on ``x > 0``).
+
+    Raises
+    ------
+    ValueError
+        ``library`` has no spelling of that surrogate with those parameters; the message lists
+        the library's surrogates of the same class.
+
+    Examples
+    --------
+    >>> import spikegrad as sg
+    >>> sg.compat.from_canonical(sg.Sigmoid(alpha=8.0), "snntorch")
+    snntorch.sigmoid(slope=8.0) = Sigmoid(alpha=8.0, spike_at_zero=False)
+    """
+    if isinstance(surrogate, CompatSurrogate):
+        surrogate = surrogate.canonical()
+    canonical = {**surrogate.params, "gain": surrogate.gain}
+    candidates = [e for e in ENTRIES if e.library == library and type(surrogate) is e.canonical]
+    for e in candidates:
+        params = e.from_canonical(canonical)
+        if params is not None:
+            made = _CLASSES[(library, e.name)](**params)
+            return _with_origin(made) if surrogate.origin else made
+    names = ", ".join(e.name for e in candidates) or "none"
+    raise ValueError(
+        f"{library} has no spelling of {surrogate!r} (its surrogates of class "
+        f"{type(surrogate).__name__}: {names}); use the canonical object itself on every backend"
+    )
+
+
+def _with_origin(s: CompatSurrogate) -> CompatSurrogate:
+    s.origin = True
+    return s
+
+
+# Filled by each library's module: (library, name) -> its class.
+_CLASSES: dict[tuple[str, str], type[CompatSurrogate]] = {}
+
+
+def register(cls: type[CompatSurrogate]) -> type[CompatSurrogate]:
+    _CLASSES[(cls.entry.library, cls.entry.name)] = cls
+    return cls
+
+
+def lookup(library: str, name: str) -> type[CompatSurrogate]:
+    entry(library, name)  # a KeyError that lists the library's names
+    return _CLASSES[(library, name)]
