@@ -190,3 +190,28 @@ def test_public_cuda_source():
     text = sg.cuda_source(sg.LeakyRelu(), "vjp", "float16")
     assert text.startswith('extern "C" __global__ void spikegrad_leaky_relu_vjp_float16(')
     assert "__half2float(ct_in[i])" in text and "p_alpha" in text and "p_beta" in text
+
+
+def test_kernels_of_the_compatibility_names_match_numpy(tmp_path):
+    """Every snntorch, spikingjelly and norse spelling (gains, the x > 0 forward) compiles into
+    kernels whose values are the NumPy float64 reference's (the numbers of
+    tests/compat/test_reference.py, which checks those against the libraries)."""
+    from spikegrad import compat
+
+    surrogates = [compat.get(n, **{p: (0.5 if d is None else d) for p, d in
+                                   compat._mapping.entry(*n.split(".")).params})
+                  for n in compat.available()]
+    kernels = [codegen.generate(s.spec.formula, kind, "float64")
+               for s in surrogates for kind in ("forward", "grad", "vjp")]
+    compiled = {"float64": compile_for_cpu(kernels, tmp_path, "compat")}
+    x = np.concatenate([np.linspace(-3.0, 3.0, 121), [0.0, -0.0, 1e300, -1e300]])
+    ct = np.linspace(-2.0, 2.0, x.size)
+    for s in surrogates:
+        want = s.surrogate_grad(x)
+        assert_within_ulps(run_on_cpu(compiled, s, "grad", "float64", x), want, "float64",
+                           ulps=4096)
+        assert_within_ulps(run_on_cpu(compiled, s, "vjp", "float64", x, ct), ct * want,
+                           "float64", ulps=4096)
+        expected = (x >= 0) if s.spike_at_zero else (x > 0)
+        np.testing.assert_array_equal(run_on_cpu(compiled, s, "forward", "float64", x),
+                                      expected.astype(np.float64))

@@ -319,6 +319,8 @@ def generate(formula: Formula, kind: str, dtype: str) -> Kernel:
     structure = "".join(
         f"_{n}{v}" for n, v in zip(formula.parameters, formula.structure) if v is not None
     )
+    if formula.gain != 1.0:  # a constant of the code: kernels of other gains differ
+        structure += "_gain" + re.sub(r"\W", "_", repr(formula.gain))
     name = f"spikegrad_{_snake(formula.name)}{structure}_{kind}_{dtype}"
     return Kernel(name, kind, dtype, ctype, dynamic, tuple(program.lines), result.name)
 

@@ -8,6 +8,7 @@ backend and under every transform, and ``canonical()`` returns the catalogue obj
 
 from __future__ import annotations
 
+import inspect
 import numbers
 from typing import Any, ClassVar
 
@@ -66,6 +67,14 @@ class CompatSurrogate(Surrogate):
     def params(self) -> dict[str, Any]:
         return dict(zip((n for n, _ in self.entry.params), self._param_values))
 
+    @property
+    def gain(self) -> float:
+        return self._canonical.gain
+
+    @property
+    def spike_at_zero(self) -> bool:
+        return self._canonical.spike_at_zero
+
     def _has_primitive(self) -> bool:
         return self._canonical._has_primitive()
 
@@ -94,6 +103,12 @@ def compat_class(e: Entry, base: type[CompatSurrogate] = CompatSurrogate,
     """The class of one entry (named as the library names it), derived from ``base``."""
     cls = type(e.name, (base,), {"entry": e, "__module__": f"spikegrad.compat.{e.library}",
                                  **namespace})
+    cls.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
+        inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                          default=inspect.Parameter.empty if d is None else d)
+        for n, d in e.params
+    ] + [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d)
+         for n, d in getattr(base, "keywords", {}).items()])
     cls.__doc__ = (
         f"{e.library}'s ``{e.name}``: :class:`~spikegrad.{e.canonical.__name__}` "
         f"({'x >= 0' if e.spike_at_zero else 'x > 0'} forward).\n\n"

@@ -105,6 +105,10 @@ def _close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-12)
 
 
+def _positive(name: str, value: Any) -> str | None:
+    return None if value > 0 else f"{name} must be > 0 (it divides the gain); got {value!r}"
+
+
 _NAN_BELOW = (
     "snntorch's gradient is NaN for x below about -3.4 (float32, slope 25; its exp overflows); "
     "spikegrad's is finite everywhere"
@@ -209,16 +213,19 @@ ENTRIES: tuple[Entry, ...] = (
         "norse", "heavi_erfc_fn", {"k": None}, S.ERF,
         (lambda k: {"alpha": k, "gain": 2.0 / k},
          lambda c: {"k": c["alpha"]} if _close(c["gain"], 2.0 / c["alpha"]) else None),
+        refuse=lambda k: _positive("k", k),
     ),
     _entry(
         "norse", "heavi_tanh_fn", {"k": None}, S.Sigmoid,
         (lambda k: {"alpha": 2.0 * k, "gain": 2.0 / k},
          lambda c: {"k": c["alpha"] / 2} if _close(c["gain"], 4.0 / c["alpha"]) else None),
+        refuse=lambda k: _positive("k", k),
     ),
     _entry(
         "norse", "heavi_circ_fn", {"k": None}, S.AlgebraicSigmoid,
         (lambda k: {"alpha": 1.0 / k, "gain": 2.0 * k},
          lambda c: {"k": 1.0 / c["alpha"]} if _close(c["gain"], 2.0 / c["alpha"]) else None),
+        refuse=lambda k: _positive("k", k),
         difference=(
             "norse's gradient is NaN at alpha=0 and for |x| beyond about 1.9e19 (float32; x**2 "
             "overflows); spikegrad refuses alpha <= 0 and is finite for every finite x"

@@ -22,6 +22,7 @@ array([0., 0., 1.])
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from ._base import CompatSurrogate, compat_class, from_canonical, register
@@ -45,6 +46,7 @@ def _factory(cls: type[CompatSurrogate]) -> Any:
         return cls(*args, **kwargs)
 
     make.__name__ = make.__qualname__ = cls.entry.name
+    make.__signature__ = inspect.signature(cls)  # type: ignore[attr-defined]
     make.__doc__ = cls.__doc__
     return make
 

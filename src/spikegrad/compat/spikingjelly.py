@@ -44,6 +44,8 @@ def heaviside(x: Any) -> Any:
 class SurrogateFunctionBase(CompatSurrogate):
     """The base of spikingjelly's surrogate classes: ``spiking`` chooses spikes or g."""
 
+    keywords = {"spiking": True}  # the constructor's keywords besides the parameters
+
     def __init__(self, *args: Any, spiking: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.spiking = spiking
