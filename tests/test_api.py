@@ -229,3 +229,115 @@ def test_redefining_a_class_replaces_its_registration():
 def test_functional_form_equals_class(alpha, beta):
     x = np.linspace(-3, 3, 13)
     np.testing.assert_array_equal(sg.s2nn(x, alpha, beta), sg.S2NN(alpha, beta)(x))
+
+
+# ------------------------------------------------------------ gain and the forward convention
+
+
+def test_gain_scales_g_and_gprime_on_every_backend(backend):
+    x64 = np.asarray([-2.0, -0.3, 0.0, 0.4, 3.0])
+    x = backend.array(x64, "float64")
+    plain, scaled = sg.Arctan(alpha=2.0), sg.Arctan(alpha=2.0, gain=0.25)
+    exact = 0.25 * (1.0 / (1.0 + (np.pi * x64) ** 2))  # (alpha/2)/(1+(pi alpha x/2)^2), alpha=2
+    np.testing.assert_allclose(backend.to_numpy(scaled.surrogate_grad(x)), exact, rtol=1e-12)
+    np.testing.assert_allclose(backend.to_numpy(scaled.surrogate_fun(x)),
+                               0.25 * backend.to_numpy(plain.surrogate_fun(x)), rtol=1e-12)
+    np.testing.assert_array_equal(backend.to_numpy(scaled(x)), backend.to_numpy(plain(x)))
+
+
+def test_spike_at_zero_false_spikes_on_x_above_zero(backend):
+    x64 = np.asarray([-1.0, -0.0, 0.0, 1e-300, np.nan])
+    x = backend.array(x64, "float64")
+    strict = sg.Sigmoid(spike_at_zero=False)
+    np.testing.assert_array_equal(backend.to_numpy(strict(x)), [0.0, 0.0, 0.0, 1.0, 0.0])
+    np.testing.assert_array_equal(backend.to_numpy(sg.Sigmoid()(x)), [0.0, 1.0, 1.0, 1.0, 0.0])
+
+
+def test_options_in_repr_equality_and_replace():
+    s = sg.Sigmoid(alpha=2.0, gain=3.0, spike_at_zero=False)
+    assert repr(s) == "Sigmoid(alpha=2.0, gain=3.0, spike_at_zero=False)"
+    assert eval(repr(s), vars(sg)) == s  # noqa: S307
+    assert s != sg.Sigmoid(alpha=2.0, gain=3.0) and s != sg.Sigmoid(alpha=2.0, spike_at_zero=False)
+    assert s.replace(gain=1.0) == sg.Sigmoid(alpha=2.0, spike_at_zero=False)
+    assert pickle.loads(pickle.dumps(s)) == s
+
+
+@pytest.mark.parametrize(("kwargs", "error", "message"), [
+    ({"gain": 0.0}, ValueError, r"gain=0.0 is out of range; allowed: 0.0001 <= gain <= 10000"),
+    ({"gain": "2"}, TypeError, r"gain"),
+    ({"spike_at_zero": 1}, TypeError, r"spike_at_zero must be True \(spike on x >= 0\) or False"),
+])
+def test_bad_options_are_clear_errors(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        sg.Sigmoid(**kwargs)
+
+
+def test_traced_gain_is_refused():
+    jax = pytest.importorskip("jax")
+    with pytest.raises(TypeError, match="gain is a constant of the formula"):
+        jax.jit(lambda g: sg.Sigmoid(gain=g)(1.0))(2.0)
+
+
+# ------------------------------------------------------------------ braintools-style subclasses
+
+
+def _braintools_style():
+    jnp = pytest.importorskip("jax.numpy")
+
+    class MySurrogate(sg.Surrogate):
+        def __init__(self, alpha=1.0):
+            super().__init__()
+            self.alpha = alpha
+
+        def surrogate_fun(self, x):
+            return jnp.sin(x) * self.alpha
+
+        def surrogate_grad(self, x):
+            return self.alpha * jnp.cos(x)
+
+    return MySurrogate
+
+
+def test_braintools_style_subclass_runs_under_jax_transforms():
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+    s = _braintools_style()(alpha=2.0)
+    x = jnp.asarray([-1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(np.asarray(s(x)), [0.0, 1.0, 1.0])
+    want = 2.0 * np.cos([-1.0, 0.0, 1.0])
+    for fn in (jax.grad(lambda v: s(v).sum()), jax.jit(jax.grad(lambda v: s(v).sum())),
+               jax.vmap(jax.grad(s))):
+        np.testing.assert_allclose(np.asarray(fn(x)), want, rtol=1e-6)
+    _, tangent = jax.jvp(s, (x,), (jnp.ones(3),))
+    np.testing.assert_allclose(np.asarray(tangent), want, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(s.surrogate_fun(x)),
+                               2.0 * np.sin([-1.0, 0.0, 1.0]), rtol=1e-6)
+    assert repr(s) == "MySurrogate(alpha=2.0)"
+
+
+def test_braintools_style_attributes_are_read_afresh_even_under_jit():
+    jax = pytest.importorskip("jax")
+    s = _braintools_style()(alpha=2.0)
+    grad = jax.jit(jax.grad(lambda v: s(v).sum()))
+    x = jax.numpy.zeros(2)
+    np.testing.assert_allclose(np.asarray(grad(x)), [2.0, 2.0])
+    s.alpha = 5.0  # a changed attribute is a new formula: no stale compiled code
+    np.testing.assert_allclose(np.asarray(jax.grad(lambda v: s(v).sum())(x)), [5.0, 5.0])
+
+
+def test_braintools_style_identity_pickling_and_missing_methods():
+    cls = _braintools_style()
+    a, b = cls(alpha=1.0), cls(alpha=1.0)
+    assert a == a and a != b and hash(a) != hash(b)
+    assert copy.deepcopy(a).alpha == 1.0 and copy.deepcopy(a) is not a
+
+    class OnlyGrad(sg.Surrogate):
+        def surrogate_grad(self, x):
+            return x * 0 + 1.0
+
+    s = OnlyGrad()
+    np.testing.assert_array_equal(s(np.asarray([-1.0, 1.0])), [0.0, 1.0])
+    with pytest.raises(NotImplementedError, match="defines no primitive"):
+        s.surrogate_fun(np.asarray([1.0]))
+    with pytest.raises(NotImplementedError, match="override the method surrogate_grad"):
+        sg.Surrogate()(np.asarray([1.0]))
