@@ -23,6 +23,7 @@ extensions = [
     "numpydoc",
     "matplotlib.sphinxext.plot_directive",
     "catalogue",  # the surrogates' pages, index table, thumbnails and sidebar order
+    "porting",  # the porting guide's tables, from spikegrad.compat's mapping
 ]
 html_theme = "furo"
 html_title = "spikegrad"

@@ -443,7 +443,9 @@ def get(name: str, /, **params: Any) -> Surrogate:
     ----------
     name
         A name from :func:`available` (the snake-case name of the class, e.g.
-        ``"leaky_relu"``); the class name (``"LeakyRelu"``) is accepted too.
+        ``"leaky_relu"``); the class name (``"LeakyRelu"``) is accepted too, and so is another
+        library's spelling, ``"<library>.<name>"`` (:func:`spikegrad.compat.available`, e.g.
+        ``"snntorch.atan"``), with that library's parameters.
     **params
         Parameters for the surrogate's constructor, including ``origin``.
 
@@ -458,6 +460,10 @@ def get(name: str, /, **params: Any) -> Surrogate:
             f"a surrogate name is a string such as 'sigmoid'; got {name!r} "
             f"({type(name).__name__}); available: {', '.join(available())}"
         )
+    if "." in name:  # another library's spelling, "snntorch.atan"
+        from . import compat
+
+        return compat.get(name, **params)
     cls = _REGISTRY.get(name)
     if cls is None:
         cls = next((c for c in _REGISTRY.values() if c.__name__ == name), None)

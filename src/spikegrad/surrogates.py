@@ -384,7 +384,7 @@ class FakeNumericalGradient(_Catalogue, name="fake_numerical_gradient"):
     at both zeros). g grows logarithmically.
     """
 
-    alpha = Param(0.3, gt=0, le=1e4, doc="the cap of g' (its value for |x| <= 1/alpha)")
+    alpha = Param(0.3, gt=0, le=1e4, doc="the cap of g' (its value for abs(x) <= 1/alpha)")
     cite = ("spikingjelly",)
     example = ("spikingjelly", "FakeNumericalGradient", {})
 

@@ -30,7 +30,9 @@ def test_list_shows_every_surrogate_with_defaults(capsys):
     assert "alpha=0.1, beta=1.0" in out and "backends installed: numpy: yes" in out
     assert main(["list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert {r["name"] for r in rows} == set(sg.available())
+    assert {r["name"] for r in rows} == set(sg.available()) | set(sg.compat.available())
+    assert {"name": "snntorch.atan", "call": "atan(alpha=2.0)", "canonical": "Arctan(alpha=alpha)",
+            "forward": "x > 0"}.items() <= next(r for r in rows if r["name"] == "snntorch.atan").items()
 
 
 def test_plot_writes_a_png(tmp_path, capsys):
@@ -154,7 +156,8 @@ def test_a_bad_environment_breaks_no_command_that_computes_nothing():
     assert version.returncode == 0 and version.stdout.strip() == f"spikegrad {sg.__version__}"
     listing = run_command("list", "--json", **env)
     assert listing.returncode == 0, listing.stderr
-    assert {r["name"] for r in json.loads(listing.stdout)} == set(sg.available())
+    names = {r["name"] for r in json.loads(listing.stdout)}
+    assert names == set(sg.available()) | set(sg.compat.available())
 
 
 @pytest.mark.parametrize(

@@ -44,7 +44,7 @@ def test_parameter_values_are_allowed_and_include_the_default(cls):
 
 
 def test_parameter_values_are_clipped_to_the_bounds():
-    assert parameter_values(sg.LeakyRelu.alpha, 1.0) == [0.5, 1.0]  # 2.0 > le=1 becomes 1.0
+    assert parameter_values(sg.PiecewiseLeakyRelu.c, 1e4) == [5e3, 1e4]  # 2e4 > le=1e4: dropped
     assert parameter_values(sg.LogTailedRelu.alpha, 0.0) == [0.0, 0.25, 0.5]
     assert parameter_values(sg.SquarewaveFourierSeries.n, 1) == [1, 2]  # 0 < ge=1 becomes 1
 

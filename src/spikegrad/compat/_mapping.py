@@ -203,8 +203,8 @@ ENTRIES: tuple[Entry, ...] = (
     _entry(
         "norse", "super_fn", {"alpha": 100.0}, S.InvSquareGrad, _same("alpha"),
         difference=(
-            "norse 1.1 ignores alpha (its gradient is 1/(1+|x|)^2 for every alpha); spikegrad "
-            "gives the documented 1/(1+alpha|x|)^2"
+            "norse 1.1 ignores alpha (its gradient is 1/(1 + abs(x))**2 for every alpha); "
+            "spikegrad gives the documented 1/(1 + alpha abs(x))**2"
         ),
     ),
     _entry("norse", "triangle_fn", {"alpha": 0.3}, S.ReluGrad,
@@ -227,7 +227,7 @@ ENTRIES: tuple[Entry, ...] = (
          lambda c: {"k": 1.0 / c["alpha"]} if _close(c["gain"], 2.0 / c["alpha"]) else None),
         refuse=lambda k: _positive("k", k),
         difference=(
-            "norse's gradient is NaN at alpha=0 and for |x| beyond about 1.9e19 (float32; x**2 "
+            "norse's gradient is NaN at alpha=0 and for abs(x) beyond about 1.9e19 (float32; x**2 "
             "overflows); spikegrad refuses alpha <= 0 and is finite for every finite x"
         ),
     ),

@@ -16,6 +16,8 @@ from typing import Any, Sequence
 
 import spikegrad as sg
 from spikegrad import _config
+from spikegrad import compat
+from spikegrad.compat._table import rows as compat_rows
 
 
 class _TextProgress:
@@ -61,13 +63,23 @@ def cmd_list(args: argparse.Namespace) -> int:
         params = ", ".join(f"{k}={v!r}" for k, v in default.params.items()) or "-"
         rows.append((name, type(default).__name__, params))
     if args.json:
-        print(json.dumps([{"name": n, "class": c, "parameters": p} for n, c, p in rows], indent=1))
+        spelled = [{**r, "name": f"{r['library']}.{r['name'].partition('(')[0]}",
+                    "call": r["name"]} for r in compat_rows()]
+        print(json.dumps([{"name": n, "class": c, "parameters": p} for n, c, p in rows]
+                         + spelled, indent=1))
         return 0
     w = [max(len(r[i]) for r in rows) for i in range(3)]
     print(f"{'name':{w[0]}}  {'class':{w[1]}}  parameters (defaults)")
     print("-" * (w[0] + w[1] + 26))
     for n, c, p in rows:
         print(f"{n:{w[0]}}  {c:{w[1]}}  {p}")
+    for library in compat.LIBRARIES:
+        lines = compat_rows(library)
+        width = max(len(r["name"]) for r in lines)
+        print(f"\n{library} {lines[0]['version']} (spikegrad.compat.{library}; "
+              f"sg.get('{library}.<name>'); spikes on {lines[0]['forward']})")
+        for r in lines:
+            print(f"  {r['name']:{width}}  = {r['canonical']}")
     installed = "; ".join(f"{k}: {v}" for k, v in _installed_backends().items())
     print(f"\nbackends installed: {installed}")
     return 0

@@ -50,8 +50,8 @@ def parameter_values(param: sg.Param, value: float) -> list[float]:
     >>> from spikegrad.tools.plotting import parameter_values
     >>> parameter_values(sg.Sigmoid.alpha, 4.0)
     [2.0, 4.0, 8.0]
-    >>> parameter_values(sg.LeakyRelu.beta, 1.0)   # beta <= 1
-    [0.5, 1.0]
+    >>> parameter_values(sg.PiecewiseLeakyRelu.c, 1e4)   # c <= 1e4
+    [5000.0, 10000.0]
     >>> parameter_values(sg.SquarewaveFourierSeries.n, 2)
     [1, 2, 4]
     """
