@@ -18,12 +18,15 @@ from spikegrad.compat import _mapping
 SNNTORCH = ["ATan", "FastSigmoid", "Heaviside", "LSO", "LeakySpikeOperator", "SFS", "Sigmoid",
             "SparseFastSigmoid", "SpikeRateEscape", "StraightThroughEstimator", "Triangular",
             "atan", "fast_sigmoid", "heaviside", "sigmoid", "spike_rate_escape",
-            "straight_through_estimator", "triangular"]
+            "straight_through_estimator", "triangular", "custom_surrogate", "SSO",
+            "CustomSurrogate", "StochasticSpikeOperator"]
 SPIKINGJELLY = ["ATan", "DeterministicPass", "Erf", "FakeNumericalGradient", "LeakyKReLU",
                 "LogTailedReLU", "NonzeroSignLogAbs", "PiecewiseExp", "PiecewiseLeakyReLU",
                 "PiecewiseQuadratic", "PoissonPass", "QPseudoSpike", "Rect", "S2NN", "Sigmoid",
                 "SoftSign", "SquarewaveFourierSeries", "SuperSpike", "SurrogateFunctionBase",
-                "heaviside", "atan", "sigmoid", "rect", "atan_backward", "sigmoid_backward"]
+                "heaviside", "atan", "sigmoid", "rect", "atan_backward", "sigmoid_backward",
+                "MultiLevelSpikeCount", "poisson_pass", "check_manual_grad",
+                "plot_surrogate_function"]
 NORSE = ["threshold", "sign", "heaviside", "super_fn", "superspike_fn", "triangle_fn",
          "heavi_erfc_fn", "heavi_tanh_fn", "heavi_circ_fn", "logistic_fn", "circ_dist_fn",
          "SuperSpike", "Triangle", "HeaviErfc", "HeaviTanh", "HeaviCirc", "Logistic",
@@ -36,7 +39,8 @@ NORSE = ["threshold", "sign", "heaviside", "super_fn", "superspike_fn", "triangl
 def test_the_librarys_names_are_there(module, names):
     missing = [n for n in names if not hasattr(module, n)]
     assert not missing
-    assert set(names) - {"superspike_fn"} <= set(module.__all__) | {"superspike_fn"}
+    lazy = {"superspike_fn", "CustomSurrogate", "StochasticSpikeOperator"}  # not in __all__
+    assert set(names) - lazy <= set(module.__all__)
 
 
 def test_snntorch_factories_return_callables_with_snntorchs_defaults():
@@ -134,3 +138,88 @@ def test_every_entry_runs_on_every_backend(backend, e):
     np.testing.assert_allclose(backend.to_numpy(s.surrogate_grad(x)), want, rtol=1e-12)
     np.testing.assert_array_equal(backend.to_numpy(s(x)),
                                   (x64 >= 0) if e.spike_at_zero else (x64 > 0))
+
+
+def test_norse_functions_can_be_called_from_torchscript():
+    """norse compiles functions calling heaviside and threshold with torch.jit.script when it
+    is imported; the compat functions must not break that."""
+    torch = pytest.importorskip("torch")
+
+    @torch.jit.script
+    def scripted(x: torch.Tensor) -> torch.Tensor:
+        return compat.norse.heaviside(x) + compat.norse.threshold(x, "super", 100.0)
+
+    x = torch.tensor([-1.0, 0.0, 1.0], requires_grad=True)
+    out = scripted(x)
+    out.sum().backward()
+    np.testing.assert_array_equal(out.detach().numpy(), [0.0, 0.0, 2.0])
+    np.testing.assert_allclose(x.grad.numpy(), [1 / 101**2, 1.0, 1 / 101**2], rtol=1e-6)
+
+
+def test_integer_inputs_give_spikes_in_their_dtype_as_the_libraries():
+    torch = pytest.importorskip("torch")
+    x = torch.tensor([-2, 0, 3])
+    assert compat.norse.super_fn(x).dtype == torch.int64
+    np.testing.assert_array_equal(compat.norse.super_fn(x).numpy(), [0, 0, 1])
+    np.testing.assert_array_equal(compat.spikingjelly.ATan()(np.asarray([-2, 0, 3])), [0, 1, 1])
+    with pytest.raises(TypeError, match="floating"):  # the catalogue keeps its rule
+        sg.Arctan()(np.asarray([-2, 0, 3]))
+
+
+def test_spikingjelly_parameters_are_attributes_read_at_every_call():
+    torch = pytest.importorskip("torch")
+    f = compat.spikingjelly.ATan()
+    assert f.alpha == 2.0
+    f.alpha = 6.0  # as spikingjelly's model code anneals it
+    x = torch.tensor([0.1], dtype=torch.float64, requires_grad=True)
+    f(x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3.0 / (1 + (np.pi * 3.0 * 0.1) ** 2)])
+    assert repr(f) == "ATan(alpha=6.0, spiking=True)" and f.canonical() == sg.Arctan(alpha=6.0)
+    with pytest.raises(ValueError, match="alpha"):
+        f.alpha = -1.0
+    with pytest.raises(AttributeError, match="beta"):
+        f.beta  # noqa: B018
+
+
+def test_multi_level_spike_count():
+    torch = pytest.importorskip("torch")
+    m = compat.spikingjelly.MultiLevelSpikeCount(3)
+    assert repr(m) == ("MultiLevelSpikeCount(max_spike_count=3, grad_min=0.0, grad_max=3.0, "
+                       "spiking=True)")
+    x = torch.tensor([-1.0, 0.4, 1.6, 2.5, 3.0, 5.0], requires_grad=True)
+    y = m(x)
+    y.sum().backward()
+    np.testing.assert_array_equal(y.detach().numpy(), [0, 0, 2, 2, 3, 3])  # half to even
+    np.testing.assert_array_equal(x.grad.numpy(), [0, 1, 1, 1, 1, 0])
+    with pytest.raises(TypeError, match="whole number"):
+        compat.spikingjelly.MultiLevelSpikeCount(2.5)
+    with pytest.raises(ValueError, match="grad_min <= grad_max"):
+        compat.spikingjelly.MultiLevelSpikeCount(2, grad_window=(2.0, 1.0))
+
+
+def test_snntorch_custom_surrogate_and_stochastic_operator():
+    torch = pytest.importorskip("torch")
+    x = torch.tensor([-1.0, 0.0, 1.0], requires_grad=True)
+    y = compat.snntorch.custom_surrogate(lambda inp, grad, spk: grad * (1 + spk))(x)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0, 2.0])
+    x.grad = None
+    torch.manual_seed(0)
+    compat.snntorch.SSO(mean=0.1, variance=0.5)(x).sum().backward()
+    torch.manual_seed(0)  # snntorch draws rand_like(x) in the backward
+    noise = (torch.rand(3) - 0.5 + 0.1) * 0.5
+    np.testing.assert_allclose(x.grad.numpy(), [noise[0], noise[1], 1.0], rtol=1e-6)
+
+
+def test_snntorch_objects_pickle_unlike_snntorchs_closures():
+    s = compat.snntorch.fast_sigmoid(slope=25)
+    assert pickle.loads(pickle.dumps(s)) == s
+    t = compat.norse.surrogate("heavi_tanh_fn", k=0.5)
+    assert pickle.loads(pickle.dumps(t)) == t
+
+
+def test_spikingjelly_check_manual_grad_prints_the_difference(capsys):
+    pytest.importorskip("torch")
+    sj = compat.spikingjelly
+    sj.check_manual_grad(sj.ATan.primitive_function, sj.ATan.spiking_function, 2.0)
+    assert float(capsys.readouterr().out.split()[-1]) < 1e-6

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import norse, snntorch, spikingjelly
 from ._base import CompatSurrogate, from_canonical, lookup
 from ._mapping import ENTRIES, LIBRARIES, VERSIONS, Entry
 
@@ -28,6 +27,16 @@ __all__ = [
     "ENTRIES", "LIBRARIES", "VERSIONS", "CompatSurrogate", "Entry", "available", "from_canonical",
     "get", "norse", "snntorch", "spikingjelly",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Each library's namespace loads on first use (norse's prepares TorchScript, when PyTorch is
+    # installed, so it imports torch).
+    if name in LIBRARIES:
+        import importlib
+
+        return importlib.import_module(f"spikegrad.compat.{name}")
+    raise AttributeError(f"module 'spikegrad.compat' has no attribute {name!r}")
 
 
 def available() -> list[str]:

@@ -8,6 +8,7 @@ backend and under every transform, and ``canonical()`` returns the catalogue obj
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import numbers
 from typing import Any, ClassVar
@@ -89,6 +90,15 @@ class CompatSurrogate(Surrogate):
         """
         return self._canonical.replace(origin=True) if self._origin else self._canonical
 
+    def __call__(self, x: Any) -> Any:
+        """The spike in the library's convention; as in the libraries, an integer array gives
+        its spikes in its own dtype, with no gradient (integers have none)."""
+        if _is_integer_array(x):
+            from array_api_compat import array_namespace
+
+            return self.spec.formula.spike(x, xp=array_namespace(x))
+        return super().__call__(x)
+
     def replace(self, **changes: Any) -> Surrogate:
         """The same library surrogate with some of its parameters changed."""
         return type(self)(**{**self.params, **changes})
@@ -98,11 +108,26 @@ class CompatSurrogate(Surrogate):
         return f"{self.entry.library}.{self.entry.name}({shown}) = {self.canonical()!r}"
 
 
+def _is_integer_array(x: Any) -> bool:
+    dtype = getattr(x, "dtype", None)
+    if dtype is None or not hasattr(x, "shape"):
+        return False
+    from array_api_compat import array_namespace
+
+    try:
+        return bool(array_namespace(x).isdtype(dtype, "integral"))
+    except TypeError:  # not an array of a known library
+        return False
+
+
 def compat_class(e: Entry, base: type[CompatSurrogate] = CompatSurrogate,
                  **namespace: Any) -> type[CompatSurrogate]:
     """The class of one entry (named as the library names it), derived from ``base``."""
     cls = type(e.name, (base,), {"entry": e, "__module__": f"spikegrad.compat.{e.library}",
                                  **namespace})
+    # Where a module's attribute of this name is a function (snntorch's factories, norse's
+    # functions), the class is reachable for pickle as ``_classes.<name>``.
+    cls.__qualname__ = e.name if base is not CompatSurrogate else f"_classes.{e.name}"
     cls.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
         inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD,
                           default=inspect.Parameter.empty if d is None else d)
@@ -141,7 +166,7 @@ def from_canonical(surrogate: Surrogate, library: str) -> CompatSurrogate:
     for e in candidates:
         params = e.from_canonical(canonical)
         if params is not None:
-            made = _CLASSES[(library, e.name)](**params)
+            made = lookup(library, e.name)(**params)
             return _with_origin(made) if surrogate.origin else made
     names = ", ".join(e.name for e in candidates) or "none"
     raise ValueError(
@@ -159,11 +184,19 @@ def _with_origin(s: CompatSurrogate) -> CompatSurrogate:
 _CLASSES: dict[tuple[str, str], type[CompatSurrogate]] = {}
 
 
-def register(cls: type[CompatSurrogate]) -> type[CompatSurrogate]:
+class ClassNamespace:
+    """A module's ``_classes``: its surrogate classes by name, where pickle finds them."""
+
+
+def register(cls: type[CompatSurrogate], classes: ClassNamespace | None = None
+             ) -> type[CompatSurrogate]:
     _CLASSES[(cls.entry.library, cls.entry.name)] = cls
+    if classes is not None:
+        setattr(classes, cls.entry.name, cls)
     return cls
 
 
 def lookup(library: str, name: str) -> type[CompatSurrogate]:
     entry(library, name)  # a KeyError that lists the library's names
+    importlib.import_module(f"spikegrad.compat.{library}")  # defines the library's classes
     return _CLASSES[(library, name)]

@@ -20,11 +20,18 @@ Sigmoid(alpha=0.6, gain=6.666666666666667, spike_at_zero=False)
 
 from __future__ import annotations
 
-from typing import Any
+import importlib.util
+import typing
+from typing import TYPE_CHECKING, Any
 
-from ._base import CompatSurrogate, compat_class, from_canonical, number, register
+if TYPE_CHECKING:
+    import torch  # annotations only (norse's signatures): any array works at run time
+
+from ._base import (
+    ClassNamespace, CompatSurrogate, compat_class, from_canonical, number, register,
+)
 from ._mapping import ENTRIES, NORSE_METHODS
-from ._random import sample_spikes
+from ._straight_through import sample_spikes
 
 __all__ = [
     "CircDist", "HeaviCirc", "HeaviErfc", "HeaviTanh", "Logistic", "SuperSpike", "Triangle",
@@ -34,9 +41,10 @@ __all__ = [
 ]
 
 _CLASSES: dict[str, type[CompatSurrogate]] = {}
+_classes = ClassNamespace()
 for _e in ENTRIES:
     if _e.library == "norse":
-        _CLASSES[_e.name] = register(compat_class(_e))
+        _CLASSES[_e.name] = register(compat_class(_e), _classes)
 
 _MAX_CACHED = 256
 _cache: dict[tuple[Any, ...], CompatSurrogate] = {}
@@ -58,7 +66,7 @@ def surrogate(name: str, **params: Any) -> CompatSurrogate:
     return found
 
 
-def heaviside(data: Any) -> Any:
+def heaviside(data: torch.Tensor) -> torch.Tensor:
     """norse's ``heaviside``: ``x > 0`` in ``x``'s dtype, with no gradient (as norse's)."""
     from array_api_compat import array_namespace
 
@@ -101,7 +109,7 @@ _METHODS = {
 assert set(_METHODS) == set(NORSE_METHODS)
 
 
-def threshold(x: Any, method: str, alpha: float) -> Any:
+def threshold(x: torch.Tensor, method: str, alpha: float) -> torch.Tensor:
     """norse's ``threshold``: spikes ``x > 0`` with the surrogate gradient named by ``method``."""
     if method == "heaviside":
         return heaviside(x)
@@ -114,7 +122,7 @@ def threshold(x: Any, method: str, alpha: float) -> Any:
     return fn(x, alpha)
 
 
-def sign(x: Any, method: str, alpha: float) -> Any:
+def sign(x: torch.Tensor, method: str, alpha: float) -> torch.Tensor:
     """norse's ``sign``: -1 or +1, ``2 threshold(x, method, alpha) - 1`` (gradient doubled)."""
     return 2 * threshold(x, method, alpha) - 1
 
@@ -134,6 +142,18 @@ def circ_dist_fn(x: Any, k: float, **random: Any) -> Any:
     gradient (random source as :func:`logistic_fn`)."""
     s = surrogate("heavi_circ_fn", k=k)
     return sample_spikes(s, s.canonical().replace(gain=1.0).surrogate_fun(x), x, **random)
+
+
+# norse compiles functions that call heaviside, threshold and sign with torch.jit.script when
+# it is imported: with PyTorch installed, TorchScript is told to leave them as calls to Python
+# (torch.jit.ignore), as norse's own *_fn functions are.
+if importlib.util.find_spec("torch") is not None:
+    import torch
+
+    for _fn in (heaviside, threshold, sign):
+        # TorchScript reads the annotations as objects, not PEP 563 strings.
+        _fn.__annotations__ = typing.get_type_hints(_fn, {"torch": torch})
+        torch.jit.ignore(_fn)
 
 
 def _autograd(name: str, fn: Any) -> type:

@@ -26,11 +26,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._base import CompatSurrogate, compat_class, from_canonical, register
+from ._base import CompatSurrogate, compat_class, from_canonical, number, register
 from ._mapping import ENTRIES
-from ._random import sample_spikes
+from ._straight_through import sample_spikes, straight_through
 
-__all__ = ["PoissonPass", "SurrogateFunctionBase", "canonical_of", "heaviside"]
+__all__ = [
+    "MultiLevelSpikeCount", "PoissonPass", "SurrogateFunctionBase", "canonical_of",
+    "check_manual_grad", "heaviside", "plot_surrogate_function", "poisson_pass",
+]
 
 
 def heaviside(x: Any) -> Any:
@@ -63,6 +66,23 @@ class SurrogateFunctionBase(CompatSurrogate):
 
     def set_spiking_mode(self, spiking: bool) -> None:
         self.spiking = spiking
+
+    # The parameters are attributes, as spikingjelly's, read at every call and writable (for
+    # example to anneal alpha during training): a new value is validated and used from then on.
+    def __getattr__(self, name: str) -> Any:
+        names = [n for n, _ in type(self).entry.params]
+        if name in names:
+            return self._param_values[names.index(name)]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        names = [n for n, _ in type(self).entry.params]
+        if name not in names:
+            super().__setattr__(name, value)
+            return
+        values = {**self.params, name: number(value, f"spikingjelly.{self.entry.name}: {name}")}
+        object.__setattr__(self, "_canonical", self.entry.canonical_for(**values))
+        object.__setattr__(self, "_param_values", tuple(values.values()))
 
     def extra_repr(self) -> str:
         return ", ".join([*(f"{k}={v!r}" for k, v in self.params.items()),
@@ -144,6 +164,83 @@ class PoissonPass:
 
     def __repr__(self) -> str:
         return f"PoissonPass(spiking={self.spiking})"
+
+
+class poisson_pass:  # noqa: N801 - spikingjelly's name for its autograd class
+    """``poisson_pass.apply(x)``: :class:`PoissonPass` called on ``x``."""
+
+    @staticmethod
+    def apply(x: Any, **random: Any) -> Any:
+        return PoissonPass()(x, **random)
+
+
+class MultiLevelSpikeCount:
+    """spikingjelly's multi-level spike count: ``round(clip(x, 0, max_spike_count))`` forward,
+    gradient 1 on ``[grad_min, grad_max]`` and 0 outside (straight through a box).
+
+    ``spiking=False`` returns ``clip(x, 0, max_spike_count)``. Not a spike of the catalogue (the
+    forward has several levels): it runs on any Array-API library, with the gradient in PyTorch
+    and JAX.
+    """
+
+    def __init__(self, max_spike_count: int, spiking: bool = True,
+                 grad_window: tuple[float, float] | None = None) -> None:
+        if isinstance(max_spike_count, bool) or not isinstance(max_spike_count, int):
+            raise TypeError(
+                f"max_spike_count must be a whole number (int); got {max_spike_count!r}")
+        if max_spike_count < 1:
+            raise ValueError(f"max_spike_count must be >= 1; got {max_spike_count}")
+        grad_min, grad_max = (0.0, float(max_spike_count)) if grad_window is None else (
+            float(grad_window[0]), float(grad_window[1]))
+        if grad_min > grad_max:
+            raise ValueError(f"grad_window must have grad_min <= grad_max; got {grad_window}")
+        self.max_spike_count, self.grad_min, self.grad_max = max_spike_count, grad_min, grad_max
+        self.spiking = spiking
+
+    def set_spiking_mode(self, spiking: bool) -> None:
+        self.spiking = spiking
+
+    def __call__(self, x: Any) -> Any:
+        from array_api_compat import array_namespace
+
+        xp = array_namespace(x)
+        clipped = xp.clip(x, min=0.0, max=float(self.max_spike_count))
+        if not self.spiking:
+            return clipped
+        return straight_through(xp.round(clipped),
+                                xp.clip(x, min=self.grad_min, max=self.grad_max))
+
+    def extra_repr(self) -> str:
+        return (f"max_spike_count={self.max_spike_count}, grad_min={self.grad_min}, "
+                f"grad_max={self.grad_max}, spiking={self.spiking}")
+
+    def __repr__(self) -> str:
+        return f"MultiLevelSpikeCount({self.extra_repr()})"
+
+
+def check_manual_grad(primitive_function: Any, spiking_function: Any, *args: Any,
+                      **kwargs: Any) -> None:
+    """spikingjelly's check (PyTorch): prints the largest difference between the autograd
+    derivative of ``primitive_function`` and the gradient of ``spiking_function`` on
+    ``arange(-2, 2, 1/256)``."""
+    import torch
+
+    x = torch.arange(-2.0, 2.0, 32 / 8192, requires_grad=True)
+    primitive_function(x, *args, **kwargs).sum().backward()
+    by_autograd = x.grad.clone()
+    x.grad.zero_()
+    spiking_function(x, *args, **kwargs).sum().backward()
+    print("max error:", (by_autograd - x.grad).abs().max().item())
+
+
+def plot_surrogate_function(surrogate_function: Any) -> None:
+    """spikingjelly's figure: the surrogate's g and g', saved as ``./<Class>.pdf`` and ``.svg``
+    (drawn by :func:`spikegrad.tools.plotting.plot_surrogates`; needs matplotlib)."""
+    from ..tools.plotting import plot_surrogates
+
+    figure = plot_surrogates([surrogate_function.canonical()])
+    for suffix in ("pdf", "svg"):
+        figure.savefig(f"./{type(surrogate_function).__name__}.{suffix}")
 
 
 def canonical_of(surrogate: Any) -> CompatSurrogate:
