@@ -18,7 +18,7 @@ from __future__ import annotations
 from ._codegen import cuda_source
 from ._config import BACKENDS, backend, get_backend, set_backend
 from ._params import Param
-from ._surrogate import Surrogate, available, get
+from ._surrogate import SPEC_VERSION, Surrogate, available, from_dict, get
 from .surrogates import *  # noqa: F403
 from .surrogates import __all__ as _catalogue
 
@@ -43,10 +43,12 @@ def __dir__() -> list[str]:
 __all__ = [
     "BACKENDS",
     "Param",
+    "SPEC_VERSION",
     "Surrogate",
     "available",
     "backend",
     "cuda_source",
+    "from_dict",
     "get",
     "get_backend",
     "set_backend",

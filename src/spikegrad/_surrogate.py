@@ -10,7 +10,12 @@ from . import _dispatch, _docs
 from ._contract import Formula, Spec
 from ._params import Param, is_traced
 
-__all__ = ["Surrogate", "available", "get"]
+__all__ = ["SPEC_VERSION", "Surrogate", "available", "from_dict", "get"]
+
+#: The version of the portable dictionaries of :meth:`Surrogate.to_dict`.
+SPEC_VERSION = 1
+_SPEC_KEYS = ("spikegrad", "name", "params", "forward", "origin", "gain")
+_FORWARDS = {"x >= 0": True, "x > 0": False}
 
 _REGISTRY: dict[str, type[Surrogate]] = {}
 
@@ -267,6 +272,42 @@ class Surrogate:
             spec = self._spec = Spec(formula, ())
         return spec
 
+    def to_dict(self) -> dict[str, Any]:
+        """A small, versioned, JSON- and YAML-safe description of this surrogate.
+
+        ``spikegrad.from_dict`` (or :func:`spikegrad.get`) makes the surrogate again, exactly.
+        The surrogate's class must be registered (``name=...`` in its class statement).
+
+        Examples
+        --------
+        >>> import json
+        >>> import spikegrad as sg
+        >>> d = sg.Sigmoid(alpha=2.0, spike_at_zero=False).to_dict()
+        >>> d
+        {'spikegrad': 1, 'name': 'sigmoid', 'params': {'alpha': 2.0}, 'forward': 'x > 0', 'origin': False, 'gain': 1.0}
+        >>> sg.from_dict(json.loads(json.dumps(d)))
+        Sigmoid(alpha=2.0, spike_at_zero=False)
+        """
+        name = type(self).registry_name
+        if name is None:
+            raise TypeError(
+                f"{type(self).__name__} is not registered, so no dictionary can name it: give it "
+                f"a name in its class statement, class {type(self).__name__}(sg.Surrogate, "
+                "name='my_surrogate')"
+            )
+        return self._spec_dict(name, self.params, gain=self._gain)
+
+    def _spec_dict(self, name: str, params: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        for key, value in params.items():
+            if type(value) not in (int, float, bool, str):
+                raise TypeError(
+                    f"{type(self).__name__}: parameter {key}={value!r} is not a plain number, so "
+                    "it has no portable form (a traced or array value); use concrete values"
+                )
+        return {"spikegrad": SPEC_VERSION, "name": name, "params": dict(params),
+                "forward": "x >= 0" if self.spike_at_zero else "x > 0",
+                "origin": self._origin, **extra}
+
     @property
     def params(self) -> dict[str, Any]:
         """The parameter values by name, in declaration order."""
@@ -424,6 +465,52 @@ def _register(name: str, cls: type[Surrogate]) -> None:
     _REGISTRY[name] = cls
 
 
+def from_dict(spec: dict[str, Any], /) -> Surrogate:
+    """The surrogate described by a dictionary of :meth:`Surrogate.to_dict`.
+
+    Raises
+    ------
+    TypeError
+        ``spec`` is not such a dictionary.
+    ValueError
+        An unknown version, name, key or parameter (the message says what is known).
+    """
+    if not isinstance(spec, dict):
+        raise TypeError(f"a surrogate spec is a dict from Surrogate.to_dict(); got {spec!r}")
+    unknown = set(spec) - set(_SPEC_KEYS)
+    if unknown:
+        raise ValueError(f"unknown key(s) {sorted(unknown)} in the surrogate spec; its keys are: "
+                         f"{', '.join(_SPEC_KEYS)}")
+    version = spec.get("spikegrad")
+    if version != SPEC_VERSION:
+        raise ValueError(f"unknown surrogate spec version {version!r}; this spikegrad reads "
+                         f"version {SPEC_VERSION} ('spikegrad': {SPEC_VERSION})")
+    name, params = spec.get("name"), spec.get("params", {})
+    if not isinstance(params, dict):
+        raise TypeError(f"the spec's params must be a dict of parameter values; got {params!r}")
+    forward = spec.get("forward", "x >= 0")
+    if forward not in _FORWARDS:
+        raise ValueError(f"unknown forward {forward!r} in the surrogate spec; it is one of "
+                         f"{', '.join(map(repr, _FORWARDS))}")
+    options = {"origin": spec.get("origin", False)}
+    if isinstance(name, str) and "." in name:  # another library's spelling: its own forward
+        s = get(name, **params)
+        if s.spike_at_zero != _FORWARDS[forward] or "gain" in spec:
+            raise ValueError(f"{name} spikes on {'x >= 0' if s.spike_at_zero else 'x > 0'} "
+                             f"with no gain option; the spec says forward {forward!r}"
+                             f"{' and a gain' if 'gain' in spec else ''}")
+        s.origin = options["origin"]
+        return s
+    if not _method_style_name(name):
+        options.update(gain=spec.get("gain", 1.0), spike_at_zero=_FORWARDS[forward])
+    return get(name, **params, **options)
+
+
+def _method_style_name(name: Any) -> bool:
+    cls = _REGISTRY.get(name) if isinstance(name, str) else None
+    return cls is not None and cls._method_style
+
+
 def available() -> list[str]:
     """Names of the registered surrogates, sorted (for :func:`get`).
 
@@ -436,7 +523,7 @@ def available() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get(name: str, /, **params: Any) -> Surrogate:
+def get(name: str | dict[str, Any], /, **params: Any) -> Surrogate:
     """Create a registered surrogate by name, e.g. from a configuration file.
 
     Parameters
@@ -447,7 +534,8 @@ def get(name: str, /, **params: Any) -> Surrogate:
         library's spelling, ``"<library>.<name>"`` (:func:`spikegrad.compat.available`, e.g.
         ``"snntorch.atan"``), with that library's parameters.
     **params
-        Parameters for the surrogate's constructor, including ``origin``.
+        Parameters for the surrogate's constructor, including ``origin``. (Or ``name`` is a
+        dictionary of :meth:`Surrogate.to_dict`, and no ``params``.)
 
     Examples
     --------
@@ -455,15 +543,21 @@ def get(name: str, /, **params: Any) -> Surrogate:
     >>> sg.get("leaky_relu", beta=0.5)
     LeakyRelu(alpha=0.1, beta=0.5)
     """
+    if isinstance(name, dict) and not params:
+        return from_dict(name)
     if not isinstance(name, str):
         raise TypeError(
-            f"a surrogate name is a string such as 'sigmoid'; got {name!r} "
+            f"a surrogate name is a string such as 'sigmoid' (or a dict of "
+            f"Surrogate.to_dict()); got {name!r} "
             f"({type(name).__name__}); available: {', '.join(available())}"
         )
     if "." in name:  # another library's spelling, "snntorch.atan"
         from . import compat
 
-        return compat.get(name, **params)
+        origin = params.pop("origin", False)
+        s = compat.get(name, **params)
+        s.origin = origin
+        return s
     cls = _REGISTRY.get(name)
     if cls is None:
         cls = next((c for c in _REGISTRY.values() if c.__name__ == name), None)

@@ -6,6 +6,6 @@ imported on first access).
 
 from __future__ import annotations
 
-from .backends._torch_nn import Spike
+from .backends._torch_nn import Spike, safe_globals
 
-__all__ = ["Spike"]
+__all__ = ["Spike", "safe_globals"]

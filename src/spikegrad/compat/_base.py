@@ -99,6 +99,11 @@ class CompatSurrogate(Surrogate):
             return self.spec.formula.spike(x, xp=array_namespace(x))
         return super().__call__(x)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The portable dictionary (see :meth:`spikegrad.Surrogate.to_dict`), by the library's
+        spelling: ``{"name": "snntorch.atan", "params": {"alpha": 2.0}, ...}``."""
+        return self._spec_dict(f"{self.entry.library}.{self.entry.name}", self.params)
+
     def replace(self, **changes: Any) -> Surrogate:
         """The same library surrogate with some of its parameters changed."""
         return type(self)(**{**self.params, **changes})
@@ -126,8 +131,8 @@ def compat_class(e: Entry, base: type[CompatSurrogate] = CompatSurrogate,
     cls = type(e.name, (base,), {"entry": e, "__module__": f"spikegrad.compat.{e.library}",
                                  **namespace})
     # Where a module's attribute of this name is a function (snntorch's factories, norse's
-    # functions), the class is reachable for pickle as ``_classes.<name>``.
-    cls.__qualname__ = e.name if base is not CompatSurrogate else f"_classes.{e.name}"
+    # functions), the class is the module's ``_<name>`` (where pickle finds it).
+    cls.__qualname__ = e.name if base is not CompatSurrogate else f"_{e.name}"
     cls.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
         inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD,
                           default=inspect.Parameter.empty if d is None else d)
@@ -184,15 +189,10 @@ def _with_origin(s: CompatSurrogate) -> CompatSurrogate:
 _CLASSES: dict[tuple[str, str], type[CompatSurrogate]] = {}
 
 
-class ClassNamespace:
-    """A module's ``_classes``: its surrogate classes by name, where pickle finds them."""
-
-
-def register(cls: type[CompatSurrogate], classes: ClassNamespace | None = None
-             ) -> type[CompatSurrogate]:
+def register(cls: type[CompatSurrogate], module_globals: dict[str, Any]) -> type[CompatSurrogate]:
+    """Record ``cls`` for :func:`lookup` and make it its module's attribute ``cls.__qualname__``."""
     _CLASSES[(cls.entry.library, cls.entry.name)] = cls
-    if classes is not None:
-        setattr(classes, cls.entry.name, cls)
+    module_globals[cls.__qualname__] = cls
     return cls
 
 

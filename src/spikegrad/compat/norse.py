@@ -27,9 +27,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import torch  # annotations only (norse's signatures): any array works at run time
 
-from ._base import (
-    ClassNamespace, CompatSurrogate, compat_class, from_canonical, number, register,
-)
+from ._base import CompatSurrogate, compat_class, from_canonical, number, register
 from ._mapping import ENTRIES, NORSE_METHODS
 from ._straight_through import sample_spikes
 
@@ -41,10 +39,9 @@ __all__ = [
 ]
 
 _CLASSES: dict[str, type[CompatSurrogate]] = {}
-_classes = ClassNamespace()
 for _e in ENTRIES:
     if _e.library == "norse":
-        _CLASSES[_e.name] = register(compat_class(_e), _classes)
+        _CLASSES[_e.name] = register(compat_class(_e), globals())
 
 _MAX_CACHED = 256
 _cache: dict[tuple[Any, ...], CompatSurrogate] = {}

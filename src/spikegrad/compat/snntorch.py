@@ -25,7 +25,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from ._base import ClassNamespace, CompatSurrogate, compat_class, from_canonical, register
+from ._base import CompatSurrogate, compat_class, from_canonical, register
 from ._mapping import ENTRIES
 
 __all__ = ["canonical_of"]  # and, below, each entry's function and class
@@ -63,10 +63,9 @@ def _autograd(cls: type[CompatSurrogate]) -> type:
     })
 
 
-_classes = ClassNamespace()
 for _e in ENTRIES:
     if _e.library == "snntorch":
-        _cls = register(compat_class(_e), _classes)
+        _cls = register(compat_class(_e), globals())
         globals()[_e.name] = _factory(_cls)
         globals()[_CLASS_NAMES[_e.name]] = _autograd(_cls)
         __all__ += [_e.name, _CLASS_NAMES[_e.name]]

@@ -132,8 +132,7 @@ for _e in ENTRIES:
     _cls = compat_class(_e, SurrogateFunctionBase)
     for _name, _fn in _static(_cls).items():
         setattr(_cls, _name, _fn)
-    register(_cls)
-    globals()[_e.name] = _cls
+    register(_cls, globals())
     _lower = _LOWER[_e.name]
     # The autograd class (``atan.apply(x, alpha)``) and the backward helper.
     globals()[_lower] = type(_lower, (), {"apply": _cls.spiking_function, "__module__": __name__})
