@@ -52,7 +52,7 @@ TORCH_FUSE_MODES: tuple[str, ...] = ("auto", "always", "off")
 
 TORCH_FUSE_ENV_VAR = "SPIKEGRAD_TORCH_FUSE"
 
-TORCH_FUSE_MIN_ELEMENTS = 1 << 20
+TORCH_FUSE_MIN_ELEMENTS = 1 << 18
 """In mode ``"auto"``, the PyTorch backward is fused for tensors of at least this many elements."""
 
 
