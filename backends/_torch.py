@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from spikegrad import _config
-from spikegrad._contract import Formula, Spec
+from spikegrad._contract import Spec
 from spikegrad._dtypes import FLOATING_DTYPES, not_floating_error
 from spikegrad._evaluate import check_cotangent_shape, evaluate
 from spikegrad._namespace import MathNamespace

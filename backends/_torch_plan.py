@@ -36,7 +36,8 @@ from spikegrad._contract import Formula
 __all__ = ["BLOCK", "plan_for", "times_derivative"]
 
 BLOCK = 1 << 17
-"""Elements per block of the blocked evaluation (512 KiB per float32 intermediate: a few of them fit in a 2 MiB L2 cache)."""
+"""Elements per block of the blocked evaluation (512 KiB per float32 intermediate: the few
+live ones of a block fit in a 2 MiB L2 cache)."""
 
 _MAX_PLANS = 512  # parameter sweeps must not grow the cache without bound
 
@@ -169,7 +170,9 @@ def _call(name: str, args: list[str], out: str | None) -> str:
     if name == "rsub":  # c - t: Tensor.__rsub__
         return f"torch.rsub({a[0]}, {a[1]})"
     if name == "rdiv":  # c / t: Tensor.__rtruediv__ is reciprocal() * c
-        return f"torch.reciprocal({a[0]}{o}).mul_({a[1]})" if out else f"{a[0]}.reciprocal() * {a[1]}"
+        if out:
+            return f"torch.reciprocal({a[0]}{o}).mul_({a[1]})"
+        return f"{a[0]}.reciprocal() * {a[1]}"
     if name == "where":
         return f"torch.where({a[0]}, {a[1]}, {a[2]}{o})"
     if name == "clamp":
