@@ -7,7 +7,7 @@ Every time is reported beside its ratio to a native baseline measured in the sam
   ``torch.sigmoid`` (one native kernel each way), float32, on the CPU and, when present, on
   CUDA. Peak memory: the most bytes PyTorch held at once during one forward+backward beyond
   its inputs (CUDA: ``torch.cuda.max_memory_allocated``; CPU: the allocation and free events
-  recorded by ``torch.profiler`` with ``profile_memory=True``, summed in order).
+  recorded by ``torch.profiler`` with ``profile_memory=True``, summed in time order).
 * JAX: ``jax.vjp`` and the pull-back against the same for ``jax.nn.sigmoid``, under
   ``jax.jit`` and called eagerly.
 * Other libraries, when importable, in the same run: the same surrogates of snntorch,
@@ -139,22 +139,24 @@ def _torch_peak_bytes(step: Callable[[], Any], device: str) -> int | None:
         torch.cuda.synchronize()
         return torch.cuda.max_memory_allocated() - before
     try:
+        from torch._C._profiler import _EventType
+
         with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU],
                                     profile_memory=True) as prof:
             step()
-    except Exception:  # noqa: BLE001 - no profiler here: no memory column
+        # Every allocation (positive size) and free (negative) the profiler recorded, each at
+        # its own time: the bytes live at each moment, and their maximum.
+        changes = []
+        stack = list(prof.profiler.kineto_results.experimental_event_tree())
+        while stack:
+            event = stack.pop()
+            stack.extend(event.children)
+            if event.typed[0] == _EventType.Allocation:
+                changes.append((event.start_time_ns, event.typed[1].alloc_size))
+    except Exception:  # noqa: BLE001 - no profiler (or another version of it): no memory column
         return None
-    # Each operation's own allocations (self_cpu_memory_usage: bytes allocated minus freed
-    # inside it, children excluded; a net allocation counted at its start, a net release at
-    # its end) and the frees between operations ("[memory]" events), in order of time: the
-    # live bytes at the granularity of operations, and their maximum.
-    events = sorted(
-        (e.time_range.start if e.self_cpu_memory_usage > 0 else e.time_range.end,
-         e.self_cpu_memory_usage)
-        for e in prof.events()
-    )
     live = peak = 0
-    for _, change in events:
+    for _, change in sorted(changes):
         live += change
         peak = max(peak, live)
     return peak
