@@ -9,37 +9,55 @@
   under ``fullgraph=True``), so while ``torch.compile`` traces, a twin without ``jvp`` is used.
 * Parameters are Python floats (tensors given at construction are read once), passed as
   constants: their gradient is ``None``. Nothing here names a device: results follow ``x``.
-* Fused backward: eager PyTorch runs each operation of g' as its own pass over memory (about
-  ten for the sigmoid surrogate), so on large tensors the backward is compiled once per
-  surrogate (formula and parameter values) with ``torch.compile`` into a single loop. The
-  setting ``SPIKEGRAD_TORCH_FUSE`` (see :mod:`spikegrad._config`) chooses: ``auto`` (default:
-  tensors of at least ``TORCH_FUSE_MIN_ELEMENTS`` elements), ``always`` or ``off``. The fused
-  path is taken only for plain first-order backward passes on ordinary CPU or CUDA tensors;
-  double backward, ``torch.func``, ``torch.compile`` (which fuses by itself), tensor
-  subclasses (fake tensors of ``torch.export`` and compilation, ...) and meta tensors use the
-  eager operations. If compilation fails (no C++ compiler, an unsupported device) spikegrad
-  warns once and stays eager.
+* Planned backward: eager PyTorch runs each operation of g' as its own call, allocating a new
+  tensor each time (and, on large tensors, making a pass over memory each time). For plain
+  backward passes the adapter replays instead a *plan* of ``v * g'(x)`` traced once per
+  surrogate and dtype (:mod:`spikegrad.backends._torch_plan`): the same PyTorch functions, the
+  same numbers, common sub-expressions once, results written into dead temporaries, and on
+  large CPU tensors evaluated in cache-sized blocks (one pass over memory, no compiler, no
+  first-call stall). The setting ``SPIKEGRAD_TORCH_FUSE`` (see :mod:`spikegrad._config`)
+  chooses: ``auto`` (default: planned, in blocks from ``TORCH_FUSE_MIN_ELEMENTS`` elements on),
+  ``always`` (in blocks at every size) or ``off`` (the plain eager operations). Double
+  backward, ``torch.func``, ``torch.compile`` (which fuses by itself), tensor subclasses (fake
+  tensors of ``torch.export`` and compilation, ...) and meta tensors use the plain eager
+  operations.
+* Forward: on plain tensors outside ``torch.compile`` and ``torch.func`` the spike is one
+  ``torch.ge(x, 0, out=...)`` (the namespace's ``compare_as`` hook) instead of a comparison and
+  a cast.
 """
 
 from __future__ import annotations
 
 import numbers
-import warnings
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 
 from spikegrad import _config
-from spikegrad._contract import Formula, Spec
+from spikegrad._contract import Spec
 from spikegrad._dtypes import FLOATING_DTYPES, not_floating_error
-from spikegrad._evaluate import evaluate
+from spikegrad._evaluate import check_cotangent_shape, evaluate
 from spikegrad._namespace import MathNamespace
+
+from . import _torch_plan
 
 _NS = MathNamespace(torch, erfc=torch.erfc, astype=lambda x, dtype: x.to(dtype))
 _is_compiling = torch.compiler.is_compiling
 _functorch_active = torch._C._are_functorch_transforms_active
-_FUSABLE_DEVICES = ("cpu", "cuda")
+_PLANNED_DEVICES = ("cpu", "cuda")
+_COMPARISONS = {"greater_equal": torch.ge, "greater": torch.gt}
+
+
+def _compare_as(x: torch.Tensor, comparison: str, threshold: Any) -> torch.Tensor:
+    return _COMPARISONS[comparison](x, threshold, out=torch.empty_like(x))
+
+
+# The namespace of plain eager tensors: with the one-pass hooks (out= arguments, which
+# torch.func transforms and Dynamo do not all take).
+_NS_EAGER = MathNamespace(
+    torch, erfc=torch.erfc, astype=lambda x, dtype: x.to(dtype), compare_as=_compare_as
+)
 
 
 _FLOATING = tuple(getattr(torch, name) for name in FLOATING_DTYPES)
@@ -60,58 +78,29 @@ def _as_floating(x: Any, what: str = "x") -> torch.Tensor:
     return x
 
 
-_fused: dict[tuple[Any, ...], Callable[..., torch.Tensor] | None] = {}
-
-
-def _fused_vjp(formula: Formula, values: tuple[Any, ...]) -> Callable[..., torch.Tensor] | None:
-    """``(v, x) -> v * g'(x)`` compiled into one loop, or None when compilation failed.
-
-    Each surrogate (formula and values) gets a function with its own code object, so each has
-    its own compilation cache (Dynamo caches per code object and limits recompilations).
-    """
-    key = (formula, values)
-    if key not in _fused:
-        scope = {"_fn": formula.derivative, "_values": values, "_evaluate": evaluate, "_ns": _NS}
-        source = "def fused_vjp(v, x):\n    return _evaluate(_fn, x, _values, _ns, v)\n"
-        name = f"<spikegrad fused backward of {formula.name}{values}>"
-        exec(compile(source, name, "exec"), scope)
-        _fused[key] = torch.compile(scope["fused_vjp"], fullgraph=True, dynamic=True)
-    return _fused[key]
-
-
-def _fusable(mode: str, v: torch.Tensor, x: torch.Tensor) -> bool:
-    """Whether ``v * g'(x)`` may take the compiled path (plain tensors, plain backward)."""
-    return (
-        mode != "off"
-        and (mode == "always" or x.numel() >= _config.TORCH_FUSE_MIN_ELEMENTS)
+def _times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor, fuse: str) -> torch.Tensor:
+    """``v * g'(x)`` (a cotangent or a tangent): planned for plain backward passes on plain
+    tensors (in blocks for large CPU tensors, in fuse mode ``fuse``), eager operations
+    otherwise."""
+    if (
+        fuse != "off"
         # Tensor subclasses (FakeTensor under torch.export / FakeTensorMode, ...) and meta
-        # tensors hold no data for compiled code to run on: the eager operations handle them.
+        # tensors go through the plain operations, which every tensor type supports.
         and type(x) is torch.Tensor
         and type(v) is torch.Tensor
-        and x.device.type in _FUSABLE_DEVICES
+        and v.dtype == x.dtype
+        and x.device.type in _PLANNED_DEVICES
         and not torch.is_grad_enabled()  # create_graph=True needs the differentiable ops
         and not _functorch_active()
         and not _is_compiling()
-    )
-
-
-def _times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor, fuse: str) -> torch.Tensor:
-    """``v * g'(x)`` (a cotangent or a tangent): fused for large plain backward passes (in fuse
-    mode ``fuse``), eager operations otherwise."""
-    if _fusable(fuse, v, x):
-        fused = _fused_vjp(spec.formula, spec.values)
-        if fused is not None:
-            try:
-                return fused(v, x)
-            except Exception as exc:  # noqa: BLE001 - any compiler failure: fall back, once
-                _fused[(spec.formula, spec.values)] = None
-                warnings.warn(
-                    f"spikegrad could not compile the fused backward of {spec.formula.name} "
-                    f"({type(exc).__name__}: {exc}); using eager operations. Set "
-                    "SPIKEGRAD_TORCH_FUSE=off to skip the attempt.",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
+    ):
+        plan = _torch_plan.plan_for(spec.formula, spec.values, x.dtype)
+        if plan is not None:
+            check_cotangent_shape(x, v)
+            blocked = x.device.type == "cpu" and (
+                fuse == "always" or x.numel() >= _config.TORCH_FUSE_MIN_ELEMENTS
+            )
+            return _torch_plan.times_derivative(plan, v, x, blocked)
     return evaluate(spec.formula.derivative, x, spec.values, _NS, v)
 
 
@@ -121,16 +110,16 @@ class _SpikeNoJvp(torch.autograd.Function):
     generate_vmap_rule = True
 
     @staticmethod
-    def forward(x: torch.Tensor, spec: Spec, origin: bool) -> torch.Tensor:
+    def forward(x: torch.Tensor, spec: Spec, origin: bool, eager: bool) -> torch.Tensor:
         if origin:
             out = evaluate(spec.formula.primitive, x, spec.values, _NS)
             # A Function may not return its input as-is (g(x) = x: straight-through).
             return out.clone() if out is x else out
-        return spec.formula.spike(x, xp=_NS)
+        return spec.formula.spike(x, xp=_NS_EAGER if eager else _NS)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
-        x, spec, _ = inputs
+        x, spec, _, _ = inputs
         ctx.save_for_backward(x)
         ctx.save_for_forward(x)
         ctx.spec = spec
@@ -139,9 +128,9 @@ class _SpikeNoJvp(torch.autograd.Function):
         ctx.fuse = _config.torch_fuse()
 
     @staticmethod
-    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, None, None]:
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, None, None, None]:
         (x,) = ctx.saved_tensors
-        return _times_derivative(ctx.spec, grad_out, x, ctx.fuse), None, None
+        return _times_derivative(ctx.spec, grad_out, x, ctx.fuse), None, None, None
 
 
 class _Spike(_SpikeNoJvp):
@@ -163,10 +152,10 @@ _apply_directly = super(torch.autograd.Function, _Spike).apply
 def _apply(spec: Spec, x: Any, origin: bool) -> torch.Tensor:
     x = _as_floating(x)
     if _is_compiling():
-        return _SpikeNoJvp.apply(x, spec, origin)
+        return _SpikeNoJvp.apply(x, spec, origin, False)
     if _functorch_active():
-        return _Spike.apply(x, spec, origin)
-    return _apply_directly(x, spec, origin)
+        return _Spike.apply(x, spec, origin, False)
+    return _apply_directly(x, spec, origin, type(x) is torch.Tensor)
 
 
 class TorchAdapter:

@@ -326,45 +326,80 @@ def test_distributed_data_parallel_matches_single_process(tmp_path):
     assert result.stdout.strip().endswith("ok"), result.stderr[-3000:]
 
 
-# --------------------------------------------------------------------------- fused backward
+# ------------------------------------------------------------------------- planned backward
 
 
-@pytest.mark.slow
-def test_fused_backward_equals_eager(monkeypatch):
+@pytest.mark.parametrize("cls", SURROGATE_CLASSES)
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+def test_planned_backward_equals_eager_and_reference(cls, dtype):
+    """The planned backward (whole and in blocks) gives the eager operations' numbers exactly,
+    and those of the NumPy float64 reference; it is what a plain backward pass runs."""
     from spikegrad import _config
-    from spikegrad.backends import _torch
+    from spikegrad.backends import _torch_plan
 
-    f = sg.MultiGaussianGrad(h=0.2)
-    x = torch.linspace(-3, 3, 4097, dtype=torch.float32, requires_grad=True)
-    ct = torch.linspace(-1, 1, 4097)
-    with _config.torch_fuse_mode("always"):
-        (fused,) = torch.autograd.grad(f(x), x, ct)
-    key = (f.spec.formula, f.spec.values)
-    assert key in _torch._fused and _torch._fused[key]
-    with _config.torch_fuse_mode("off"):
-        (eager,) = torch.autograd.grad(f(x), x, ct)
-    torch.testing.assert_close(fused, eager, rtol=1e-6, atol=1e-7)
-    reference = ct.double().numpy() * f.surrogate_grad(x.detach().double().numpy())
-    assert_close(fused, reference, rtol=1e-5, atol=1e-6)  # and both are right
+    dt = getattr(torch, dtype)
+    f = cls()
+    n = 3 * _torch_plan.BLOCK + 5  # several blocks and a partial one
+    x = torch.linspace(-4, 4, n, dtype=torch.float64).to(dt)
+    x[:6] = torch.tensor([0.0, -0.0, float("inf"), -float("inf"), float("nan"), 1e30])
+    ct = torch.linspace(-1, 1, n, dtype=torch.float64).to(dt)
+    grads = {}
+    for mode in ("off", "auto", "always"):
+        xr = x.clone().requires_grad_()
+        with _config.torch_fuse_mode(mode):
+            (grads[mode],) = torch.autograd.grad(f(xr), xr, ct)
+        assert grads[mode].dtype == dt
+    assert _torch_plan.plan_for(f.spec.formula, f.spec.values, dt) is not None
+    for mode in ("auto", "always"):
+        torch.testing.assert_close(grads[mode], grads["off"], rtol=0, atol=0, equal_nan=True)
+    x64 = x.to(torch.float64).numpy()
+    with np.errstate(all="ignore"):
+        reference = ct.to(torch.float64).numpy() * f.surrogate_grad(x64)
+    finite = np.isfinite(reference)
+    assert_within_ulps(grads["always"].to(torch.float64).numpy()[finite], reference[finite], dtype,
+                       ulps=64)
 
 
-def test_fused_backward_falls_back_with_one_warning(monkeypatch):
+def test_planned_backward_needs_no_compiler(monkeypatch, recwarn):
+    """No compilation anywhere on the eager path: it works, silently, without torch.compile."""
     from spikegrad import _config
-    from spikegrad.backends import _torch
+    from spikegrad.backends import _torch_plan
 
-    def broken(*args, **kwargs):
-        raise RuntimeError("no compiler here")
+    def no_compiler(*args, **kwargs):
+        raise AssertionError("torch.compile called on the eager path")
 
-    monkeypatch.setattr(_config, "_process_torch_fuse", "always")
-    monkeypatch.setattr(_torch, "_fused", {})
-    monkeypatch.setattr(torch, "compile", lambda fn, **kw: broken)
+    monkeypatch.setattr(torch, "compile", no_compiler)
+    monkeypatch.setattr(_torch_plan, "_plans", {})
     f = sg.Arctan(alpha=3.0)
-    x = t(requires_grad=True)
-    with pytest.warns(RuntimeWarning, match="could not compile the fused backward of Arctan"):
+    with _config.torch_fuse_mode("always"):
+        x = t(requires_grad=True)
         (first,) = torch.autograd.grad(f(x).sum(), x)
-    (second,) = torch.autograd.grad(f(x).sum(), x)  # no second warning: fusion is off for it
-    assert_close(first, sg.Arctan(alpha=3.0).surrogate_grad(X))
-    assert torch.equal(first, second)
+    assert_close(first, f.surrogate_grad(X))
+    assert (f.spec.formula, f.spec.values, torch.float64) in _torch_plan._plans
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_formulas_the_planner_cannot_follow_are_evaluated_eagerly():
+    """A braintools-style surrogate (methods on the array) and a formula branching on array
+    values get no plan; their backward is the eager evaluation."""
+    from spikegrad import _config
+    from spikegrad.backends import _torch_plan
+
+    class Branchy(sg.Surrogate):
+        @staticmethod
+        def grad(x, *, xp):
+            return x * 0.0 + 2.0 if bool(xp.abs(x).max() > 100) else xp.abs(x) + 1.0
+
+    class MethodStyle(sg.Surrogate):
+        def surrogate_grad(self, x):
+            return x * x
+
+    for f, expected in ((Branchy(), np.abs(X) + 1.0), (MethodStyle(), X * X)):
+        assert _torch_plan.plan_for(f.spec.formula, f.spec.values, torch.float64) is None
+        x = t(requires_grad=True)
+        with _config.torch_fuse_mode("always"):
+            (dx,) = torch.autograd.grad(f(x).sum(), x)
+        assert_close(dx, expected)
 
 
 def test_fuse_mode_is_validated():

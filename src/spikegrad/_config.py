@@ -1,4 +1,4 @@
-"""Every setting of spikegrad: which backend evaluates a call, and the PyTorch fused backward.
+"""Every setting of spikegrad: which backend evaluates a call, and the PyTorch planned backward.
 
 The backend, highest precedence first:
 
@@ -7,8 +7,11 @@ The backend, highest precedence first:
 3. the environment variable ``SPIKEGRAD_BACKEND``, read once when spikegrad is imported;
 4. ``"auto"``: the backend is chosen from the type of each array.
 
-The PyTorch fused backward (``"auto"``: for tensors of at least :data:`TORCH_FUSE_MIN_ELEMENTS`
-elements; ``"always"``; ``"off"``) follows the same precedence: :func:`torch_fuse_mode`, then
+The PyTorch backward of a plain backward pass is a plan of ``v * g'(x)`` traced once per
+surrogate, evaluated in cache-sized blocks (one pass over memory, no compiler) in mode
+``"auto"`` for tensors of at least :data:`TORCH_FUSE_MIN_ELEMENTS` elements, in blocks at every
+size in mode ``"always"``, and replaced by the plain eager operations in mode ``"off"``. It
+follows the same precedence: :func:`torch_fuse_mode`, then
 :func:`set_torch_fuse`, then the environment variable ``SPIKEGRAD_TORCH_FUSE``, then ``"auto"``.
 
 The environment is read at import, but an invalid value is not an error then: importing
@@ -52,8 +55,8 @@ TORCH_FUSE_MODES: tuple[str, ...] = ("auto", "always", "off")
 
 TORCH_FUSE_ENV_VAR = "SPIKEGRAD_TORCH_FUSE"
 
-TORCH_FUSE_MIN_ELEMENTS = 1 << 20
-"""In mode ``"auto"``, the PyTorch backward is fused for tensors of at least this many elements."""
+TORCH_FUSE_MIN_ELEMENTS = 1 << 18
+"""In mode ``"auto"``, the PyTorch backward runs in cache-sized blocks from this many elements."""
 
 
 def validate(name: object, source: str) -> str:

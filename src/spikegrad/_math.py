@@ -47,7 +47,12 @@ def spike(x: Any, *, xp: Any, at_zero: bool = True) -> Any:
     With ``at_zero=False`` it is :math:`[x > 0]` instead (0 at the threshold: the convention of
     snntorch and norse). The one place the threshold convention is written; every adapter and
     the kernel generator call it (through :meth:`spikegrad._contract.Formula.spike`).
+    A namespace with a ``compare_as`` hook (see :mod:`spikegrad._namespace`) computes it in one
+    pass, without a boolean temporary.
     """
+    compare_as = getattr(xp, "compare_as", None)
+    if compare_as is not None:
+        return compare_as(x, "greater_equal" if at_zero else "greater", 0)
     return xp.astype(x >= 0 if at_zero else x > 0, x.dtype)
 
 
@@ -91,9 +96,14 @@ def _sigmoid_slope(z: Any, xp: Any, scale: Any = 1.0) -> Any:
     The textbook product cancels to zero once ``sigmoid(z)`` rounds to 1 (z > 17 in float32);
     this form keeps full relative accuracy in both tails and is exactly symmetric. The scale
     (the surrogate's alpha) enters before ``e`` can underflow (see :func:`_scaled_exp_neg`).
+    ``e`` is the square of :func:`_scaled_exp_neg`'s ``exp(-|z|/2)``, the same expression, so a
+    planned evaluation (PyTorch's backward, XLA) computes one exponential, not two; where
+    the square underflows, ``1 + e`` is 1 either way.
     """
-    e = _exp_neg_abs(z, xp)
-    return _scaled_exp_neg(scale, xp.abs(z), xp) / ((1.0 + e) * (1.0 + e))
+    t = xp.abs(z)
+    half = xp.exp(-0.5 * t)
+    e = half * half
+    return _scaled_exp_neg(scale, t, xp) / ((1.0 + e) * (1.0 + e))
 
 
 def _normal_pdf(x: Any, mu: Any, sigma: Any, xp: Any, scale: Any = 1.0) -> Any:

