@@ -277,7 +277,9 @@ def piecewise_leaky_relu_primitive(x: Any, c: Any, w: Any, *, xp: Any) -> Any:
     c x - c w + 1 & x > w \end{cases}
     """
     xc = xp.clip(x, min=-w, max=w)
-    return xc * (0.5 / w) + 0.5 + c * (x - xc)
+    leak = c * (x - xc)
+    leak = xp.where(xp.isnan(leak) & ~xp.isnan(x), 0.0, leak)  # 0 * inf: the limit of 0 * x
+    return xc * (0.5 / w) + 0.5 + leak
 
 
 def squarewave_fourier_series_derivative(x: Any, n: int, t_period: Any, *, xp: Any) -> Any:
