@@ -601,7 +601,8 @@ def test_gprime_integrates_to_g(cls, data):
     # ... and at a parameter's value, shifted by the scales (EscapeRate's centre, a cutoff)
     at = [v for p, v in zip(cls._params, s._param_values) if not p.integer]
     signed = [0.0, *sc, *(-v for v in sc)]
-    breaks = [*signed, *(c + d for c in at for d in signed)]
+    halves = [s_ * 0.5 / v for v in at if 1e-300 < abs(v) for s_ in (1, -1)]  # Rect's edges
+    breaks = [*signed, *halves, *(c + d for c in at for d in signed)]
     integral, size, error = _integral(s.surrogate_grad, float(a), float(b), breaks)
     jump_at, jump = PRIMITIVE_JUMPS.get(cls.__name__, (0.0, lambda s: 0.0))
     if a < jump_at <= b:
