@@ -129,3 +129,22 @@ def test_torch_modules_save_and_load_with_weights_only():
     x = torch.linspace(-1, 1, 6).reshape(2, 3)
     assert torch.equal(loaded(x), net(x)) and loaded[1].surrogate == net[1].surrogate
     np.testing.assert_array_equal(loaded[1](torch.zeros(1)).numpy(), [0.0])  # x > 0 forward
+
+
+def test_registered_braintools_style_surrogate_round_trips():
+    class Flat(sg.Surrogate, name="test_spec_flat"):
+        def __init__(self, alpha=1.0):
+            super().__init__()
+            self.alpha = alpha
+
+        def surrogate_grad(self, x):
+            return x * 0 + self.alpha
+
+    try:
+        back = sg.from_dict(json.loads(json.dumps(Flat(alpha=2.5).to_dict())))
+        assert type(back) is Flat and back.alpha == 2.5
+        np.testing.assert_array_equal(back.surrogate_grad(np.zeros(2)), [2.5, 2.5])
+    finally:
+        from spikegrad import _surrogate
+
+        _surrogate._REGISTRY.pop("test_spec_flat", None)

@@ -116,20 +116,20 @@ class Surrogate:
         cls._params = tuple(params.values())
         cls._param_index = {p.name: i for i, p in enumerate(cls._params)}
         cls._method_style = _overrides_method(cls)
-        if cls._method_style:
-            return  # its own __init__, signature and docstring are the author's
-        # What help() and inspect.signature() show for the constructor.
-        cls.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-            [
-                inspect.Parameter(p.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=p.default)
-                for p in cls._params
-            ]
-            + [
-                inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
-                for name, default in _OPTIONS.items()
-            ]
-        )
-        cls.__doc__ = _docs.render(cls)
+        if not cls._method_style:  # a braintools-style class's __init__ and docstring are its own
+            # What help() and inspect.signature() show for the constructor.
+            cls.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+                [
+                    inspect.Parameter(p.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                      default=p.default)
+                    for p in cls._params
+                ]
+                + [
+                    inspect.Parameter(option, inspect.Parameter.KEYWORD_ONLY, default=default)
+                    for option, default in _OPTIONS.items()
+                ]
+            )
+            cls.__doc__ = _docs.render(cls)
         cls.registry_name = name  # not inherited: a subclass is registered only if it says so
         if name is not None:
             _register(name, cls)
@@ -501,9 +501,12 @@ def from_dict(spec: dict[str, Any], /) -> Surrogate:
                              f"{' and a gain' if 'gain' in spec else ''}")
         s.origin = options["origin"]
         return s
-    if not _method_style_name(name):
-        options.update(gain=spec.get("gain", 1.0), spike_at_zero=_FORWARDS[forward])
-    return get(name, **params, **options)
+    if _method_style_name(name):  # braintools' style: its own constructor, attributes
+        s = get(name, **params)
+        s.origin = options["origin"]
+        return s
+    return get(name, **params, **options, gain=spec.get("gain", 1.0),
+               spike_at_zero=_FORWARDS[forward])
 
 
 def _method_style_name(name: Any) -> bool:
