@@ -55,7 +55,7 @@ _REFERENCES = {
         "W. Gerstner, W. M. Kistler, *Spiking neuron models: single neurons, populations, "
         "plasticity*, Cambridge University Press (2002)."
     ),
-    "norse": "The norse library's threshold functions (no separate publication).",
+    "norse": "The threshold functions of the norse library (no separate publication).",
     "perez2021": (
         "N. Perez-Nieves, D. F. M. Goodman, *Sparse spiking gradient descent*, NeurIPS (2021)."
     ),
