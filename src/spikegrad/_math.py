@@ -497,19 +497,17 @@ def fake_numerical_gradient_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
     return xp.where(x < 0, -magnitude, magnitude)
 
 
-def escape_rate_derivative(x: Any, height: Any, rate: Any, center: Any, *, xp: Any) -> Any:
-    r"""h\,e^{-\beta|x - c|}"""
-    return _scaled_exp_neg(height, xp.abs(rate * (x - center)), xp)
+def escape_rate_derivative(x: Any, rate: Any, center: Any, *, xp: Any) -> Any:
+    r"""e^{-\beta|x - c|}"""
+    return _exp_neg_abs(rate * (x - center), xp)
 
 
-def escape_rate_primitive(x: Any, height: Any, rate: Any, center: Any, *, xp: Any) -> Any:
+def escape_rate_primitive(x: Any, rate: Any, center: Any, *, xp: Any) -> Any:
     r"""
-    \begin{cases} \frac{h}{\beta}e^{\beta (x - c)} & x < c \\
-    \frac{2h}{\beta} - \frac{h}{\beta}e^{-\beta (x - c)} & x \ge c \end{cases}
+    \begin{cases} \frac{1}{\beta}e^{\beta (x - c)} & x < c \\
+    \frac{2}{\beta} - \frac{1}{\beta}e^{-\beta (x - c)} & x \ge c \end{cases}
     """
-    u = x - center
-    tail = _scaled_exp_neg(height / rate, xp.abs(rate * u), xp)
-    return xp.where(u < 0, tail, 2.0 * height / rate - tail)
+    return slayer_grad_primitive(x - center, rate, xp=xp)
 
 
 def _fast_sigmoid_rise(t: Any, b: Any, alpha: Any, xp: Any) -> Any:

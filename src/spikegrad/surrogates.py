@@ -392,16 +392,14 @@ class FakeNumericalGradient(_Catalogue, name="fake_numerical_gradient"):
 class EscapeRate(_Catalogue, name="escape_rate"):
     r"""Escape-rate surrogate: a Laplace (two-sided exponential) peak away from the threshold.
 
-    snntorch's ``spike_rate_escape(beta, slope)`` is ``EscapeRate(height=slope, rate=beta)``
-    with its peak at ``x = 1`` (the default ``center``). Centred at 0 it is
-    :class:`SlayerGrad` scaled by ``height``.
+    snntorch's ``spike_rate_escape(beta, slope)`` is ``EscapeRate(rate=beta, gain=slope)``,
+    with its peak at ``x = 1`` (the default ``center``). Centred at 0 it is :class:`SlayerGrad`.
     """
 
-    height = Param(25.0, gt=0, le=100, doc="the peak value of g'")
-    rate = Param(1.0, ge=1e-2, le=1e4, doc="decay rate of the exponential tails")
-    center = Param(1.0, ge=-100, le=100, doc="where g' peaks")
+    rate = Param(1.0, ge=1e-4, le=1e4, doc="decay rate of the exponential tails")
+    center = Param(1.0, ge=-100, le=100, doc="where g' peaks (at 1)")
     cite = ("gerstner2002",)
-    example = ("snntorch", "spike_rate_escape", {})
+    example = ("snntorch", "spike_rate_escape", {"gain": 25.0})
 
 
 class SparseFastSigmoid(_Catalogue, name="sparse_fast_sigmoid"):

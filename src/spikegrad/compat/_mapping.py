@@ -129,8 +129,11 @@ ENTRIES: tuple[Entry, ...] = (
          lambda c: {"threshold": c["alpha"]} if c["gain"] == 1.0 and c["beta"] == -c["alpha"]
          else None),
     ),
-    _entry("snntorch", "spike_rate_escape", {"beta": 1, "slope": 25}, S.EscapeRate,
-           _renamed({"beta": "rate", "slope": "height"}, center=1.0)),
+    _entry(
+        "snntorch", "spike_rate_escape", {"beta": 1, "slope": 25}, S.EscapeRate,
+        (lambda beta, slope: {"rate": beta, "center": 1.0, "gain": slope},
+         lambda c: {"beta": c["rate"], "slope": c["gain"]} if c["center"] == 1.0 else None),
+    ),
     _entry(
         "snntorch", "heaviside", {}, S.LeakyRelu, _renamed({}, alpha=0.0, beta=1.0),
         difference=(
@@ -207,8 +210,11 @@ ENTRIES: tuple[Entry, ...] = (
             "spikegrad gives the documented 1/(1 + alpha abs(x))**2"
         ),
     ),
-    _entry("norse", "triangle_fn", {"alpha": 0.3}, S.ReluGrad,
-           _renamed({"alpha": "alpha"}, width=1.0)),
+    _entry(
+        "norse", "triangle_fn", {"alpha": 0.3}, S.ReluGrad,
+        (lambda alpha: {"alpha": 1.0, "width": 1.0, "gain": alpha},
+         lambda c: {"alpha": c["alpha"] * c["gain"]} if c["width"] == 1.0 else None),
+    ),
     _entry(
         "norse", "heavi_erfc_fn", {"k": None}, S.ERF,
         (lambda k: {"alpha": k, "gain": 2.0 / k},
