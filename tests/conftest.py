@@ -14,29 +14,16 @@ import pytest
 import spikegrad as sg
 from spikegrad import _config
 
+# Accuracy against the float64 reference (ULPS, in units in the last place) and its assertion
+# live in the package, where `spikegrad check` uses them too.
+from spikegrad.tools.verify import ULPS, assert_within_ulps  # noqa: F401 - used by the tests
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 # A copy of ../shared/reference/braintools-0.3.0.json (braintools 0.3.0's own outputs), shipped
 # with the package so that `spikegrad check` can use it too.
 REFERENCE_PATH = ROOT / "src" / "spikegrad" / "data" / "braintools-0.3.0.json"
 REFERENCE: dict[str, Any] = json.loads(REFERENCE_PATH.read_text())["surrogates"]
 SURROGATE_CLASSES = [sg.get(name).__class__ for name in sg.available()]
-
-
-# Accuracy against the float64 reference, in units in the last place of the result's dtype, with
-# values below `floor` compared on the scale of `floor`. 16-bit types are computed in float32
-# and rounded once; float32 is computed in float32 (a rounded argument like (alpha x)**2 before
-# exp costs a few dozen ulps); float64 differs between libms by a few ulps of O(1) terms.
-ULPS = {"float16": (2, 1e-3), "bfloat16": (2, 1e-3), "float32": (64, 1.0), "float64": (4, 1.0)}
-
-
-def assert_within_ulps(got: Any, ref: np.ndarray, dtype: str, ulps: float | None = None) -> None:
-    """``got`` (any array convertible to float64) is within ULPS[dtype] of ``ref``."""
-    default_ulps, floor = ULPS[dtype]
-    eps = 2.0 ** -7 if dtype == "bfloat16" else float(np.finfo(dtype).eps)
-    allowed = (ulps or default_ulps) * eps * np.maximum(np.abs(ref), floor)
-    diff = np.abs(np.asarray(got, dtype=np.float64) - ref)
-    bad = ~(diff <= allowed)
-    assert not bad.any(), f"{dtype}: got {np.asarray(got, dtype=np.float64)[bad]}, expected {ref[bad]}"
 
 
 @dataclasses.dataclass

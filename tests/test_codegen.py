@@ -8,8 +8,6 @@
 from __future__ import annotations
 
 import ctypes
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -19,6 +17,8 @@ from hypothesis.extra import numpy as hnp
 
 import spikegrad as sg
 from spikegrad import _codegen as codegen
+from spikegrad.tools import verify
+from spikegrad.tools.verify import check_cpu_kernels, run_on_cpu
 
 from .conftest import SURROGATE_CLASSES, assert_within_ulps
 
@@ -36,35 +36,21 @@ def all_kernels(dtype):
 @pytest.mark.slow
 @pytest.mark.parametrize("dtype", codegen.DTYPES)
 def test_cuda_sources_compile_with_nvcc(dtype, tmp_path):
-    nvcc = shutil.which("nvcc")
-    if nvcc is None:
-        pytest.skip("no CUDA compiler (nvcc) on this machine")
-    source = tmp_path / f"kernels_{dtype}.cu"
     kernels = list(all_kernels(dtype))
-    source.write_text("#include <cuda_fp16.h>\n\n" + "\n\n".join(k.cuda_source() for k in kernels))
-    result = subprocess.run(
-        [nvcc, "-ptx", "-Werror", "all-warnings", "-o", str(tmp_path / "k.ptx"), str(source)],
-        capture_output=True, text=True, timeout=600,
-    )
-    assert result.returncode == 0, result.stderr
-    ptx = (tmp_path / "k.ptx").read_text()
-    assert all(f".entry {k.name}(" in ptx for k in kernels)
+    try:
+        verify.compile_cuda(kernels, tmp_path, f"kernels_{dtype}")  # every .entry in the PTX
+    except verify.ToolMissing:
+        pytest.skip("no CUDA compiler (nvcc) on this machine")
     assert len(kernels) == 1 + 3 * len(SURROGATE_CLASSES)
 
 
 def compile_for_cpu(kernels, directory, stem):
-    """The kernels' statements compiled as one C++ shared library: ``(library, kernels by name)``."""
-    compiler = shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")
-    if compiler is None:
+    """The kernels' statements compiled as one C++ shared library: ``(library, kernels by name)``
+    (spikegrad.tools.verify's, which `spikegrad check` uses)."""
+    try:
+        return verify.compile_for_cpu(kernels, directory, stem)
+    except verify.ToolMissing:
         pytest.skip("no C++ compiler to evaluate the generated kernels on the CPU")
-    kernels = {k.name: k for k in kernels}
-    source = directory / f"{stem}.cpp"
-    source.write_text("#include <cmath>\nusing namespace std;\n\n" +
-                      "\n\n".join(k.cpp_source() for k in kernels.values()))
-    library = directory / f"{stem}.so"
-    subprocess.run([compiler, "-O2", "-shared", "-fPIC", "-fno-fast-math", "-o", str(library),
-                    str(source)], check=True, timeout=600)
-    return ctypes.CDLL(str(library)), kernels
 
 
 @pytest.fixture(scope="module")
@@ -72,24 +58,6 @@ def cpu_kernels(tmp_path_factory):
     """Every kernel's statements compiled for the CPU, by dtype."""
     tmp = tmp_path_factory.mktemp("cpu_kernels")
     return {d: compile_for_cpu(all_kernels(d), tmp, f"k_{d}") for d in codegen.DTYPES}
-
-
-def run_on_cpu(cpu_kernels, surrogate, kind, dtype, x, ct=None):
-    library, kernels = cpu_kernels[dtype]
-    k = codegen.generate(surrogate.spec.formula, kind, dtype)
-    assert kernels[k.name].body == k.body
-    compute = np.float64 if k.ctype == "double" else np.float32
-    ptr = np.ctypeslib.ndpointer(dtype=compute, flags="C_CONTIGUOUS")
-    fn = getattr(library, k.name)
-    inputs = [np.ascontiguousarray(x, dtype=compute)]
-    if kind == "vjp":
-        inputs.append(np.ascontiguousarray(ct, dtype=compute))
-    fn.argtypes = [ptr] * (len(inputs) + 2) + [ctypes.c_long]
-    out = np.empty(x.shape, compute)
-    values = dict(zip(surrogate.spec.formula.value_names, surrogate.spec.values))
-    params = np.asarray([values[p] for p in k.params] or [0.0], dtype=compute)
-    fn(*inputs, out, params, x.size)
-    return out.astype(dtype)  # float16 kernels compute in float32 and round once on store
 
 
 def any_finite(dtype, size):
@@ -114,20 +82,7 @@ def test_generated_kernels_match_numpy_reference(cpu_kernels, cls, dtype, data):
     extreme = data.draw(any_finite(dtype, 8))
     x = np.concatenate([moderate, extreme, np.asarray([0.0, np.finfo(dtype).max, -np.finfo(dtype).max], dtype)])
     ct = np.linspace(-2, 2, x.size).astype(dtype)
-    x64 = x.astype(np.float64)
-    reference = {
-        "grad": surrogate.surrogate_grad(x64),
-        "primitive": surrogate.surrogate_fun(x64),
-        "vjp": ct.astype(np.float64) * surrogate.surrogate_grad(x64),
-    }
-    for kind, ref in reference.items():
-        got = run_on_cpu(cpu_kernels, surrogate, kind, dtype, x, ct)
-        assert np.isfinite(got[np.isfinite(ref.astype(dtype))]).all(), kind
-        mask = np.abs(x64) <= 12  # beyond, tolerances in ulps of x dominate (periodic, log)
-        # float64: the C library's erfc against spikegrad's pure-standard one (1e-13 apart)
-        assert_within_ulps(got[mask], ref[mask], dtype, ulps=4096 if dtype == "float64" else None)
-    spikes = run_on_cpu(cpu_kernels, surrogate, "forward", dtype, x)
-    np.testing.assert_array_equal(spikes, (x >= 0).astype(dtype))
+    check_cpu_kernels(cpu_kernels, surrogate, dtype, x, ct)
 
 
 def test_maximum_and_minimum_propagate_nan_like_numpy(tmp_path):

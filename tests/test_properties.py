@@ -33,8 +33,19 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import spikegrad as sg
+from spikegrad.tools.verify import (
+    EPS32,
+    assert_product_close,
+    check_difference_quotients,
+    check_finite,
+    check_reduced_precision,
+    extremes,
+    perturbations,
+    primitive_size,
+    scales,
+)
 
-from .conftest import SURROGATE_CLASSES, ULPS
+from .conftest import SURROGATE_CLASSES
 
 try:  # installed with PyTorch (through sympy); only the high-precision properties need it
     import mpmath
@@ -52,10 +63,7 @@ settings.load_profile("spikegrad")
 
 DTYPES = ("float16", "float32", "float64")
 F64_MAX = float(np.finfo(np.float64).max)
-EPS32 = float(np.finfo(np.float32).eps)
 TINY32 = float(np.finfo(np.float32).tiny)
-# np.finfo does not know bfloat16: its largest value, smallest normal and epsilon.
-BF16 = {"max": 3.3895313892515355e38, "tiny": 1.1754943508222875e-38, "eps": 2.0**-7}
 
 WITH_PRIMITIVE = [c for c in SURROGATE_CLASSES if c.primitive is not None]
 
@@ -111,15 +119,6 @@ def surrogates(
     return values.map(lambda kw: cls(**kw, **kwargs))
 
 
-def scales(s: sg.Surrogate) -> list[float]:
-    """Length scales a surrogate's shape may have: 1, and each parameter and its reciprocal."""
-    out = {1.0}
-    for p, v in zip(type(s)._params, s._param_values):
-        if not p.integer and v != 0:
-            out |= {abs(v), 1.0 / abs(v)}
-    return sorted(v for v in out if 1e-300 < v < 1e300)
-
-
 def points(s: sg.Surrogate, size: int, decades: float = 3.0) -> st.SearchStrategy[np.ndarray]:
     """``size`` nonzero float64 points, each a signed scale of ``s`` times 10**u, |u| <= decades."""
     sc = scales(s)
@@ -128,30 +127,6 @@ def points(s: sg.Surrogate, size: int, decades: float = 3.0) -> st.SearchStrateg
         hnp.arrays(np.float64, size, elements=st.floats(-decades, decades)),
         hnp.arrays(np.bool_, size),
     ).map(lambda t: np.where(t[2], -1.0, 1.0) * np.asarray(sc)[t[0]] * 10.0 ** t[1])
-
-
-def replaced(s: sg.Surrogate, name: str, value: float) -> sg.Surrogate | None:
-    """``s`` with one parameter changed, or None where the value is out of range."""
-    try:
-        return s.replace(**{name: value})
-    except ValueError:
-        return None
-
-
-def perturbations(s: sg.Surrogate, delta: float) -> list[sg.Surrogate]:
-    """``s`` with each non-integer parameter moved by a relative ``delta`` either way (in range),
-    and at least by the spacing of float32's subnormal numbers (how far a tiny parameter, such
-    as a cutoff near 0, moves when rounded to float32)."""
-    out = []
-    for p, v in zip(type(s)._params, s._param_values):
-        if p.integer or v == 0:
-            continue
-        step = max(delta * abs(v), 2.0**-148)
-        for moved in (v + step, v - step):
-            other = replaced(s, p.name, moved)
-            if other is not None:
-                out.append(other)
-    return out
 
 
 # --------------------------------------------------------------------- inputs of every dtype
@@ -179,94 +154,6 @@ def finite_arrays(dtype: str, max_side: int = 8, subnormal: bool = False):
             width=np.dtype(dtype).itemsize * 8,
         ),
     )
-
-
-def extremes(dtype: str) -> np.ndarray:
-    """The dtype's extremes (largest, smallest normal and subnormal, epsilon), signed zeros, a few
-    ordinary values, their negatives and their neighbours towards 0, as float64."""
-    if dtype == "bfloat16":
-        big, tiny, eps = BF16["max"], BF16["tiny"], BF16["eps"]
-        values = np.asarray([big, tiny, 9.183549615799121e-41, 0.0, 1.0, 0.5, eps, 1e3, 2.0])
-        return np.concatenate([values, -values, values * 0.99, -values * 0.99])
-    info = np.finfo(dtype)
-    values = [info.max, info.tiny, info.smallest_subnormal, 0.0, 1.0, 0.5, info.eps, 1e3, 2.0]
-    values = np.asarray(values, dtype=dtype)
-    return np.concatenate([values, -values, np.nextafter(values, np.zeros((), dtype))]).astype(
-        np.float64
-    )
-
-
-def _eps(dtype: str) -> float:
-    return BF16["eps"] if dtype == "bfloat16" else float(np.finfo(dtype).eps)
-
-
-def assert_close_to_float64(
-    got: Any,
-    ref: np.ndarray,
-    dtype: str,
-    scale: float,
-    sensitivity: np.ndarray | float = 0.0,
-    what: str = "",
-) -> None:
-    """``got`` is within ``ULPS[dtype]`` of the float64 reference ``ref``, values below the
-    function's scale (times the floor of ``ULPS``) compared on that scale, plus the dtype's
-    smallest normal number, plus twice the reference's own ``sensitivity`` to a few roundings of
-    x and the parameters."""
-    ulps, floor = ULPS[dtype]
-    tiny = BF16["tiny"] if dtype == "bfloat16" else float(np.finfo(dtype).tiny)
-    magnitude = np.maximum(np.abs(ref), floor * scale)
-    # + tiny: below the smallest normal number results may lose all digits (or be flushed)
-    allowed = ulps * _eps(dtype) * magnitude + tiny + 2.0 * sensitivity
-    got = np.asarray(got, dtype=np.float64)
-    bad = ~(np.abs(got - ref) <= allowed)
-    assert not bad.any(), (
-        f"{what} {dtype}: got {got[bad][:6]}, expected {ref[bad][:6]} (allowed "
-        f"{np.broadcast_to(allowed, ref.shape)[bad][:6]})"
-    )
-
-
-def sensitivity(
-    method: Callable[[sg.Surrogate, np.ndarray], np.ndarray],
-    s: sg.Surrogate,
-    x: np.ndarray,
-    eps: float,
-) -> np.ndarray:
-    """How much the float64 result moves when x, or one parameter at a time, moves by a relative
-    eps/4, eps or 4 eps either way: the error a correct computation with roundings of that size
-    may have (several sizes: where g' oscillates, one size may land on a similar value)."""
-    ref = method(s, x)
-    by_x, by_param = np.zeros_like(ref), np.zeros_like(ref)
-    for delta in (eps / 4, eps, 4 * eps):
-        for xs in (x * (1 + delta), x * (1 - delta)):
-            by_x = np.maximum(by_x, np.abs(method(s, xs) - ref))
-        for other in perturbations(s, delta):
-            by_param = np.maximum(by_param, np.abs(method(other, x) - ref))
-    return by_x + by_param * len(type(s)._params)
-
-
-def _grad(s: sg.Surrogate, x: Any) -> Any:
-    return s.surrogate_grad(x)
-
-
-def _fun(s: sg.Surrogate, x: Any) -> Any:
-    return s.surrogate_fun(x)
-
-
-def methods(cls: type[sg.Surrogate]) -> list[Callable[[sg.Surrogate, Any], Any]]:
-    return [_grad, _fun] if cls.primitive is not None else [_grad]
-
-
-def must_be_finite(s: sg.Surrogate, method: Callable[..., Any], x: np.ndarray,
-                   dtype: str) -> np.ndarray:
-    """Where ``method(s, x)`` must be finite: everywhere, except for g of a surrogate with
-    linear tails (``linear_tails``), whose exact value exceeds the dtype's range where
-    ``|slope * x|`` does (the slopes are its parameters)."""
-    x = np.asarray(x, dtype=np.float64)
-    if method is _grad or not getattr(type(s), "linear_tails", False):
-        return np.ones(x.shape, dtype=bool)
-    top = BF16["max"] if dtype == "bfloat16" else float(np.finfo(dtype).max)
-    slope = max([1.0, *(abs(v) for v in s.params.values())])
-    return np.abs(x) < 0.5 * top / slope
 
 
 # ------------------------------------------------------------------ high-precision reference
@@ -441,12 +328,8 @@ def test_g_and_gprime_finite_at_extreme_inputs(backend, cls, data):
     JAX's are checked with 32-bit parameters below)."""
     s = data.draw(surrogates(cls, integers="edges"))
     for dtype in ("float32", "float64") if backend.name == "jax" else backend.dtypes:
-        values = extremes(dtype)
-        x = backend.array(values, dtype)
-        for method in methods(cls):
-            out = backend.to_numpy(method(s, x))
-            bad = ~np.isfinite(out) & must_be_finite(s, method, values, dtype)
-            assert not bad.any(), (s, dtype, values[bad])
+        check_finite(s, extremes(dtype), dtype,
+                     lambda method, s, v, d: backend.to_numpy(method(s, backend.array(v, d))))
 
 
 @pytest.mark.parametrize("cls", SURROGATE_CLASSES)
@@ -459,12 +342,8 @@ def test_g_and_gprime_finite_with_32_bit_jax_parameters(jax_x32, cls, data):
 
     s = data.draw(surrogates(cls, integers="edges"))
     for dtype in ("float16", "float32"):  # 16-bit types are computed in float32
-        values = extremes(dtype)
-        x = jnp.asarray(values, dtype=dtype)
-        for method in methods(cls):
-            out = np.asarray(method(s, x)).astype(np.float64)
-            bad = ~np.isfinite(out) & must_be_finite(s, method, values, dtype)
-            assert not bad.any(), (s, dtype, values[bad])
+        check_finite(s, extremes(dtype), dtype,
+                     lambda method, s, v, d: np.asarray(method(s, jnp.asarray(v, dtype=d))))
 
 
 @pytest.fixture
@@ -483,11 +362,13 @@ def test_g_and_gprime_finite_for_all_finite_inputs(cls, data):
     s = data.draw(surrogates(cls))
     dtype = data.draw(st.sampled_from(DTYPES))
     x = data.draw(finite_arrays(dtype, max_side=16, subnormal=True))
-    for method in methods(cls):
-        out = method(s, x)
-        assert out.dtype == np.dtype(dtype)
-        bad = ~np.isfinite(out) & must_be_finite(s, method, x, dtype)
-        assert not bad.any(), (s, x[bad])
+
+    def in_dtype(method, s, values, d):
+        out = method(s, values.astype(d))
+        assert out.dtype == np.dtype(d)
+        return out
+
+    check_finite(s, x, dtype, in_dtype)
 
 
 # ------------------------------------------------------------------ g' is the derivative of g
@@ -504,45 +385,7 @@ def test_gprime_is_the_derivative_of_g(cls, data):
     to their upper bounds, where a dropped term (S2NN's epsilon) is far above it.
     """
     s = data.draw(surrogates(cls))
-    x = data.draw(points(s, 32))
-    with np.errstate(over="ignore", under="ignore"):  # tolerances may be inf or 0
-        check_difference_quotients(s, x)
-
-
-def check_difference_quotients(s: sg.Surrogate, x: np.ndarray) -> None:
-    """At each x, the largest relative step (of 2**-10 ... 2**-34) over which g' is smooth
-    (five samples that differ by under 1e-3 relatively: no jump, no unresolved oscillation) gives
-    a central difference quotient of g that must equal g'(x)."""
-    d_mid = s.surrogate_grad(x)
-    size = primitive_size(s)
-    checked = np.zeros(x.shape, dtype=bool)
-    for r in (2.0**-10, 2.0**-16, 2.0**-22, 2.0**-28, 2.0**-34):
-        h = r * np.abs(x)
-        lo, half_lo, half_hi, hi = x - h, x - h / 2, x + h / 2, x + h
-        d = np.stack([s.surrogate_grad(v) for v in (lo, half_lo, x, half_hi, hi)])
-        smooth = (np.abs(np.diff(d, axis=0)) <= 1e-3 * np.abs(d).max(axis=0)).all(axis=0)
-        use = smooth & ~checked
-        if not use.any():
-            continue
-        step = hi - lo
-        g_lo, g_hi = s.surrogate_fun(lo), s.surrogate_fun(hi)
-        quotient = (g_hi - g_lo) / step
-        truncation = np.abs(d[4] - 2 * d[2] + d[0]) / 3  # twice h**2 g'''(x) / 6
-        # g is rounded relative to its terms, which may cancel (a tail, a sum of lobes): their
-        # size is that of g over its range; NumPy's backend's erfc is good to 1e-13; and the
-        # spacing of subnormal numbers.
-        rounding = (1e-12 * (np.abs(g_hi) + np.abs(g_lo) + size) + 1e-320) / step
-        allowed = 1e-7 * np.abs(d_mid) + truncation + rounding + 1e-300  # 1e-300: nothing
-        bad = use & ~(np.abs(quotient - d_mid) <= allowed)
-        assert not bad.any(), (s, r, x[bad], quotient[bad], d_mid[bad], allowed[bad])
-        checked |= use
-
-
-def primitive_size(s: sg.Surrogate) -> float:
-    """The largest |g| at 0 and at the scales of ``s`` times 10**k, |k| <= 3."""
-    sc = np.asarray(scales(s))
-    x = np.concatenate([[0.0], *(sign * sc * 10.0**k for k in range(-3, 4) for sign in (1, -1))])
-    return float(np.abs(s.surrogate_fun(x)).max())
+    check_difference_quotients(s, data.draw(points(s, 32)))
 
 
 def _integral(fn: Callable[[np.ndarray], np.ndarray], a: float, b: float, breaks: list[float]):
@@ -654,15 +497,7 @@ def test_reduced_precision_close_to_float64(cls, dtype, data):
         scaled = data.draw(points(s, 16)).astype(dtype)
         special = np.asarray([0.0, *scales(s), *(-v for v in scales(s))]).astype(dtype)
     x = np.concatenate([moderate, scaled, special])
-    x = x[np.isfinite(x)]
-    x64 = x.astype(np.float64)
-    for method in methods(cls):
-        keep = must_be_finite(s, method, x64, dtype)  # g of linear tails may exceed the range
-        ref = method(s, x64[keep])
-        scale = float(np.abs(ref).max())
-        dev = sensitivity(method, s, x64[keep], EPS32)
-        assert_close_to_float64(method(s, x[keep]), ref, dtype, scale, dev,
-                                f"{s!r} {method.__name__}")
+    check_reduced_precision(s, x[np.isfinite(x)].astype(np.float64), dtype)
 
 
 @needs_mpmath
@@ -771,20 +606,6 @@ def test_vjp_is_cotangent_times_gradient(backend, cls, data):
         xc = backend.array(backend.to_numpy(x), compute)
         expected = backend.to_numpy(ct).astype(np.float64) * backend.to_numpy(s.surrogate_grad(xc))
         assert_product_close(got, expected, dtype, f"{s!r} vjp")
-
-
-def assert_product_close(got: np.ndarray, expected: np.ndarray, dtype: str, what: str) -> None:
-    """``got`` is ``expected`` (a product in float64 of the compute dtype's factors) rounded once
-    to ``dtype``: within 2 ulps of ``dtype``, below its smallest normal number absolutely (XLA
-    flushes subnormal numbers to zero), and infinite where the product exceeds its range."""
-    info = BF16 if dtype == "bfloat16" else {"max": float(np.finfo(dtype).max),
-                                             "tiny": float(np.finfo(dtype).tiny)}
-    beyond = np.abs(expected) > info["max"] * (1 + _eps(dtype) / 2)
-    np.testing.assert_array_equal(got[beyond], np.sign(expected[beyond]) * np.inf, what)
-    got, expected = got[~beyond], expected[~beyond]
-    allowed = 2 * _eps(dtype) * np.abs(expected) + info["tiny"]
-    bad = ~(np.abs(got - expected) <= allowed)
-    assert not bad.any(), f"{what} {dtype}: got {got[bad]}, expected {expected[bad]}"
 
 
 @pytest.fixture(params=["torch", "jax"])

@@ -79,7 +79,10 @@ def test_check_passes_on_this_installation(capsys):
     rows = json.loads(capsys.readouterr().out.split("\n\n")[0])
     ran = [r for r in rows if not r["skipped"]]
     assert {r["backend"] for r in ran} >= {"numpy"}
-    assert all(r["passed"] == r["total"] == len(sg.available()) for r in ran)
+    # every registered surrogate passed, or (a user's, registered by another test) the check
+    # does not apply to it
+    assert all(r["passed"] == r["total"] == len(sg.available()) - len(r["not_applicable"])
+               for r in ran)
 
 
 def test_bench_json_small(capsys):
