@@ -74,7 +74,7 @@ class Spike(torch.nn.Module):
                 "Spike(spikegrad.Sigmoid(alpha=4.0)) or Spike('sigmoid', alpha=4.0)"
             )
         if trainable:
-            if "trainable" not in surrogate._options():  # a peer library's spelling
+            if hasattr(surrogate, "canonical"):  # a peer library's spelling
                 raise TypeError(
                     f"{surrogate!r} trains no parameters; train its catalogue surrogate: "
                     f"Spike(s.canonical(), trainable={tuple(trainable)!r})"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import struct
 import sys
 from typing import Any
 
@@ -245,14 +246,25 @@ class Param:
         10000.0
         """
         value = xp.exp(raw) if self.space == "log" else raw
-        lower, upper = self.ge, self.le
-        if self.gt is not None:  # just above gt, in float32 and float64 alike
-            lower = self.gt + max(abs(self.gt) * 2.0**-22, 2.0**-126)
-        if self.lt is not None:
-            upper = self.lt - max(abs(self.lt) * 2.0**-22, 2.0**-126)
+        lower = _inside(self.gt, 1.0) if self.gt is not None else _inside(self.ge, 1.0, False)
+        upper = _inside(self.lt, -1.0) if self.lt is not None else _inside(self.le, -1.0, False)
         if lower is None and upper is None:
             return value
         return xp.clip(value, min=lower, max=upper)
+
+
+def _inside(bound: float | None, direction: float, strict: bool = True) -> float | None:
+    """A clamp bound that stays in the range once rounded to float32 or float64: ``bound``
+    itself if inclusive and exact in float32, else a point just inside it (``direction`` 1 for
+    a lower bound, -1 for an upper one)."""
+    if bound is None:
+        return None
+    step = max(abs(bound) * 2.0**-22, 2.0**-126)
+    value = bound + direction * step if strict else bound
+    as_float32 = struct.unpack("f", struct.pack("f", value))[0]
+    if (as_float32 - bound) * direction < 0 or (strict and as_float32 == bound):
+        value += direction * step
+    return value
 
 
 def _as_real_number(value: Any, where: str) -> float:
