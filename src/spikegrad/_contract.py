@@ -164,7 +164,7 @@ class Adapter(Protocol):
 
     def fun(self, spec: Spec, x: Any) -> Any:
         """:math:`g(x)`; under autodiff its derivative is :math:`g'(x)` (not differentiated
-        through :math:`g`'s own formula)."""
+        through :math:`g`'s own formula), and with respect to parameters as for :meth:`spike`."""
         ...
 
     def grad(self, spec: Spec, x: Any) -> Any:
