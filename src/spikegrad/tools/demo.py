@@ -312,10 +312,10 @@ def run_demo(framework: str | None = None, config: DemoConfig | None = None,
         raise ValueError(f"unknown framework {framework!r}; choose jax, torch, all or auto")
 
     data = load_digits_split(config.seed)
+    trained = ", ".join(trained_parameters(config))
     echo(f"digits: {len(data[0])} training and {len(data[2])} test images; surrogate "
-         f"{sg.get(config.surrogate)!r}"
-         f"{' (trained: ' + ', '.join(trained_parameters(config)) + ')' if config.train_surrogate else ''}"
-         f"; {config.hidden} LIF neurons, {config.steps} time steps")
+         f"{sg.get(config.surrogate)!r}{f' (trained: {trained})' if trained else ''}; "
+         f"{config.hidden} LIF neurons, {config.steps} time steps")
     report: dict[str, Any] = {"results": []}
     if len(chosen) > 1:
         grads = {f: first_step_gradients(f, config, data) for f in chosen}
