@@ -8,7 +8,11 @@ g'(x) with ordinary ``jax.numpy`` operations, so differentiating it again gives 
 
 The formula (the math and its structural parameters) is a static argument; parameter values are
 ordinary arguments, concrete or traced (``jit`` or ``vmap`` over a parameter), so new values need
-no recompilation. Either way the spike's derivative with respect to a parameter is zero.
+no recompilation. Either way the spike's derivative with respect to a parameter is zero, unless
+the surrogate trains it (``trainable=``, :attr:`Formula.trainable`): then the rule adds
+``dg/dalpha * alpha_dot``, with ``dg/dalpha`` from ``jax.jvp`` of the primitive (autodiff
+through the one definition, no hand-written parameter derivative). That tangent is linear in
+``alpha_dot``, so JAX transposes it for reverse mode: ``grad`` gives ``sum(v * dg/dalpha)``.
 
 The math runs inside ``jax.jit``-compiled helpers, cached per formula and mode: called eagerly,
 a surrogate costs one dispatch per pass, not one per ``jax.numpy`` operation. Under an outer
@@ -67,6 +71,25 @@ def _times_derivative(
 
 
 @functools.partial(jax.jit, static_argnums=(0,))
+def _parameter_tangent(
+    formula: Formula, x: jax.Array, values: tuple[Any, ...], dots: tuple[Any, ...]
+) -> jax.Array:
+    """``sum_i dg(x; values)/dvalue_i * dot_i`` over the trainable values, in ``x``'s dtype: the
+    forward-mode derivative of the primitive (computed under the dtype rules of ``evaluate``)
+    with respect to those values."""
+    trained = formula.trainable
+
+    def primitive(*chosen: Any) -> jax.Array:
+        merged = list(values)
+        for i, value in zip(trained, chosen):
+            merged[i] = value
+        return evaluate(formula.primitive, x, tuple(merged), _NS)
+
+    _, tangent = jax.jvp(primitive, tuple(values[i] for i in trained), dots)
+    return tangent
+
+
+@functools.partial(jax.jit, static_argnums=(0,))
 def _step(formula: Formula, x: jax.Array) -> jax.Array:
     return formula.spike(x, xp=_NS)
 
@@ -75,7 +98,8 @@ def _step(formula: Formula, x: jax.Array) -> jax.Array:
 def _differentiable(
     formula: Formula, origin: bool, x: jax.Array, values: tuple[Any, ...]
 ) -> jax.Array:
-    """The spike (or g when ``origin``) at x; its derivative in x is g'(x), in parameters 0."""
+    """The spike (or g when ``origin``) at x; its derivative in x is g'(x), in the trainable
+    values that of g, in the other values 0."""
     return _primitive(formula, x, values) if origin else _step(formula, x)
 
 
@@ -84,9 +108,13 @@ def _differentiable_jvp(
     formula: Formula, origin: bool, primals: tuple[Any, ...], tangents: tuple[Any, ...]
 ) -> tuple[jax.Array, jax.Array]:
     x, values = primals
-    x_dot, _ = tangents  # parameters are constants: their tangents are dropped
+    x_dot, values_dot = tangents  # constant parameters: their tangents are dropped
     out = _differentiable(formula, origin, x, values)
-    return out, _times_derivative(formula, x, values, x_dot)
+    tangent = _times_derivative(formula, x, values, x_dot)
+    if formula.trainable:
+        dots = tuple(values_dot[i] for i in formula.trainable)
+        tangent = tangent + _parameter_tangent(formula, x, values, dots)
+    return out, tangent
 
 
 # Called eagerly, a jitted function is differentiated as one unit whose JVP and transpose JAX

@@ -9,6 +9,15 @@
   under ``fullgraph=True``), so while ``torch.compile`` traces, a twin without ``jvp`` is used.
 * Parameters are Python floats (tensors given at construction are read once), passed as
   constants: their gradient is ``None``. Nothing here names a device: results follow ``x``.
+* Trained parameters (``trainable=``, :attr:`Formula.trainable`) may be tensors, kept as given.
+  They are inputs of a second Function, ``_TrainedSpike``, together with an *anchor*: the
+  primitive ``g(x.detach(); alpha)`` computed with ordinary differentiable torch operations.
+  Its backward returns ``v * g'(x; alpha)`` for ``x`` and passes ``v`` to the anchor, whose
+  own graph then gives ``alpha`` the gradient ``sum(v * dg/dalpha)`` (summed over the
+  broadcast by autograd, computed in float32 for 16-bit inputs by ``evaluate``): PyTorch's
+  autodiff through the one definition, no nested autodiff in a backward, so ``torch.func``
+  and ``torch.compile(fullgraph=True)`` need nothing special. Forward mode adds the anchor's
+  tangent. These calls use the plain eager operations (no plan).
 * Planned backward: eager PyTorch runs each operation of g' as its own call, allocating a new
   tensor each time (and, on large tensors, making a pass over memory each time). For plain
   backward passes the adapter replays instead a *plan* of ``v * g'(x)`` traced once per
@@ -89,6 +98,7 @@ def _times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor, fuse: str) -
         and type(x) is torch.Tensor
         and type(v) is torch.Tensor
         and v.dtype == x.dtype
+        and not _tensor_slots(spec)
         and x.device.type in _PLANNED_DEVICES
         and not torch.is_grad_enabled()  # create_graph=True needs the differentiable ops
         and not _functorch_active()
@@ -142,6 +152,90 @@ class _Spike(_SpikeNoJvp):
         return _times_derivative(ctx.spec, x_dot, x, ctx.fuse)
 
 
+def _tensor_slots(spec: Spec) -> tuple[int, ...]:
+    """The indices of the trained values that are tensors (autograd inputs)."""
+    if not spec.formula.trainable:
+        return ()
+    return tuple(i for i in spec.formula.trainable if isinstance(spec.values[i], torch.Tensor))
+
+
+def _merged(spec: Spec, trained: Any) -> tuple[Any, ...]:
+    """``spec.values`` with the ``None`` slots filled, in order, from ``trained``."""
+    given = iter(trained)
+    return tuple(next(given) if v is None else v for v in spec.values)
+
+
+class _TrainedSpikeNoJvp(torch.autograd.Function):
+    """The spike (or g when ``origin``) with trained parameters, for Dynamo (no ``jvp``).
+
+    Inputs: ``x``; the anchor ``g(x.detach(); values)`` (or ``None`` when no gradient can be
+    asked); the spec with ``None`` in the slots of the tensor values; ``origin``; those tensors.
+    """
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x: torch.Tensor, anchor: Any, spec: Spec, origin: bool, *trained: Any
+                ) -> torch.Tensor:
+        if origin:
+            out = evaluate(spec.formula.primitive, x, _merged(spec, trained), _NS)
+            return out.clone() if out is x else out
+        return spec.formula.spike(x, xp=_NS)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
+        x, _, spec, _, *trained = inputs
+        ctx.save_for_backward(x, *trained)
+        ctx.save_for_forward(x, *trained)
+        ctx.spec = spec
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, ...]:
+        x, *trained = ctx.saved_tensors
+        spec = ctx.spec
+        dx = None
+        if ctx.needs_input_grad[0]:
+            dx = evaluate(spec.formula.derivative, x, _merged(spec, trained), _NS, grad_out)
+        danchor = grad_out if ctx.needs_input_grad[1] else None
+        return (dx, danchor, None, None, *(None for _ in trained))
+
+
+class _TrainedSpike(_TrainedSpikeNoJvp):
+    """:class:`_TrainedSpikeNoJvp` plus forward-mode AD."""
+
+    @staticmethod
+    def jvp(ctx: Any, x_dot: Any, anchor_dot: Any, *_: Any) -> torch.Tensor:
+        x, *trained = ctx.saved_tensors
+        out = None
+        if x_dot is not None:
+            out = evaluate(ctx.spec.formula.derivative, x, _merged(ctx.spec, trained), _NS, x_dot)
+        if anchor_dot is not None:
+            out = anchor_dot if out is None else out + anchor_dot
+        return torch.zeros_like(x) if out is None else out
+
+
+def _anchor_needed() -> bool:
+    """Whether a gradient or tangent of the output may be asked for (else no anchor)."""
+    return (
+        torch.is_grad_enabled()
+        or _functorch_active()
+        or _is_compiling()
+        or torch.autograd.forward_ad._current_level >= 0
+    )
+
+
+def _apply_trained(spec: Spec, x: torch.Tensor, origin: bool, slots: tuple[int, ...]
+                   ) -> torch.Tensor:
+    trained = tuple(spec.values[i] for i in slots)
+    anchor = None
+    if _anchor_needed():
+        anchor = evaluate(spec.formula.primitive, x.detach(), spec.values, _NS)
+    static = Spec(spec.formula, tuple(None if i in slots else v
+                                      for i, v in enumerate(spec.values)))
+    function = _TrainedSpikeNoJvp if _is_compiling() else _TrainedSpike
+    return function.apply(x, anchor, static, origin, *trained)
+
+
 # ``Function.apply`` binds its arguments with ``inspect.signature`` on every call (tens of
 # microseconds, more than the whole forward pass at 4096 elements). Outside torch.compile and
 # torch.func transforms that binding does nothing for us (all arguments are positional), so
@@ -151,6 +245,9 @@ _apply_directly = super(torch.autograd.Function, _Spike).apply
 
 def _apply(spec: Spec, x: Any, origin: bool) -> torch.Tensor:
     x = _as_floating(x)
+    slots = _tensor_slots(spec)
+    if slots:
+        return _apply_trained(spec, x, origin, slots)
     if _is_compiling():
         return _SpikeNoJvp.apply(x, spec, origin, False)
     if _functorch_active():

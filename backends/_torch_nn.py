@@ -9,7 +9,11 @@ from typing import Any
 
 import torch
 
+from spikegrad._contract import Spec
+from spikegrad._params import is_array_value
 from spikegrad._surrogate import Surrogate, from_dict, get
+
+from . import _torch
 
 __all__ = ["Spike", "safe_globals"]
 
@@ -21,8 +25,22 @@ class Spike(torch.nn.Module):
     ----------
     surrogate
         A surrogate object, or a registered name (see :func:`spikegrad.available`).
+    trainable
+        Surrogate parameters to train with the network, e.g. ``("alpha",)`` (default: none;
+        the surrogate's own ``trainable`` counts too). Each becomes a ``torch.nn.Parameter``
+        in its unconstrained space (:attr:`spikegrad.Param.space`): ``log_<name>`` holding
+        ``log(value)`` for a positive parameter, ``<name>`` holding the value otherwise; the
+        value used is :meth:`spikegrad.Param.from_raw` of it (clamped into the declared range),
+        so no optimiser step can make it invalid. Its gradient is the straight-through one,
+        ``sum(v * dg(x; alpha)/dalpha)`` (see :doc:`/guides/trainable`).
     **params
         Parameters for the named surrogate.
+
+    Attributes
+    ----------
+    surrogate
+        The surrogate with its current (learned) values as Python floats. Assigning one sets
+        the parameters' values in place (the optimiser keeps them).
 
     Examples
     --------
@@ -33,9 +51,19 @@ class Spike(torch.nn.Module):
     Spike(Arctan(alpha=2.0))
     >>> sg.nn.Spike(sg.Sigmoid())(torch.tensor([-1.0, 0.0, 1.0]))
     tensor([0., 1., 1.])
+
+    Training the surrogate's steepness with the weights:
+
+    >>> layer = sg.nn.Spike("sigmoid", alpha=2.0, trainable=("alpha",))
+    >>> [name for name, _ in layer.named_parameters()]
+    ['log_alpha']
+    >>> layer(torch.tensor([-0.5, 0.5])).sum().backward()
+    >>> round(layer.log_alpha.grad.item(), 6)  # d/dlog(alpha) of g(-0.5) + g(0.5) = 1
+    0.0
     """
 
-    def __init__(self, surrogate: Surrogate | str = "sigmoid", **params: Any) -> None:
+    def __init__(self, surrogate: Surrogate | str = "sigmoid", *,
+                 trainable: tuple[str, ...] = (), **params: Any) -> None:
         super().__init__()
         if isinstance(surrogate, str):
             surrogate = get(surrogate, **params)
@@ -45,18 +73,83 @@ class Spike(torch.nn.Module):
                 f"{surrogate!r}{' with ' + str(params) if params else ''}. Example: "
                 "Spike(spikegrad.Sigmoid(alpha=4.0)) or Spike('sigmoid', alpha=4.0)"
             )
+        if trainable:
+            if hasattr(surrogate, "canonical"):  # a peer library's spelling
+                raise TypeError(
+                    f"{surrogate!r} trains no parameters; train its catalogue surrogate: "
+                    f"Spike(s.canonical(), trainable={tuple(trainable)!r})"
+                )
+            wanted = (trainable,) if isinstance(trainable, str) else tuple(trainable)
+            surrogate = surrogate.replace(trainable=(*surrogate.trainable, *wanted))
+        self._raw: dict[str, str] = {}  # trained parameter -> the attribute holding its raw value
         self.surrogate = surrogate
 
+    @property
+    def surrogate(self) -> Surrogate:
+        base = self._base
+        if not base.trainable:
+            return base
+        return base.replace(**{n: float(v.detach()) for n, v in self._values().items()})
+
+    @surrogate.setter
+    def surrogate(self, surrogate: Surrogate) -> None:
+        if not isinstance(surrogate, Surrogate):
+            raise TypeError(f"Spike.surrogate is a spikegrad Surrogate; got {surrogate!r}")
+        concrete = {n: float(v.detach()) for n, v in surrogate.params.items()
+                    if is_array_value(v)}  # tensors given for trained parameters
+        base = surrogate.replace(**concrete) if concrete else surrogate
+        params = {p.name: p for p in type(base)._params}
+        for name in [n for n in self._raw if n not in base.trainable]:
+            delattr(self, self._raw.pop(name))
+        for name in base.trainable:
+            param = params[name]
+            raw = param.to_raw(base.params[name])
+            attr = f"log_{name}" if param.space == "log" else name
+            if self._raw.get(name) == attr:
+                with torch.no_grad():
+                    getattr(self, attr).fill_(raw)
+            else:
+                if name in self._raw:
+                    delattr(self, self._raw.pop(name))
+                self.register_parameter(attr, torch.nn.Parameter(torch.tensor(raw)))
+                self._raw[name] = attr
+        self._base = base
+
+    def _values(self) -> dict[str, torch.Tensor]:
+        """The trained parameters' current values, differentiable with respect to the raw
+        ``nn.Parameter``s."""
+        params = {p.name: p for p in type(self._base)._params}
+        return {n: params[n].from_raw(getattr(self, attr), xp=torch)
+                for n, attr in self._raw.items()}
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.surrogate(x)
+        base = self._base
+        if not base.trainable:
+            return base(x)
+        spec = base.spec
+        trained = self._values()
+        names = spec.formula.value_names
+        values = tuple(trained.get(n, v) for n, v in zip(names, spec.values))
+        spec = Spec(spec.formula, values)
+        adapter = _torch.ADAPTER
+        return adapter.fun(spec, x) if base.origin else adapter.spike(spec, x)
 
     # The surrogate travels in the state dict as its portable dictionary (Surrogate.to_dict):
-    # plain numbers and strings, so torch.load(..., weights_only=True) reads it.
+    # plain numbers and strings, so torch.load(..., weights_only=True) reads it. Trained values
+    # appear there as floats for reading; their raw nn.Parameters, loaded before the extra
+    # state, are what the layer computes with.
     def get_extra_state(self) -> dict[str, Any]:
         return self.surrogate.to_dict()
 
     def set_extra_state(self, state: dict[str, Any]) -> None:
-        self.surrogate = from_dict(state)
+        loaded = from_dict(state)
+        if loaded.trainable != self._base.trainable:
+            raise ValueError(
+                f"the state is that of a Spike training {loaded.trainable or 'no parameters'}, "
+                f"but this layer trains {self._base.trainable or 'none'}; build the layer with "
+                f"trainable={loaded.trainable!r} to load it"
+            )
+        self._base = loaded
 
     def extra_repr(self) -> str:
         return repr(self.surrogate)

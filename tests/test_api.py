@@ -42,7 +42,7 @@ def test_braintools_constructor_signatures():
     assert sg.LeakyRelu(0.2, 0.5).params == {"alpha": 0.2, "beta": 0.5}
     assert sg.LogTailedRelu(alpha=0.0).alpha == 0.0
     assert str(inspect.signature(sg.LeakyRelu)) == (
-        "(alpha=0.1, beta=1.0, *, origin=False, gain=1.0, spike_at_zero=True)"
+        "(alpha=0.1, beta=1.0, *, origin=False, gain=1.0, spike_at_zero=True, trainable=())"
     )
     assert str(inspect.signature(sg.leaky_relu)) == "(x, alpha=0.1, beta=1.0)"
 

@@ -40,7 +40,7 @@ __all__ = ["Adapter", "Formula", "Spec"]
 
 @dataclasses.dataclass(frozen=True)
 class Formula:
-    """The math of one surrogate, with its structural parameters fixed; hashable.
+    r"""The math of one surrogate, with its structural parameters fixed; hashable.
 
     Two surrogates with equal formulas differ at most in their parameter *values*, so a
     compiled kernel or traced function keyed on the formula serves both (the values are its
@@ -70,6 +70,14 @@ class Formula:
         ``True`` when the functions are written with the array namespace ``xp`` (they may then
         be traced into kernels); ``False`` for a braintools-style surrogate whose methods run
         on the array they are given and ignore ``xp``.
+    trainable
+        The indices, into :attr:`Spec.values`, of the values the surrogate trains
+        (``trainable=`` of :class:`~spikegrad.Surrogate`; empty by default). For them an
+        autodiff adapter adds the straight-through parameter gradient: the derivative of
+        :math:`g` (:meth:`primitive`, differentiated by the framework's own autodiff) with
+        respect to the value, so that :math:`\partial L/\partial\alpha = \sum v\,
+        \partial g(x; \alpha)/\partial\alpha` for a cotangent :math:`v`. Other values are
+        constants (zero gradient).
     """
 
     name: str
@@ -80,6 +88,7 @@ class Formula:
     gain: float = 1.0
     spike_at_zero: bool = True
     symbolic: bool = True
+    trainable: tuple[int, ...] = ()
 
     @property
     def value_names(self) -> tuple[str, ...]:
@@ -121,7 +130,9 @@ class Spec:
     values
         The non-structural parameter values, in the order of ``formula.value_names``: Python
         floats, or values traced by a framework (JAX tracers) that adapters pass as run-time
-        arguments. Their derivative is zero: parameters are constants of the spike.
+        arguments. Their derivative is zero (parameters are constants of the spike), except
+        for the values :attr:`Formula.trainable` lists, which may also be framework arrays
+        (``torch.Tensor``, JAX arrays) and get the straight-through parameter gradient.
     """
 
     formula: Formula
@@ -153,7 +164,7 @@ class Adapter(Protocol):
 
     def fun(self, spec: Spec, x: Any) -> Any:
         """:math:`g(x)`; under autodiff its derivative is :math:`g'(x)` (not differentiated
-        through :math:`g`'s own formula)."""
+        through :math:`g`'s own formula), and with respect to parameters as for :meth:`spike`."""
         ...
 
     def grad(self, spec: Spec, x: Any) -> Any:

@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import math
 import numbers
+import struct
 import sys
 from typing import Any
 
-__all__ = ["Param", "is_traced"]
+__all__ = ["Param", "is_array_value", "is_traced"]
 
 
 def is_traced(value: Any) -> bool:
     """True for a JAX tracer (a value known only inside ``jit``/``vmap``/``grad``)."""
     jax = sys.modules.get("jax")
     return jax is not None and isinstance(value, jax.core.Tracer)
+
+
+def is_array_value(value: Any) -> bool:
+    """True for a value an autodiff framework can differentiate: a JAX tracer or array, a
+    ``torch.Tensor`` (checked without importing either framework)."""
+    if is_traced(value):
+        return True
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
+        return True
+    jax = sys.modules.get("jax")
+    return jax is not None and isinstance(value, jax.Array)
 
 
 class Param:
@@ -146,6 +159,112 @@ class Param:
                 raise ValueError(f"{where}={number!r} must be a whole number ({self.range_text()})")
             return int(number)
         return float(number) + 0.0  # + 0.0: -0.0 becomes 0.0 (one value, one repr, one hash)
+
+    def validate_trainable(self, value: Any) -> Any:
+        """Like :meth:`validate`, for a parameter the surrogate trains (``trainable=``).
+
+        A JAX array or tracer, or a ``torch.Tensor``, is kept as given, so that gradients reach
+        it; what is knowable without reading its value is checked (a 0-d real floating array).
+        Its value is not range-checked: reading it would synchronise a GPU or break a
+        ``torch.compile`` graph (:meth:`from_raw` keeps trained values in range). Anything else
+        is validated and converted as by :meth:`validate`.
+
+        Raises
+        ------
+        TypeError
+            An array of another shape or of a non-floating dtype.
+        """
+        if not is_array_value(value):
+            return self.validate(value)
+        where = f"{self.owner}: {self.name}"
+        shape = tuple(getattr(value, "shape", ()))
+        dtype = str(getattr(value, "dtype", ""))
+        if shape != ():
+            raise TypeError(
+                f"{where} is an array of shape {shape}; a trained parameter is one scalar, a 0-d "
+                "floating array or tensor (to use several values, vmap over them)"
+            )
+        if "float" not in dtype or "complex" in dtype:
+            raise TypeError(
+                f"{where} is a {dtype} array; a trained parameter is a 0-d floating array or "
+                "tensor, e.g. torch.tensor(1.0, requires_grad=True)"
+            )
+        return value
+
+    # ------------------------------------------------------------ the unconstrained space
+
+    @property
+    def space(self) -> str:
+        """The space in which the parameter is trained: ``"log"`` or ``"plain"``.
+
+        ``"log"`` for a parameter whose values are positive (``gt >= 0`` or ``ge > 0``): the
+        trained number is ``raw = log(value)``, so a step of any size keeps the value
+        positive and steps are relative (a change of ``raw`` by 0.1 is 10% of the value,
+        whatever its scale). ``"plain"`` otherwise (ranges that include 0 or negative
+        values): the trained number is the value. Either way :meth:`from_raw` clamps into the
+        declared range, so a step can never make the value invalid.
+
+        Examples
+        --------
+        >>> import spikegrad as sg
+        >>> sg.Sigmoid.alpha.space, sg.LeakyRelu.alpha.space
+        ('log', 'plain')
+        """
+        if self.integer:
+            raise TypeError(f"{self.owner}: {self.name} is an integer (structural) parameter; "
+                            "it has no unconstrained space and cannot be trained")
+        positive = (self.gt is not None and self.gt >= 0) or (self.ge is not None and self.ge > 0)
+        return "log" if positive else "plain"
+
+    def to_raw(self, value: float) -> float:
+        """The unconstrained number that :meth:`from_raw` maps to ``value`` (validated).
+
+        Examples
+        --------
+        >>> import spikegrad as sg
+        >>> sg.Sigmoid.alpha.to_raw(1.0), sg.LeakyRelu.alpha.to_raw(0.1)
+        (0.0, 0.1)
+        """
+        value = self.validate(value)
+        return math.log(value) if self.space == "log" else value
+
+    def from_raw(self, raw: Any, *, xp: Any) -> Any:
+        """The parameter value of the unconstrained number ``raw``, an array of namespace
+        ``xp`` (differentiable: autodiff goes through it to ``raw``).
+
+        ``exp(raw)`` in log space, ``raw`` in plain space; then clamped into the declared
+        range (where a bound is exclusive, just inside it). The clamp changes nothing inside
+        the range; at a bound the value stays valid and its gradient stops there.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import spikegrad as sg
+        >>> float(sg.Sigmoid.alpha.from_raw(np.float64(np.log(2.0)), xp=np))
+        2.0
+        >>> float(sg.LeakyRelu.alpha.from_raw(np.float64(5e4), xp=np))  # clamped: alpha <= 1e4
+        10000.0
+        """
+        value = xp.exp(raw) if self.space == "log" else raw
+        lower = _inside(self.gt, 1.0) if self.gt is not None else _inside(self.ge, 1.0, False)
+        upper = _inside(self.lt, -1.0) if self.lt is not None else _inside(self.le, -1.0, False)
+        if lower is None and upper is None:
+            return value
+        return xp.clip(value, min=lower, max=upper)
+
+
+def _inside(bound: float | None, direction: float, strict: bool = True) -> float | None:
+    """A clamp bound that stays in the range once rounded to float32 or float64: ``bound``
+    itself if inclusive and exact in float32, else a point just inside it (``direction`` 1 for
+    a lower bound, -1 for an upper one)."""
+    if bound is None:
+        return None
+    step = max(abs(bound) * 2.0**-22, 2.0**-126)
+    value = bound + direction * step if strict else bound
+    as_float32 = struct.unpack("f", struct.pack("f", value))[0]
+    if (as_float32 - bound) * direction < 0 or (strict and as_float32 == bound):
+        value += direction * step
+    return value
 
 
 def _as_real_number(value: Any, where: str) -> float:

@@ -8,13 +8,13 @@ from typing import Any, Callable, ClassVar
 
 from . import _dispatch, _docs
 from ._contract import Formula, Spec
-from ._params import Param, is_traced
+from ._params import Param, is_array_value, is_traced
 
 __all__ = ["SPEC_VERSION", "Surrogate", "available", "from_dict", "get"]
 
 #: The version of the portable dictionaries of :meth:`Surrogate.to_dict`.
 SPEC_VERSION = 1
-_SPEC_KEYS = ("spikegrad", "name", "params", "forward", "origin", "gain")
+_SPEC_KEYS = ("spikegrad", "name", "params", "forward", "origin", "gain", "trainable")
 _FORWARDS = {"x >= 0": True, "x > 0": False}
 
 _REGISTRY: dict[str, type[Surrogate]] = {}
@@ -57,6 +57,14 @@ class Surrogate:
     spike_at_zero : bool, default True
         The forward convention: ``True`` spikes on ``x >= 0`` (as braintools and
         spikingjelly), ``False`` on ``x > 0`` (0 at the threshold, as snntorch and norse).
+    trainable : tuple of str, default ()
+        The parameters to train (opt-in; the others are constants with zero gradient). A
+        trained parameter's gradient is that of the primitive: :math:`\partial L/\partial
+        \alpha = \sum v\,\partial g(x;\alpha)/\partial\alpha` for the cotangent
+        :math:`v` (the straight-through estimator applied to parameters), so the surrogate
+        needs a ``primitive``; integer (structural) parameters cannot be trained. Its value
+        may then be a ``torch.Tensor`` or a JAX array or tracer, kept as given (see
+        :doc:`/guides/trainable`).
 
     Examples
     --------
@@ -91,6 +99,7 @@ class Surrogate:
     _origin = False
     _gain = 1.0
     _spike_at_zero = True
+    _trainable: tuple[str, ...] = ()
     _hashed = False
     _spec: Spec | None = None
 
@@ -136,10 +145,11 @@ class Surrogate:
 
     def __init__(
         self, *args: Any, origin: bool = False, gain: float = 1.0, spike_at_zero: bool = True,
-        **kwargs: Any,
+        trainable: tuple[str, ...] = (), **kwargs: Any,
     ) -> None:
         cls = type(self)
         params = cls._params
+        self._trainable = trainable = _trainable_names(cls, trainable)
         if len(args) > len(params):
             raise TypeError(
                 f"{cls.__name__} takes at most {len(params)} positional parameter(s) "
@@ -147,8 +157,13 @@ class Surrogate:
             )
         values = [p.default for p in params]
         given = set()
+        def validate(param: Param, value: Any) -> Any:
+            if param.name in trainable:
+                return param.validate_trainable(value)
+            return param.validate(value)
+
         for i, value in enumerate(args):
-            values[i] = params[i].validate(value)
+            values[i] = validate(params[i], value)
             given.add(params[i].name)
         for key, value in kwargs.items():
             index = cls._param_index.get(key)
@@ -159,7 +174,7 @@ class Surrogate:
                 )
             if key in given:
                 raise TypeError(f"{cls.__name__} got parameter {key!r} twice")
-            values[index] = params[index].validate(value)
+            values[index] = validate(params[index], value)
         self._param_values = tuple(values)
         if is_traced(gain):
             raise TypeError(
@@ -228,8 +243,14 @@ class Surrogate:
         """The forward convention: spike on ``x >= 0`` (``True``) or on ``x > 0``."""
         return self._spike_at_zero
 
+    @property
+    def trainable(self) -> tuple[str, ...]:
+        """The parameters this surrogate trains, in declaration order (empty by default)."""
+        return self._trainable
+
     def _options(self) -> dict[str, Any]:
-        return {"origin": self._origin, "gain": self._gain, "spike_at_zero": self._spike_at_zero}
+        return {"origin": self._origin, "gain": self._gain, "spike_at_zero": self._spike_at_zero,
+                "trainable": self._trainable}
 
     @property
     def spec(self) -> Spec:
@@ -248,9 +269,11 @@ class Surrogate:
             structure = tuple(
                 v if p.integer else None for p, v in zip(cls._params, self._param_values)
             )
+            value_names = [p.name for p in cls._params if not p.integer]
             formula = Formula(
                 cls.__name__, cls.grad, cls.primitive, tuple(p.name for p in cls._params),
                 structure, self._gain, self._spike_at_zero,
+                trainable=tuple(value_names.index(n) for n in self._trainable),
             )
             values = tuple(v for p, v in zip(cls._params, self._param_values) if not p.integer)
             spec = self._spec = Spec(formula, values)
@@ -295,7 +318,8 @@ class Surrogate:
                 f"a name in its class statement, class {type(self).__name__}(sg.Surrogate, "
                 "name='my_surrogate')"
             )
-        return self._spec_dict(name, self.params, gain=self._gain)
+        extra = {"trainable": list(self._trainable)} if self._trainable else {}
+        return self._spec_dict(name, self.params, gain=self._gain, **extra)
 
     def _spec_dict(self, name: str, params: dict[str, Any], **extra: Any) -> dict[str, Any]:
         for key, value in params.items():
@@ -315,13 +339,15 @@ class Surrogate:
             return {k: v for k, v in vars(self).items() if not k.startswith("_")}
         return {p.name: v for p, v in zip(self._params, self._param_values)}
 
-    def _is_traced(self) -> bool:
-        return any(is_traced(v) for v in self._param_values)
+    def _has_array_values(self) -> bool:
+        """Whether a parameter is a tracer, array or tensor (not a Python number)."""
+        return any(is_array_value(v) for v in self._param_values)
 
     def _key(self) -> tuple[Any, ...]:
         if self._method_style:  # plain attributes: an object is equal only to itself
             return (type(self), id(self))
-        return (type(self), self._param_values, self._origin, self._gain, self._spike_at_zero)
+        return (type(self), self._param_values, self._origin, self._gain, self._spike_at_zero,
+                self._trainable)
 
     def __repr__(self) -> str:
         params = self.params
@@ -335,15 +361,15 @@ class Surrogate:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Surrogate):
             return NotImplemented
-        if self._is_traced() or other._is_traced() or self._method_style:
+        if self._has_array_values() or other._has_array_values() or self._method_style:
             return self is other
         return self._key() == other._key()
 
     def __hash__(self) -> int:
-        if self._is_traced():
+        if self._has_array_values():
             raise TypeError(
-                f"{type(self).__name__} with traced parameters is not hashable; pass concrete "
-                "values to use it as a static argument"
+                f"{type(self).__name__} with traced or array parameters is not hashable; pass "
+                "concrete Python numbers to use it as a static argument"
             )
         # From now on a cache may hold this object as a key: origin is frozen (see the setter).
         self._hashed = True
@@ -418,10 +444,45 @@ def _overrides_method(cls: type[Surrogate]) -> bool:
 
 
 # The keyword options every surrogate takes besides its parameters, with their defaults.
-_OPTIONS: dict[str, Any] = {"origin": False, "gain": 1.0, "spike_at_zero": True}
+_OPTIONS: dict[str, Any] = {"origin": False, "gain": 1.0, "spike_at_zero": True, "trainable": ()}
 _OPTIONS_TEXT = ", ".join(_OPTIONS)
 _GAIN = Param(1.0, ge=1e-4, le=1e4, doc="a constant factor on g' and g")
 _GAIN.__set_name__(Surrogate, "gain")
+
+
+def _trainable_names(cls: type[Surrogate], names: Any) -> tuple[str, ...]:
+    """``trainable=`` validated: names of non-structural parameters of a surrogate with a
+    primitive, as a tuple in declaration order."""
+    if not names:
+        return ()
+    if isinstance(names, str):
+        names = (names,)
+    try:
+        names = tuple(names)
+    except TypeError:
+        names = (names,)
+    if not all(isinstance(n, str) for n in names):
+        raise TypeError(f"trainable is a tuple of parameter names, e.g. trainable=('alpha',); got "
+                        f"{names!r}")
+    params = {p.name: p for p in cls._params}
+    for n in names:
+        if n not in params:
+            raise TypeError(
+                f"{cls.__name__} has no parameter {n!r} to train; its parameters are: "
+                f"{', '.join(params) or 'none'}"
+            )
+        if params[n].integer:
+            raise TypeError(
+                f"{cls.__name__}: {n} is an integer parameter that fixes the formula's structure; "
+                "it has no derivative and cannot be trained"
+            )
+    if cls.primitive is None:
+        raise TypeError(
+            f"{cls.__name__} defines no primitive g(x), so its parameters cannot be trained: a "
+            "trained parameter's gradient is sum(v * dg(x; p)/dp), the derivative of the "
+            "primitive; define primitive(x, *params, xp) in the class"
+        )
+    return tuple(p.name for p in cls._params if p.name in names)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -493,7 +554,17 @@ def from_dict(spec: dict[str, Any], /) -> Surrogate:
         raise ValueError(f"unknown forward {forward!r} in the surrogate spec; it is one of "
                          f"{', '.join(map(repr, _FORWARDS))}")
     options = {"origin": spec.get("origin", False)}
+    trainable = spec.get("trainable", [])
+    if not isinstance(trainable, (list, tuple)):
+        raise TypeError(f"the spec's trainable must be a list of parameter names; got "
+                        f"{trainable!r}")
+    if trainable:
+        options["trainable"] = tuple(trainable)
     if isinstance(name, str) and "." in name:  # another library's spelling: its own forward
+        if trainable:
+            raise ValueError(f"{name} trains no parameters (train its catalogue surrogate, "
+                             "get(name).canonical(), instead); the spec says trainable "
+                             f"{trainable!r}")
         s = get(name, **params)
         if s.spike_at_zero != _FORWARDS[forward] or "gain" in spec:
             raise ValueError(f"{name} spikes on {'x >= 0' if s.spike_at_zero else 'x > 0'} "

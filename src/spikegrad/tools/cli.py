@@ -174,7 +174,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from spikegrad.tools.demo import DemoConfig, run_demo
 
-    config = DemoConfig(surrogate=args.surrogate, epochs=args.epochs, seed=args.seed)
+    config = DemoConfig(surrogate=args.surrogate, epochs=args.epochs, seed=args.seed,
+                        train_surrogate=args.train_surrogate)
     report = run_demo(args.framework, config, plot=args.plot or None,
                       progress_factory=lambda f, n: progress(f"training ({f})", n))
     ok = all(r["test_accuracy"] >= 0.9 for r in report["results"])
@@ -251,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--surrogate", default="arctan", help="surrogate name (see spikegrad list)")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--train-surrogate", action="store_true",
+                   help="also train the surrogate's parameters (log space for positive ones) "
+                        "and report the learned values")
     p.add_argument("--plot", default="spikegrad-demo.png",
                    help="where to write the training curve ('' for none)")
     p.set_defaults(run=cmd_demo, computes=True)

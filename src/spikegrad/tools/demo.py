@@ -8,6 +8,12 @@ Training is back-propagation through time with Adam; the spike's gradient is the
 Both frameworks run the same model from the same initial weights (drawn with NumPy), so with
 ``framework="all"`` the first-step gradients can be compared: the same surrogate gives the
 same numbers in two frameworks.
+
+With ``train_surrogate=True`` the surrogate's shape is trained too: each of its non-structural
+parameters (``alpha`` for ``arctan``) becomes a trained number in its unconstrained space
+(:attr:`spikegrad.Param.space`: ``log_alpha`` for a positive parameter), updated by Adam with
+the weights, with the straight-through parameter gradient ``sum(v * dg/dalpha)``; the learned
+values are reported.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ class DemoConfig:
     batch: int = 64
     lr: float = 5e-3
     seed: int = 0
+    train_surrogate: bool = False  # also train the surrogate's parameters (its shape)
 
 
 def installed_frameworks() -> list[str]:
@@ -54,14 +61,47 @@ def load_digits_split(seed: int = 0) -> tuple[np.ndarray, ...]:
 
 
 def initial_weights(config: DemoConfig) -> dict[str, np.ndarray]:
+    """The weights, and with ``train_surrogate`` the surrogate's raw (unconstrained) values."""
     rng = np.random.default_rng(config.seed)
     h = config.hidden
-    return {
+    weights = {
         "w1": (rng.standard_normal((64, h)) * (2.0 / np.sqrt(64))).astype(np.float32),
         "b1": np.zeros(h, np.float32),
         "w2": (rng.standard_normal((h, 10)) * (1.0 / np.sqrt(h))).astype(np.float32),
         "b2": np.zeros(10, np.float32),
     }
+    for key, param in trained_parameters(config).values():
+        weights[key] = np.asarray(param.to_raw(param.default), np.float32)
+    return weights
+
+
+def trained_parameters(config: DemoConfig) -> dict[str, tuple[str, Any]]:
+    """The trained surrogate parameters: name -> (raw key, its :class:`~spikegrad.Param`);
+    the key is ``log_<name>`` in log space, ``<name>`` in plain space (as in ``sg.nn.Spike``)."""
+    if not config.train_surrogate:
+        return {}
+    import spikegrad as sg
+
+    cls = type(sg.get(config.surrogate))
+    return {p.name: (f"log_{p.name}" if p.space == "log" else p.name, p)
+            for p in cls._params if not p.integer}
+
+
+def make_surrogate(config: DemoConfig, params: dict[str, Any], xp: Any) -> Any:
+    """The surrogate, with its trained parameters' values from the raw values in ``params``."""
+    import spikegrad as sg
+
+    trained = trained_parameters(config)
+    if not trained:
+        return sg.get(config.surrogate)
+    values = {name: p.from_raw(params[key], xp=xp) for name, (key, p) in trained.items()}
+    return sg.get(config.surrogate, **values, trainable=tuple(trained))
+
+
+def learned_values(config: DemoConfig, params: dict[str, Any]) -> dict[str, float]:
+    """The trained parameters' current values, as Python floats."""
+    return {name: float(p.from_raw(np.asarray(params[key], np.float64), xp=np))
+            for name, (key, p) in trained_parameters(config).items()}
 
 
 def batches(n: int, size: int, epoch: int, seed: int) -> list[np.ndarray]:
@@ -76,11 +116,8 @@ def _jax_trainer(config: DemoConfig) -> dict[str, Any]:
     import jax
     import jax.numpy as jnp
 
-    import spikegrad as sg
-
-    spike = sg.get(config.surrogate)
-
     def forward(params: dict[str, Any], x: Any) -> Any:
+        spike = make_surrogate(config, params, jnp)
         current = x @ params["w1"] + params["b1"]
 
         def step(carry: Any, _: Any) -> Any:
@@ -127,7 +164,8 @@ def _jax_trainer(config: DemoConfig) -> dict[str, Any]:
         return (params, opt), float(loss)
 
     return {"init": init, "step": step, "gradients": gradients,
-            "accuracy": lambda state, x, y: float(accuracy(state[0], x, y))}
+            "accuracy": lambda state, x, y: float(accuracy(state[0], x, y)),
+            "learned": lambda state: learned_values(config, state[0])}
 
 
 # ------------------------------------------------------------------------------ PyTorch
@@ -136,11 +174,8 @@ def _jax_trainer(config: DemoConfig) -> dict[str, Any]:
 def _torch_trainer(config: DemoConfig) -> dict[str, Any]:
     import torch
 
-    import spikegrad as sg
-
-    spike = sg.get(config.surrogate)
-
     def forward(params: dict[str, Any], x: Any) -> Any:
+        spike = make_surrogate(config, params, torch)
         current = x @ params["w1"] + params["b1"]
         v1 = torch.zeros_like(current)
         v2 = torch.zeros(x.shape[0], 10)
@@ -178,7 +213,11 @@ def _torch_trainer(config: DemoConfig) -> dict[str, Any]:
             predicted = forward(state[0], torch.from_numpy(x)).argmax(-1).numpy()
         return float((predicted == y).mean())
 
-    return {"init": init, "step": step, "gradients": gradients, "accuracy": accuracy}
+    def learned(state: Any) -> dict[str, float]:
+        return learned_values(config, {k: p.detach().numpy() for k, p in state[0].items()})
+
+    return {"init": init, "step": step, "gradients": gradients, "accuracy": accuracy,
+            "learned": learned}
 
 
 _TRAINERS: dict[str, Callable[[DemoConfig], dict[str, Any]]] = {
@@ -205,7 +244,7 @@ def train(framework: str, config: DemoConfig, data: tuple[np.ndarray, ...],
         if progress:
             progress(epoch + 1, config.epochs, history["test_accuracy"][-1])
     return {"framework": framework, "history": history, "seconds": time.perf_counter() - start,
-            "test_accuracy": history["test_accuracy"][-1]}
+            "test_accuracy": history["test_accuracy"][-1], "learned": trainer["learned"](state)}
 
 
 def first_step_gradients(framework: str, config: DemoConfig, data: tuple[np.ndarray, ...]
@@ -273,8 +312,10 @@ def run_demo(framework: str | None = None, config: DemoConfig | None = None,
         raise ValueError(f"unknown framework {framework!r}; choose jax, torch, all or auto")
 
     data = load_digits_split(config.seed)
+    trained = ", ".join(trained_parameters(config))
     echo(f"digits: {len(data[0])} training and {len(data[2])} test images; surrogate "
-         f"{sg.get(config.surrogate)!r}; {config.hidden} LIF neurons, {config.steps} time steps")
+         f"{sg.get(config.surrogate)!r}{f' (trained: {trained})' if trained else ''}; "
+         f"{config.hidden} LIF neurons, {config.steps} time steps")
     report: dict[str, Any] = {"results": []}
     if len(chosen) > 1:
         grads = {f: first_step_gradients(f, config, data) for f in chosen}
@@ -298,6 +339,10 @@ def run_demo(framework: str | None = None, config: DemoConfig | None = None,
         report["results"].append(result)
         echo(f"{f}: test accuracy {result['test_accuracy']:.1%} after {config.epochs} epochs "
              f"in {result['seconds']:.1f} s")
+        if result["learned"]:
+            start = {n: p.default for n, (_, p) in trained_parameters(config).items()}
+            echo(f"{f}: learned surrogate {sg.get(config.surrogate, **result['learned'])!r} "
+                 f"(from {sg.get(config.surrogate, **start)!r})")
     if plot:
         plot_history(report["results"], plot)
         echo(f"training curve written to {plot}")

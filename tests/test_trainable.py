@@ -1,0 +1,409 @@
+"""Trainable surrogate parameters: the straight-through parameter gradient sum(v * dg/dalpha),
+the same in JAX and PyTorch (float64, 1e-12), checked against a NumPy finite difference."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import spikegrad as sg
+from spikegrad._namespace import MathNamespace
+
+from .conftest import SURROGATE_CLASSES
+
+jax = pytest.importorskip("jax")
+jnp = pytest.importorskip("jax.numpy")
+torch = pytest.importorskip("torch")
+
+pytestmark = pytest.mark.usefixtures("jax_x64")
+JAX_NS = MathNamespace(jnp, erfc=jax.lax.erfc)
+
+RNG = np.random.default_rng(14)
+X = RNG.uniform(-3.0, 3.0, 64)  # random points: no kink of any formula is hit exactly
+V = RNG.uniform(0.1, 2.0, 64)  # a cotangent
+
+
+def test_value(p: sg.Param) -> float:
+    """The parameter's default, or a point inside its range when the default is at (or within
+    a finite-difference step of) a bound, or 0."""
+    d = float(p.default)
+    lower = p.ge if p.ge is not None else p.gt
+    if d == 0.0 or (lower is not None and d - lower < 1e-3):
+        return d + 0.05 * max(1.0, abs(d))
+    if p.le is not None and p.le - d < 1e-3:
+        return d - 0.05 * max(1.0, abs(d))
+    return d
+
+
+test_value.__test__ = False  # a helper, not a test
+
+CASES = [
+    pytest.param(cls, p.name, id=f"{cls.registry_name}-{p.name}")
+    for cls in SURROGATE_CLASSES
+    for p in cls._params
+    if not p.integer
+]
+
+
+def values_of(cls: type[sg.Surrogate]) -> dict[str, float]:
+    return {p.name: test_value(p) for p in cls._params if not p.integer} | {
+        p.name: p.default for p in cls._params if p.integer}
+
+
+def jax_gradient(cls, name, values, x=X, v=V, origin=False):
+    def loss(alpha):
+        s = cls(**{**values, name: alpha}, trainable=(name,), origin=origin)
+        return jnp.sum(jnp.asarray(v) * s(jnp.asarray(x)))
+
+    return float(jax.grad(loss)(jnp.float64(values[name])))
+
+
+def torch_gradient(cls, name, values, x=X, v=V, origin=False):
+    alpha = torch.tensor(values[name], dtype=torch.float64, requires_grad=True)
+    s = cls(**{**values, name: alpha}, trainable=(name,), origin=origin)
+    (torch.as_tensor(v) * s(torch.as_tensor(x))).sum().backward()
+    return float(alpha.grad)
+
+
+def finite_difference(cls, name, values, x=X, v=V):
+    """d/dalpha of sum(v * g(x; alpha)) in NumPy float64 (central, h relative to alpha)."""
+    h = 1e-6 * max(1.0, abs(values[name]))
+
+    def total(a):
+        return float(np.sum(v * cls(**{**values, name: a}).surrogate_fun(x)))
+
+    return (total(values[name] + h) - total(values[name] - h)) / (2 * h)
+
+
+def scale(cls, name, values, x=X, v=V):
+    """sum(|v * dg/dalpha|): the size the sum's rounding is relative to (terms may cancel)."""
+    s = cls(**values)
+    spec = s.spec
+    i = spec.formula.value_names.index(name)
+
+    def g(alpha):
+        vals = list(spec.values)
+        vals[i] = alpha
+        return spec.formula.primitive(jnp.asarray(x), tuple(vals), xp=JAX_NS)
+
+    _, dg = jax.jvp(g, (jnp.float64(values[name]),), (jnp.float64(1.0),))
+    return float(np.sum(np.abs(v * np.asarray(dg)))) + 1e-300
+
+
+@pytest.mark.parametrize(("cls", "name"), CASES)
+def test_jax_and_torch_agree_with_each_other_and_a_finite_difference(cls, name):
+    values = values_of(cls)
+    gj = jax_gradient(cls, name, values)
+    gt = torch_gradient(cls, name, values)
+    size = scale(cls, name, values)
+    assert abs(gj - gt) <= 1e-12 * size, (gj, gt, size)
+    fd = finite_difference(cls, name, values)
+    assert abs(gj - fd) <= 1e-6 * max(size, 1e-3), (gj, fd, size)
+
+
+@pytest.mark.parametrize(("cls", "name"), CASES[::5])
+def test_origin_gives_the_same_parameter_gradient(cls, name):
+    values = values_of(cls)
+    for framework in (jax_gradient, torch_gradient):
+        assert framework(cls, name, values, origin=True) == pytest.approx(
+            framework(cls, name, values), rel=1e-12, abs=1e-300)
+
+
+_POSITIVE = [(cls, p) for cls in SURROGATE_CLASSES for p in cls._params
+             if not p.integer and p.space == "log"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(_POSITIVE), st.floats(-1.5, 1.5), st.floats(-4.0, 4.0))
+def test_hypothesis_agreement_across_the_range(case, log_scale, shift):
+    """Over positive parameters scaled by e^-1.5..e^1.5 and shifted inputs, JAX and PyTorch
+    agree to 1e-12 of the gradient's scale."""
+    cls, p = case
+    values = values_of(cls)
+    value = float(p.from_raw(np.float64(math.log(values[p.name]) + log_scale), xp=np))
+    values[p.name] = value
+    x = X + shift
+    gj = jax_gradient(cls, p.name, values, x=x)
+    gt = torch_gradient(cls, p.name, values, x=x)
+    assert abs(gj - gt) <= 1e-12 * scale(cls, p.name, values, x=x), (gj, gt)
+
+
+# ------------------------------------------------------------------ opt-in, errors, values
+
+
+def test_without_opt_in_parameters_get_zero_gradient():
+    x = jnp.asarray(X)
+    # JAX: traced alpha, not trainable -> 0; trainable alpha does not make beta trainable.
+    assert float(jax.grad(lambda a: sg.Sigmoid(alpha=a)(x).sum())(2.0)) == 0.0
+    dbeta = jax.grad(lambda b: sg.LeakyRelu(beta=b, trainable=("alpha",))(x).sum())(0.5)
+    assert float(dbeta) == 0.0
+    # PyTorch: a tensor for a constant parameter is read once; it gets no gradient.
+    a = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
+    b = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+    xt = torch.as_tensor(X).requires_grad_()
+    (sg.Sigmoid(alpha=a)(xt).sum() + sg.LeakyRelu(alpha=0.2, beta=b, trainable="alpha")(xt).sum()
+     ).backward()
+    assert a.grad is None and b.grad is None
+    assert xt.grad is not None
+
+
+def test_errors_say_what_is_wrong():
+    with pytest.raises(TypeError, match="integer parameter .* cannot be trained"):
+        sg.SquarewaveFourierSeries(trainable=("n",))
+    with pytest.raises(TypeError, match="has no parameter 'beta' to train"):
+        sg.Sigmoid(trainable=("beta",))
+    with pytest.raises(TypeError, match="tuple of parameter names"):
+        sg.Sigmoid(trainable=(1,))
+
+    class Box(sg.Surrogate):
+        alpha = sg.Param(1.0, gt=0)
+
+        def grad(x, alpha, *, xp):
+            return xp.where(xp.abs(x) < 0.5 / alpha, alpha, 0.0)
+
+    with pytest.raises(TypeError, match="defines no primitive .* define primitive"):
+        Box(trainable=("alpha",))
+    with pytest.raises(TypeError, match="shape \\(2,\\)"):
+        sg.Sigmoid(alpha=torch.ones(2), trainable=("alpha",))
+    with pytest.raises(TypeError, match="int64 array"):
+        sg.Sigmoid(alpha=torch.tensor(2), trainable=("alpha",))
+    with pytest.raises(ValueError, match="out of range"):  # concrete numbers: the usual checks
+        sg.Sigmoid(alpha=-1.0, trainable=("alpha",))
+    with pytest.raises(ValueError, match="trains no parameters"):
+        sg.from_dict({**sg.compat.snntorch.atan().to_dict(), "trainable": ["alpha"]})
+
+
+def test_trainable_is_part_of_the_value():
+    s = sg.Sigmoid(alpha=2.0, trainable="alpha")
+    assert s.trainable == ("alpha",)
+    assert repr(s) == "Sigmoid(alpha=2.0, trainable=('alpha',))"
+    assert s != sg.Sigmoid(alpha=2.0) and hash(s) != hash(sg.Sigmoid(alpha=2.0))
+    assert s == sg.Sigmoid(alpha=2.0, trainable=["alpha", "alpha"])
+    assert sg.from_dict(s.to_dict()) == s and s.to_dict()["trainable"] == ["alpha"]
+    assert "trainable" not in sg.Sigmoid().to_dict()  # dictionaries of before stay the same
+    assert s.replace(alpha=3.0).trainable == ("alpha",)
+    assert sg.LeakyRelu(trainable=("beta", "alpha")).trainable == ("alpha", "beta")
+    t = sg.Sigmoid(alpha=torch.tensor(2.0), trainable=("alpha",))
+    same = t
+    assert t == same and t != sg.Sigmoid(alpha=torch.tensor(2.0), trainable=("alpha",))
+    with pytest.raises(TypeError, match="not hashable"):
+        hash(t)
+
+
+def test_unconstrained_spaces():
+    assert sg.Sigmoid.alpha.space == "log" and sg.InvSquareGrad.alpha.space == "log"
+    assert sg.LeakyRelu.alpha.space == "plain" and sg.Rect.leak.space == "plain"  # ge=0
+    for cls in SURROGATE_CLASSES:
+        for p in cls._params:
+            if p.integer:
+                continue
+            v = test_value(p)
+            assert float(p.from_raw(np.float64(p.to_raw(v)), xp=np)) == pytest.approx(v, rel=1e-15)
+            for raw in (-1e3, -50.0, 50.0, 1e3):  # any step lands inside the range
+                with np.errstate(over="ignore"):
+                    p.validate(float(p.from_raw(np.float64(raw), xp=np)))
+                p.validate(float(p.from_raw(torch.tensor(raw), xp=torch)))
+
+
+# ------------------------------------------------------------------------------- JAX
+
+
+def test_jax_jit_vmap_and_grad_over_x_and_alpha():
+    x = jnp.asarray(X)
+    v = jnp.asarray(V)
+
+    def loss(x, alpha):
+        return jnp.sum(v * sg.Arctan(alpha=alpha, trainable=("alpha",))(x))
+
+    gx, ga = jax.jit(jax.grad(loss, argnums=(0, 1)))(x, 2.0)
+    np.testing.assert_allclose(np.asarray(gx), V * sg.Arctan(alpha=2.0).surrogate_grad(X),
+                               rtol=1e-13)
+    assert float(ga) == pytest.approx(finite_difference(sg.Arctan, "alpha", {"alpha": 2.0}),
+                                      rel=1e-7)
+    alphas = jnp.asarray([0.5, 1.0, 2.0])
+    batched = jax.jit(jax.vmap(jax.grad(loss, argnums=1), in_axes=(None, 0)))(x, alphas)
+    one_by_one = [float(jax.grad(loss, argnums=1)(x, a)) for a in alphas]
+    np.testing.assert_allclose(np.asarray(batched), one_by_one, rtol=1e-13)
+    xs = jnp.stack([x, -x])
+    per_x = jax.vmap(jax.grad(loss, argnums=1), in_axes=(0, None))(xs, 2.0)
+    np.testing.assert_allclose(np.asarray(per_x), [float(jax.grad(loss, argnums=1)(r, 2.0))
+                                                   for r in xs], rtol=1e-13)
+    # forward mode: the tangent of alpha gives the same number
+    _, tangent = jax.jvp(lambda a: loss(x, a), (2.0,), (1.0,))
+    assert float(tangent) == pytest.approx(float(ga), rel=1e-13)
+
+
+def test_jax_16_bit_inputs_give_a_float32_gradient_close_to_float64():
+    x16 = jnp.asarray(X, dtype=jnp.bfloat16)
+
+    def loss(alpha):
+        return jnp.sum(sg.Sigmoid(alpha=alpha, trainable=("alpha",))(x16).astype(jnp.float32))
+
+    got = float(jax.grad(loss)(jnp.float32(2.0)))
+    exact = finite_difference(sg.Sigmoid, "alpha", {"alpha": 2.0}, x=np.asarray(x16, np.float64),
+                              v=np.ones(64))
+    assert got == pytest.approx(exact, rel=1e-2)
+
+
+# ---------------------------------------------------------------------------- PyTorch
+
+
+def _torch_loss(alpha, x=None):
+    x = torch.as_tensor(X) if x is None else x
+    return (torch.as_tensor(V) * sg.Arctan(alpha=alpha, trainable=("alpha",))(x)).sum()
+
+
+def test_torch_func_grad_vmap_and_jvp():
+    expected = finite_difference(sg.Arctan, "alpha", {"alpha": 2.0})
+    a = torch.tensor(2.0, dtype=torch.float64)
+    assert float(torch.func.grad(_torch_loss)(a)) == pytest.approx(expected, rel=1e-7)
+    alphas = torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64)
+    batched = torch.func.vmap(torch.func.grad(_torch_loss))(alphas)
+    np.testing.assert_allclose(batched.numpy(), [float(torch.func.grad(_torch_loss)(b))
+                                                 for b in alphas], rtol=1e-13)
+    _, tangent = torch.func.jvp(_torch_loss, (a,), (torch.tensor(1.0, dtype=torch.float64),))
+    assert float(tangent) == pytest.approx(expected, rel=1e-7)
+    with torch.autograd.forward_ad.dual_level():
+        dual = torch.autograd.forward_ad.make_dual(a, torch.tensor(1.0, dtype=torch.float64))
+        t = torch.autograd.forward_ad.unpack_dual(_torch_loss(dual)).tangent
+    assert float(t) == pytest.approx(expected, rel=1e-7)
+    # grad with respect to x and alpha at once, x's part is v * g'(x)
+    x = torch.as_tensor(X)
+    gx, _ = torch.func.grad(lambda x, a: _torch_loss(a, x), argnums=(0, 1))(x, a)
+    np.testing.assert_allclose(gx.numpy(), V * sg.Arctan(alpha=2.0).surrogate_grad(X), rtol=1e-13)
+
+
+def test_torch_compile_fullgraph():
+    a = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
+    torch.compile(_torch_loss, fullgraph=True)(a).backward()
+    expected = finite_difference(sg.Arctan, "alpha", {"alpha": 2.0})
+    assert float(a.grad) == pytest.approx(expected, rel=1e-7)
+    layer = sg.nn.Spike("arctan", alpha=2.0, trainable=("alpha",)).double()
+    x = torch.as_tensor(X)
+    torch.compile(lambda x: (torch.as_tensor(V) * layer(x)).sum(), fullgraph=True)(x).backward()
+    # d/dlog(alpha) = alpha * d/dalpha
+    assert float(layer.log_alpha.grad) == pytest.approx(2.0 * expected, rel=1e-7)
+
+
+def test_torch_16_bit_inputs():
+    x16 = torch.as_tensor(X, dtype=torch.bfloat16)
+    a = torch.tensor(2.0, requires_grad=True)
+    sg.Sigmoid(alpha=a, trainable=("alpha",))(x16).float().sum().backward()
+    assert a.grad.dtype == torch.float32
+    exact = finite_difference(sg.Sigmoid, "alpha", {"alpha": 2.0},
+                              x=x16.double().numpy(), v=np.ones(64))
+    assert float(a.grad) == pytest.approx(exact, rel=1e-2)
+
+
+def test_no_anchor_without_gradients():
+    a = torch.tensor(2.0, requires_grad=True)
+    with torch.no_grad():
+        out = sg.Sigmoid(alpha=a, trainable=("alpha",))(torch.as_tensor(X))
+    assert not out.requires_grad
+    np.testing.assert_array_equal(out.numpy(), (X >= 0).astype(float))
+
+
+# ---------------------------------------------------------------------------- nn.Spike
+
+
+def test_spike_layer_trains_alpha_in_log_space_and_stays_in_range():
+    layer = sg.nn.Spike("sigmoid", alpha=2.0, trainable=("alpha",))
+    assert [n for n, _ in layer.named_parameters()] == ["log_alpha"]
+    assert layer.log_alpha.item() == pytest.approx(math.log(2.0))
+    x = torch.as_tensor(X, dtype=torch.float32)
+    opt = torch.optim.SGD(layer.parameters(), lr=0.1)
+    for _ in range(3):
+        opt.zero_grad()
+        (torch.as_tensor(V, dtype=torch.float32) * layer(x)).sum().backward()
+        opt.step()
+    learned = layer.surrogate
+    assert isinstance(learned, sg.Sigmoid) and learned.trainable == ("alpha",)
+    assert learned.alpha != 2.0 and learned.alpha > 0
+    # an absurd step cannot leave the range: alpha stays in (0, 1e4]
+    for lr in (1e6, -1e6):
+        with torch.no_grad():
+            layer.log_alpha.add_(lr)
+        sg.Sigmoid(alpha=layer.surrogate.alpha)  # validates
+    # plain space, clamped: LeakyRelu's alpha lies in [-1e4, 1e4]
+    leaky = sg.nn.Spike(sg.LeakyRelu(), trainable="alpha")
+    assert [n for n, _ in leaky.named_parameters()] == ["alpha"]
+    with torch.no_grad():
+        leaky.alpha.fill_(5e4)
+    assert leaky.surrogate.alpha == 1e4
+
+
+def test_spike_layer_gradient_is_the_straight_through_one():
+    layer = sg.nn.Spike(sg.Arctan(alpha=2.0), trainable=("alpha",)).double()
+    with torch.no_grad():
+        layer.log_alpha.fill_(math.log(2.0))  # float32's log(2) would give another alpha
+    (torch.as_tensor(V) * layer(torch.as_tensor(X))).sum().backward()
+    expected = 2.0 * torch_gradient(sg.Arctan, "alpha", {"alpha": 2.0})
+    assert float(layer.log_alpha.grad) == pytest.approx(expected, rel=1e-12)
+
+
+def test_spike_layer_state_dict_round_trip():
+    layer = sg.nn.Spike("arctan", alpha=2.0, trainable=("alpha",))
+    with torch.no_grad():
+        layer.log_alpha.fill_(0.25)
+    state = layer.state_dict()
+    assert state["_extra_state"]["params"]["alpha"] == pytest.approx(math.exp(0.25), rel=1e-6)
+    fresh = sg.nn.Spike("arctan", trainable=("alpha",))
+    fresh.load_state_dict(state)
+    assert fresh.log_alpha.item() == 0.25 and fresh.surrogate == layer.surrogate
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    buffer.seek(0)
+    again = sg.nn.Spike("arctan", trainable=("alpha",))
+    again.load_state_dict(torch.load(buffer, weights_only=True))
+    assert again.surrogate == layer.surrogate
+    with pytest.raises(ValueError, match="trainable=\\('alpha',\\)"):
+        sg.nn.Spike("arctan").load_state_dict(state, strict=False)
+    # assigning a surrogate sets the values in place (an optimiser keeps its parameters)
+    raw = layer.log_alpha
+    layer.surrogate = sg.Arctan(alpha=3.0, trainable=("alpha",))
+    assert layer.log_alpha is raw and raw.item() == pytest.approx(math.log(3.0))
+    layer.surrogate = sg.Arctan(alpha=3.0)
+    assert list(layer.parameters()) == []
+
+
+def test_spike_layer_refuses_a_peer_spelling():
+    with pytest.raises(TypeError, match="canonical"):
+        sg.nn.Spike(sg.compat.snntorch.atan(), trainable=("alpha",))
+
+
+# ------------------------------------------------------------------------------- demo
+
+
+@pytest.mark.parametrize("framework", ["jax", "torch"])
+def test_demo_trains_the_surrogate(framework):
+    pytest.importorskip("sklearn")
+    from spikegrad.tools.demo import DemoConfig, run_demo
+
+    config = DemoConfig(hidden=16, steps=3, epochs=1, batch=256, train_surrogate=True)
+    lines = []
+    report = run_demo(framework, config, plot=None, echo=lines.append)
+    learned = report["results"][0]["learned"]
+    assert set(learned) == {"alpha"} and learned["alpha"] > 0 and learned["alpha"] != 1.0
+    assert any("learned surrogate" in line for line in lines)
+
+
+def test_demo_first_step_gradients_agree_with_a_trained_surrogate():
+    pytest.importorskip("sklearn")
+    from spikegrad.tools.demo import (
+        DemoConfig,
+        compare_gradients,
+        first_step_gradients,
+        load_digits_split,
+    )
+
+    config = DemoConfig(hidden=16, steps=3, train_surrogate=True)
+    data = load_digits_split(0)
+    gj = first_step_gradients("jax", config, data)
+    gt = first_step_gradients("torch", config, data)
+    assert "log_alpha" in gj and "log_alpha" in gt
+    assert compare_gradients(gj, gt) <= 1e-5
