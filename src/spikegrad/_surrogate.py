@@ -565,12 +565,11 @@ def from_dict(spec: dict[str, Any], /) -> Surrogate:
             raise ValueError(f"{name} trains no parameters (train its catalogue surrogate, "
                              "get(name).canonical(), instead); the spec says trainable "
                              f"{trainable!r}")
-        s = get(name, **params)
+        s = get(name, **params, origin=options["origin"])
         if s.spike_at_zero != _FORWARDS[forward] or "gain" in spec:
             raise ValueError(f"{name} spikes on {'x >= 0' if s.spike_at_zero else 'x > 0'} "
                              f"with no gain option; the spec says forward {forward!r}"
                              f"{' and a gain' if 'gain' in spec else ''}")
-        s.origin = options["origin"]
         return s
     if _method_style_name(name):  # braintools' style: its own constructor, attributes
         s = get(name, **params)

@@ -47,8 +47,10 @@ def test_library_to_canonical_and_back(e, data):
     assert type(c) is e.canonical and c.spike_at_zero == e.spike_at_zero
     back = compat.from_canonical(c, e.library)
     assert type(back).entry.canonical is e.canonical
-    assert close(back.params if back.entry is e else back.canonical().params, 
-                 params if back.entry is e else c.params)
+    if back.entry is e:
+        assert close(back.params, params)
+    else:  # an earlier entry spells the same surrogate (snntorch's LSO(slope=1) is its STE)
+        assert close(back.canonical().params, c.params)
     np.testing.assert_allclose(back.surrogate_grad(X), s.surrogate_grad(X), rtol=1e-12)
     np.testing.assert_array_equal(back(X), s(X))
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import torch  # annotations only (norse's signatures): any array works at run time
 
+from .._functional import _instance
 from ._base import CompatSurrogate, compat_class, from_canonical, number, register
 from ._mapping import ENTRIES, NORSE_METHODS
 from ._straight_through import sample_spikes
@@ -43,24 +44,12 @@ for _e in ENTRIES:
     if _e.library == "norse":
         _CLASSES[_e.name] = register(compat_class(_e), globals())
 
-_MAX_CACHED = 256
-_cache: dict[tuple[Any, ...], CompatSurrogate] = {}
-
-
 def surrogate(name: str, **params: Any) -> CompatSurrogate:
     """The surrogate object behind norse's function ``name`` (e.g. ``"super_fn"``) with
-    ``params``; objects for plain-number parameters are reused."""
-    cls = _CLASSES[name]
+    ``params``; objects for plain-number parameters are reused (as the catalogue's functional
+    forms reuse theirs)."""
     values = {k: number(v, f"norse.{name}: {k}") for k, v in params.items()}
-    if not all(type(v) in (int, float) for v in values.values()):
-        return cls(**values)
-    key = (name, tuple(values.items()))
-    found = _cache.get(key)
-    if found is None:
-        if len(_cache) >= _MAX_CACHED:
-            _cache.clear()
-        found = _cache[key] = cls(**values)
-    return found
+    return _instance(_CLASSES[name], (), values)  # type: ignore[return-value]
 
 
 def heaviside(data: torch.Tensor) -> torch.Tensor:
