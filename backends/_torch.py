@@ -51,7 +51,9 @@ from spikegrad._namespace import MathNamespace
 
 from . import _torch_plan
 
-_NS = MathNamespace(torch, erfc=torch.erfc, astype=lambda x, dtype: x.to(dtype))
+_NS = MathNamespace(
+    torch, erfc=torch.erfc, astype=lambda x, dtype: x.to(dtype), exp=_torch_plan.exp_cpu
+)
 _is_compiling = torch.compiler.is_compiling
 _functorch_active = torch._C._are_functorch_transforms_active
 _PLANNED_DEVICES = ("cpu", "cuda")
@@ -65,7 +67,8 @@ def _compare_as(x: torch.Tensor, comparison: str, threshold: Any) -> torch.Tenso
 # The namespace of plain eager tensors: with the one-pass hooks (out= arguments, which
 # torch.func transforms and Dynamo do not all take).
 _NS_EAGER = MathNamespace(
-    torch, erfc=torch.erfc, astype=lambda x, dtype: x.to(dtype), compare_as=_compare_as
+    torch, erfc=torch.erfc, astype=lambda x, dtype: x.to(dtype), exp=_torch_plan.exp_cpu,
+    compare_as=_compare_as,
 )
 
 
@@ -104,12 +107,10 @@ def _times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor, fuse: str) -
         and not _functorch_active()
         and not _is_compiling()
     ):
-        plan = _torch_plan.plan_for(spec.formula, spec.values, x.dtype)
+        plan = _torch_plan.plan_for(spec.formula, spec.values, x.dtype, x.device.type)
         if plan is not None:
             check_cotangent_shape(x, v)
-            blocked = x.device.type == "cpu" and (
-                fuse == "always" or x.numel() >= _config.TORCH_FUSE_MIN_ELEMENTS
-            )
+            blocked = fuse == "always" or x.numel() >= _config.TORCH_FUSE_MIN_ELEMENTS
             return _torch_plan.times_derivative(plan, v, x, blocked)
     return evaluate(spec.formula.derivative, x, spec.values, _NS, v)
 

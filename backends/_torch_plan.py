@@ -27,6 +27,8 @@ gets no plan, and the adapter evaluates it eagerly.
 from __future__ import annotations
 
 import itertools
+import math
+import threading
 from typing import Any, Callable
 
 import torch
@@ -182,23 +184,79 @@ def _call(name: str, args: list[str], out: str | None) -> str:
     if name == "clamp_max":
         return f"torch.clip({a[0]}, max={a[1]}{o})"
     if name == "full_like":
-        return f"torch.full_like({a[0]}, {a[1]})"
-    if name == "to_float":
-        return f"{a[0]}.to(_dtype)"
+        return f"{out}.fill_({a[1]})" if out else f"torch.full_like({a[0]}, {a[1]})"
+    if name == "to_float":  # a boolean as 0.0 / 1.0
+        return f"{out}.copy_({a[0]})" if out else f"{a[0]}.to(_dtype)"
+    if name == "isnan":  # NaN is the one value unequal to itself
+        return f"torch.ne({a[0]}, {a[0]}{o})"
     if name in _BOOL_UNARY:
-        return f"torch.{name}({a[0]})"
+        return f"torch.{name}({a[0]}{o})"
+    if name == "exp_via_exp2":  # see exp_cpu
+        return f"torch.exp2(torch.mul({a[0]}, _log2e{o}){o})"
+    if name == "addcmul_zero":  # (t * c) * u, the product the math writes, in one call
+        return f"torch.addcmul(_zero, {a[0]}, {a[2]}, value={a[1]}{o})"
     return f"torch.{name}({a[0]}{o})"
 
 
+# Arithmetic whose Python-number operand is cast to the tensor's dtype before it is used (the
+# wrapped-number rule): given as a 0-d tensor of that dtype instead, the numbers are the same.
+_TENSOR_SCALAR_OPS = {"add", "sub", "mul", "div", "rdiv"}
+
 _OUT_OK = {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "remainder", "atan2",
            "hypot", "logaddexp", "bitwise_and", "bitwise_or", "bitwise_not", "rdiv", "clamp",
-           "clamp_min", "clamp_max",
+           "clamp_min", "clamp_max", "full_like", "addcmul_zero", "exp_via_exp2", "to_float", "isnan", "signbit",
            "neg", *_UNARY, *_COMPARE.values()}
 
 
-def _generate(formula: Formula, values: tuple[Any, ...], dtype: torch.dtype
+LOG2E = 1.4426950408889634
+"""``log2(e)``: :func:`exp_cpu` computes ``exp(a)`` as ``exp2(a * LOG2E)``."""
+
+
+def exp_cpu(a: Any) -> Any:
+    """``exp(a)`` as PyTorch computes it fastest: ``exp2(a * log2(e))`` on CPU tensors.
+
+    PyTorch's CPU ``exp`` kernel takes 2.5-3 times as long as its ``exp2`` (float32 and
+    float64). Rounding ``a * log2(e)`` adds a relative error of about ``|a|`` ulps to the
+    result: the same order as the rounding of ``a`` itself, which the result's conditioning
+    already carries (``exp`` multiplies a relative change of ``a`` by ``|a|``). Other devices
+    keep ``exp``. The planned backward computes the same expression.
+    """
+    if isinstance(a, torch.Tensor) and a.device.type == "cpu":
+        return torch.exp2(a * LOG2E)
+    return torch.exp(a)
+
+
+def _merge_scaled_products(ops: list[tuple[str, tuple[Any, ...], bool]], final: int) -> None:
+    """Rewrite ``(t * c) * u`` (a number ``c``, the product ``t * c`` used only there) into one
+    ``addcmul(0, t, u, value=c)``, which computes ``(c * t) * u`` with the same two roundings.
+    The inner product becomes ``("merged", (), False)``."""
+    uses: dict[int, int] = {}
+    for _, args, _ in ops:
+        for a in args:
+            if isinstance(a, _Var):
+                uses[a.index] = uses.get(a.index, 0) + 1
+    for j, (name, args, boolean) in enumerate(ops):
+        if name != "mul" or j == final or not all(isinstance(a, _Var) for a in args):
+            continue
+        for k in (0, 1):
+            inner, other = args[k], args[1 - k]
+            i_name, i_args, _ = ops[inner.index]
+            if (i_name == "mul" and uses.get(inner.index) == 1 and inner is not other
+                    and isinstance(i_args[0], _Var) and not isinstance(i_args[1], _Var)):
+                ops[j] = ("addcmul_zero", (i_args[0], i_args[1], other), boolean)
+                ops[inner.index] = ("merged", (), False)
+                break
+
+
+def _generate(formula: Formula, values: tuple[Any, ...], dtype: torch.dtype, device: str = "cpu"
               ) -> Callable[..., torch.Tensor] | None:
-    """The planned ``plan(x, v, out)`` for ``v * g'(x)`` in ``dtype``, or None."""
+    """The planned ``plan(x, v, out, scratch)`` for ``v * g'(x)`` in ``dtype``, or None.
+
+    ``out`` receives the result and doubles as the first temporary; ``scratch`` is a sequence
+    of buffers of ``x``'s shape, :attr:`plan.floats` of the compute dtype then
+    :attr:`plan.booleans` booleans, that the plan overwrites. Every operation with an ``out=``
+    form writes into one of them, so a plan allocates only for the few calls without one.
+    """
     compute = torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
     rec = _Recorder(compute)
     x = rec.input()
@@ -213,6 +271,7 @@ def _generate(formula: Formula, values: tuple[Any, ...], dtype: torch.dtype
     ops = rec.ops
     v_index = len(ops)
     ops.append(("mul", (None, result), False))  # v * g'(x), v stands for None
+    _merge_scaled_products(ops, v_index)
     last_use: dict[int, int] = {}
     for i, (_, args, _) in enumerate(ops):
         for a in args:
@@ -228,51 +287,82 @@ def _generate(formula: Formula, values: tuple[Any, ...], dtype: torch.dtype
             const_values[consts[key]] = c
         return consts[key]
 
+    def const_tensor(c: Any) -> str:
+        # A Python number as a 0-d CPU tensor of the compute dtype: the same number the
+        # operation would convert it to, without the conversion on every call (half the cost
+        # of a small operation). CPU scalars combine with tensors on any device.
+        key = ("tensor", type(c), repr(c))
+        if key not in consts:
+            consts[key] = f"k{len(consts)}"
+            const_values[consts[key]] = torch.tensor(c, dtype=compute)
+        return consts[key]
+
     names = {0: "x"}
-    free: dict[bool, list[str]] = {False: [], True: []}
+    # Buffers free for a result, by kind (boolean or not); `out` first, if it has the compute
+    # dtype. New scratch buffers are numbered per kind and placed in `scratch` afterwards.
+    free: dict[bool, list[str]] = {False: ["out"] if compute == dtype else [], True: []}
+    scratch: dict[bool, list[str]] = {False: [], True: []}
     counter = itertools.count()
     lines = []
     if compute != dtype:
         lines += ["    x = x.to(_dtype)", "    v = v.to(_dtype)"]
     for i, (name, args, boolean) in enumerate(ops[1:], start=1):
-        arg_names = ["v" if a is None else names[a.index] if isinstance(a, _Var) else const(a)
+        if name == "merged":
+            continue
+        if name == "exp" and device == "cpu":
+            name = "exp_via_exp2"
+        scalar = const_tensor if name in _TENSOR_SCALAR_OPS else const
+        arg_names = ["v" if a is None else names[a.index] if isinstance(a, _Var) else scalar(a)
                      for a in args]
-        # Temporaries whose last use is this operation become free for its result.
+        # Buffers whose last use is this operation become free for its result.
         for a in {a.index for a in args if isinstance(a, _Var)}:
             if a != 0 and last_use.get(a) == i:
                 free[ops[a][2]].append(names[a])
         if i == v_index:
-            if compute != dtype:
-                lines.append(f"    out.copy_({_call('mul', arg_names, None)})")
+            if compute != dtype:  # the product in float32, rounded once into out
+                target = free[False][-1] if free[False] else None
+                lines.append(f"    out.copy_({_call('mul', arg_names, target)})")
             else:
                 lines.append(f"    {_call('mul', arg_names, 'out')}")
             break
-        out = free[boolean].pop() if name in _OUT_OK and free[boolean] else None
-        target = out or f"t{next(counter)}"
+        takes_out = name in _OUT_OK and not (
+            name == "where" and any(not isinstance(a, _Var) for a in args)
+        )  # torch.where takes out= only with tensor branches
+        if takes_out:
+            if not free[boolean]:
+                kind = scratch[boolean]
+                kind.append(f"{'b' if boolean else 'f'}{len(kind)}")
+                free[boolean].append(kind[-1])
+            target = free[boolean].pop()
+            lines.append(f"    {_call(name, arg_names, target)}")
+        else:
+            target = f"t{next(counter)}"
+            lines.append(f"    {target} = {_call(name, arg_names, None)}")
         names[i] = target
-        if name == "where" and any(not isinstance(a, _Var) for a in args):
-            out = None  # torch.where takes out= only with tensor branches
-        call = _call(name, arg_names, out)
-        lines.append(f"    {target} = {call}")
         if i not in last_use:  # never used (cannot happen for traced math, but be safe)
             free[boolean].append(target)
-    source = "def plan(x, v, out):\n" + "\n".join(lines) + "\n    return out\n"
-    scope: dict[str, Any] = {"torch": torch, "_dtype": compute}
+    unpack = [*scratch[False], *scratch[True]]
+    head = [f"    {', '.join(unpack)}, = scratch"] if unpack else []
+    source = "def plan(x, v, out, scratch):\n" + "\n".join(head + lines) + "\n    return out\n"
+    scope: dict[str, Any] = {"torch": torch, "_dtype": compute, "_zero": torch.tensor(0.0, dtype=compute),
+                             "_log2e": torch.tensor(LOG2E, dtype=compute)}
     scope.update(const_values)
     code = compile(source, f"<spikegrad plan of {formula.name}{values} {dtype}>", "exec")
     exec(code, scope)  # noqa: S102 - our own generated source
     plan = scope["plan"]
     plan.source = source
+    plan.floats, plan.booleans, plan.compute = len(scratch[False]), len(scratch[True]), compute
     return plan
 
 
 _plans: dict[tuple[Any, ...], Callable[..., torch.Tensor] | None] = {}
 
 
-def plan_for(formula: Formula, values: tuple[Any, ...], dtype: torch.dtype
+def plan_for(formula: Formula, values: tuple[Any, ...], dtype: torch.dtype, device: str = "cpu"
              ) -> Callable[..., torch.Tensor] | None:
-    """The cached plan of ``v * g'(x)`` for one surrogate and dtype (None: evaluate eagerly)."""
-    key = (formula, values, dtype)
+    """The cached plan of ``v * g'(x)`` for one surrogate, dtype and device type (None:
+    evaluate eagerly)."""
+    key = (formula, values, dtype, device)
     try:
         return _plans[key]
     except KeyError:
@@ -282,24 +372,64 @@ def plan_for(formula: Formula, values: tuple[Any, ...], dtype: torch.dtype
     if not formula.symbolic:
         plan = None
     else:
-        plan = _generate(formula, values, dtype)
+        plan = _generate(formula, values, dtype, device)
     if len(_plans) >= _MAX_PLANS:
         _plans.clear()
     _plans[key] = plan
     return plan
 
 
+class _Scratch(threading.local):
+    """Per-thread buffers of :data:`BLOCK` elements, reused by every call: temporaries that
+    stay in the CPU cache and cost no allocation (a fresh large tensor costs page faults).
+    The views of them that a shape needs are kept too (slicing a tensor costs microseconds)."""
+
+    def __init__(self) -> None:
+        self.buffers: dict[tuple[Any, ...], list[torch.Tensor]] = {}
+        self.views: dict[tuple[Any, ...], list[torch.Tensor]] = {}
+
+    def take(self, plan: Any, device: torch.device, shape: tuple[int, ...]) -> list[torch.Tensor]:
+        """``plan.floats`` buffers of the compute dtype then ``plan.booleans`` boolean ones,
+        as tensors of ``shape`` (at most :data:`BLOCK` elements)."""
+        key = (plan.compute, plan.floats, plan.booleans, device, shape)
+        views = self.views.get(key)
+        if views is None:
+            n = math.prod(shape)
+            views = []
+            for dtype, count in ((plan.compute, plan.floats), (torch.bool, plan.booleans)):
+                kept = self.buffers.setdefault((dtype, device), [])
+                while len(kept) < count:
+                    kept.append(torch.empty(BLOCK, dtype=dtype, device=device))
+                views += [b[:n].view(shape) for b in kept[:count]]
+            if len(self.views) >= _MAX_VIEWS:
+                self.views.clear()
+            self.views[key] = views
+        return views
+
+
+_scratch = _Scratch()
+_MAX_VIEWS = 64
+
+
 def times_derivative(plan: Callable[..., torch.Tensor], v: torch.Tensor, x: torch.Tensor,
                      blocked: bool) -> torch.Tensor:
-    """``v * g'(x)`` by ``plan``; in blocks of :data:`BLOCK` elements when ``blocked``."""
+    """``v * g'(x)`` by ``plan``; when ``blocked``, CPU tensors use this thread's scratch
+    buffers, in blocks of :data:`BLOCK` elements beyond that size."""
     out = torch.empty_like(x, memory_format=torch.contiguous_format)
+    if not plan.floats and not plan.booleans:  # every temporary lives in `out`
+        return plan(x, v, out, ())
+    if not (blocked and x.device.type == "cpu"):
+        scratch = [torch.empty_like(out, dtype=plan.compute) for _ in range(plan.floats)]
+        scratch += [torch.empty_like(out, dtype=torch.bool) for _ in range(plan.booleans)]
+        return plan(x, v, out, scratch)
     n = x.numel()
-    if not blocked or n <= BLOCK:
-        return plan(x, v, out)
-    xf = x.reshape(-1)
-    vf = v.reshape(-1)
-    of = out.view(-1)
+    if n <= BLOCK:
+        if x.is_contiguous() and v.is_contiguous():
+            return plan(x, v, out, _scratch.take(plan, x.device, x.shape))
+        plan(x.reshape(-1), v.reshape(-1), out.view(-1), _scratch.take(plan, x.device, (n,)))
+        return out
+    xf, vf, of = x.reshape(-1), v.reshape(-1), out.view(-1)
     for i in range(0, n, BLOCK):
-        j = i + BLOCK
-        plan(xf[i:j], vf[i:j], of[i:j])
+        j = min(i + BLOCK, n)
+        plan(xf[i:j], vf[i:j], of[i:j], _scratch.take(plan, x.device, (j - i,)))
     return out

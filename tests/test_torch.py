@@ -14,6 +14,8 @@ import pytest
 
 import spikegrad as sg
 
+from spikegrad.tools.verify import assert_product_close
+
 from .conftest import SURROGATE_CLASSES, assert_within_ulps
 
 torch = pytest.importorskip("torch")
@@ -332,8 +334,10 @@ def test_distributed_data_parallel_matches_single_process(tmp_path):
 @pytest.mark.parametrize("cls", SURROGATE_CLASSES)
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
 def test_planned_backward_equals_eager_and_reference(cls, dtype):
-    """The planned backward (whole and in blocks) gives the eager operations' numbers exactly,
-    and those of the NumPy float64 reference; it is what a plain backward pass runs."""
+    """The planned backward (whole and in blocks) gives the eager operations' numbers (to an
+    ulp: PyTorch computes the elements of a partial SIMD vector with its scalar functions, so
+    the block boundaries may move one element to the other implementation of exp2), and those
+    of the NumPy float64 reference; it is what a plain backward pass runs."""
     from spikegrad import _config
     from spikegrad.backends import _torch_plan
 
@@ -350,8 +354,12 @@ def test_planned_backward_equals_eager_and_reference(cls, dtype):
             (grads[mode],) = torch.autograd.grad(f(xr), xr, ct)
         assert grads[mode].dtype == dt
     assert _torch_plan.plan_for(f.spec.formula, f.spec.values, dt) is not None
+    eager = grads["off"].to(torch.float64).numpy()
+    nan = np.isnan(eager)
     for mode in ("auto", "always"):
-        torch.testing.assert_close(grads[mode], grads["off"], rtol=0, atol=0, equal_nan=True)
+        planned = grads[mode].to(torch.float64).numpy()
+        np.testing.assert_array_equal(np.isnan(planned), nan)
+        assert_product_close(planned[~nan], eager[~nan], dtype, f"{f!r} {mode}")
     x64 = x.to(torch.float64).numpy()
     with np.errstate(all="ignore"):
         reference = ct.to(torch.float64).numpy() * f.surrogate_grad(x64)
@@ -375,7 +383,7 @@ def test_planned_backward_needs_no_compiler(monkeypatch, recwarn):
         x = t(requires_grad=True)
         (first,) = torch.autograd.grad(f(x).sum(), x)
     assert_close(first, f.surrogate_grad(X))
-    assert (f.spec.formula, f.spec.values, torch.float64) in _torch_plan._plans
+    assert (f.spec.formula, f.spec.values, torch.float64, "cpu") in _torch_plan._plans
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
 
 

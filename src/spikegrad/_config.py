@@ -55,8 +55,9 @@ TORCH_FUSE_MODES: tuple[str, ...] = ("auto", "always", "off")
 
 TORCH_FUSE_ENV_VAR = "SPIKEGRAD_TORCH_FUSE"
 
-TORCH_FUSE_MIN_ELEMENTS = 1 << 18
-"""In mode ``"auto"``, the PyTorch backward runs in cache-sized blocks from this many elements."""
+TORCH_FUSE_MIN_ELEMENTS = 1 << 16
+"""In mode ``"auto"``, the PyTorch backward of CPU tensors of at least this many elements uses
+per-thread scratch buffers instead of new temporaries, and runs in cache-sized blocks."""
 
 
 def validate(name: object, source: str) -> str:
