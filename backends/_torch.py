@@ -56,12 +56,16 @@ _NS = MathNamespace(
 )
 _is_compiling = torch.compiler.is_compiling
 _functorch_active = torch._C._are_functorch_transforms_active
-_PLANNED_DEVICES = ("cpu", "cuda")
 _COMPARISONS = {"greater_equal": torch.ge, "greater": torch.gt}
 
 
+_ZERO = torch.tensor(0.0)  # a 0-d CPU tensor compares with any device's floats, and a Python
+# number operand costs a conversion on every call (as long as the comparison itself at 4096)
+
+
 def _compare_as(x: torch.Tensor, comparison: str, threshold: Any) -> torch.Tensor:
-    return _COMPARISONS[comparison](x, threshold, out=torch.empty_like(x))
+    operand = _ZERO if threshold == 0 else threshold
+    return _COMPARISONS[comparison](x, operand, out=torch.empty_like(x))
 
 
 # The namespace of plain eager tensors: with the one-pass hooks (out= arguments, which
@@ -101,17 +105,19 @@ def _times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor, fuse: str) -
         and type(x) is torch.Tensor
         and type(v) is torch.Tensor
         and v.dtype == x.dtype
-        and not _tensor_slots(spec)
-        and x.device.type in _PLANNED_DEVICES
         and not torch.is_grad_enabled()  # create_graph=True needs the differentiable ops
         and not _functorch_active()
         and not _is_compiling()
+        and not (spec.formula.trainable and _tensor_slots(spec))
     ):
-        plan = _torch_plan.plan_for(spec.formula, spec.values, x.dtype, x.device.type)
-        if plan is not None:
-            check_cotangent_shape(x, v)
-            blocked = fuse == "always" or x.numel() >= _config.TORCH_FUSE_MIN_ELEMENTS
-            return _torch_plan.times_derivative(plan, v, x, blocked)
+        device = "cpu" if x.is_cpu else "cuda" if x.is_cuda else None
+        if device is not None:
+            plan = _torch_plan.plan_for(spec.formula, spec.values, x.dtype, device)
+            if plan is not None:
+                if v.shape != x.shape:
+                    check_cotangent_shape(x, v)
+                blocked = fuse == "always" or x.numel() >= _config.TORCH_FUSE_MIN_ELEMENTS
+                return _torch_plan.times_derivative(plan, v, x, blocked)
     return evaluate(spec.formula.derivative, x, spec.values, _NS, v)
 
 
@@ -245,6 +251,14 @@ _apply_directly = super(torch.autograd.Function, _Spike).apply
 
 
 def _apply(spec: Spec, x: Any, origin: bool) -> torch.Tensor:
+    if (
+        type(x) is torch.Tensor
+        and x.dtype in _FLOATING
+        and not spec.formula.trainable
+        and not _is_compiling()
+        and not _functorch_active()
+    ):  # the common case, first: a plain floating tensor in eager mode
+        return _apply_directly(x, spec, origin, True)
     x = _as_floating(x)
     slots = _tensor_slots(spec)
     if slots:

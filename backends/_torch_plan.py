@@ -43,7 +43,7 @@ live ones of a block fit in a 2 MiB L2 cache)."""
 
 _MAX_PLANS = 512  # parameter sweeps must not grow the cache without bound
 
-_UNARY = ("abs", "exp", "expm1", "log", "log1p", "sqrt", "sin", "cos", "tan", "atan", "tanh",
+_UNARY = ("abs", "reciprocal", "exp", "expm1", "log", "log1p", "sqrt", "sin", "cos", "tan", "atan", "tanh",
           "erfc", "square", "sign", "floor", "ceil", "trunc", "round", "negative")
 _BOOL_UNARY = ("isnan", "isinf", "isfinite", "signbit")
 _BINARY = {"add": "add", "subtract": "sub", "multiply": "mul", "divide": "div",
@@ -76,7 +76,9 @@ class _Var:
     def __mul__(self, o: Any) -> _Var: return self._op("mul", self, o)
     def __rmul__(self, o: Any) -> _Var: return self._op("mul", self, o)  # commutative
     def __truediv__(self, o: Any) -> _Var: return self._op("div", self, o)
-    def __rtruediv__(self, o: Any) -> _Var: return self._op("rdiv", self, o)
+    def __rtruediv__(self, o: Any) -> _Var:  # Tensor.__rtruediv__ is reciprocal() * o
+        r = self._op("reciprocal", self)
+        return r._op("mul", r, o)
     def __pow__(self, o: Any) -> _Var: return self._op("pow", self, o)
     def __neg__(self) -> _Var: return self._op("neg", self)
     def __and__(self, o: Any) -> _Var: return self._op("bitwise_and", self, o, boolean=True)
@@ -171,10 +173,6 @@ def _call(name: str, args: list[str], out: str | None) -> str:
         return f"torch.{name}({a[0]}, {a[1]}{o})"
     if name == "rsub":  # c - t: Tensor.__rsub__
         return f"torch.rsub({a[0]}, {a[1]})"
-    if name == "rdiv":  # c / t: Tensor.__rtruediv__ is reciprocal() * c
-        if out:
-            return f"torch.reciprocal({a[0]}{o}).mul_({a[1]})"
-        return f"{a[0]}.reciprocal() * {a[1]}"
     if name == "where":
         return f"torch.where({a[0]}, {a[1]}, {a[2]}{o})"
     if name == "clamp":
@@ -200,10 +198,10 @@ def _call(name: str, args: list[str], out: str | None) -> str:
 
 # Arithmetic whose Python-number operand is cast to the tensor's dtype before it is used (the
 # wrapped-number rule): given as a 0-d tensor of that dtype instead, the numbers are the same.
-_TENSOR_SCALAR_OPS = {"add", "sub", "mul", "div", "rdiv"}
+_TENSOR_SCALAR_OPS = {"add", "sub", "mul", "div"}
 
 _OUT_OK = {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "remainder", "atan2",
-           "hypot", "logaddexp", "bitwise_and", "bitwise_or", "bitwise_not", "rdiv", "clamp",
+           "hypot", "logaddexp", "bitwise_and", "bitwise_or", "bitwise_not", "clamp",
            "clamp_min", "clamp_max", "full_like", "addcmul_zero", "exp_via_exp2", "to_float", "isnan", "signbit",
            "neg", *_UNARY, *_COMPARE.values()}
 
@@ -236,10 +234,12 @@ def _merge_scaled_products(ops: list[tuple[str, tuple[Any, ...], bool]], final: 
             if isinstance(a, _Var):
                 uses[a.index] = uses.get(a.index, 0) + 1
     for j, (name, args, boolean) in enumerate(ops):
-        if name != "mul" or j == final or not all(isinstance(a, _Var) for a in args):
-            continue
+        if name != "mul" or not all(a is None or isinstance(a, _Var) for a in args):
+            continue  # (the final product has v, written None, as one factor)
         for k in (0, 1):
             inner, other = args[k], args[1 - k]
+            if inner is None:
+                continue
             i_name, i_args, _ = ops[inner.index]
             if (i_name == "mul" and uses.get(inner.index) == 1 and inner is not other
                     and isinstance(i_args[0], _Var) and not isinstance(i_args[1], _Var)):
@@ -321,9 +321,9 @@ def _generate(formula: Formula, values: tuple[Any, ...], dtype: torch.dtype, dev
         if i == v_index:
             if compute != dtype:  # the product in float32, rounded once into out
                 target = free[False][-1] if free[False] else None
-                lines.append(f"    out.copy_({_call('mul', arg_names, target)})")
+                lines.append(f"    out.copy_({_call(name, arg_names, target)})")
             else:
-                lines.append(f"    {_call('mul', arg_names, 'out')}")
+                lines.append(f"    {_call(name, arg_names, 'out')}")
             break
         takes_out = name in _OUT_OK and not (
             name == "where" and any(not isinstance(a, _Var) for a in args)
