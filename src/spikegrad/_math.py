@@ -91,19 +91,18 @@ def _scaled_exp_neg(scale: Any, t: Any, xp: Any) -> Any:
 
 
 def _sigmoid_slope(z: Any, xp: Any, scale: Any = 1.0) -> Any:
-    """``scale * sigmoid(z) * (1 - sigmoid(z))`` as ``scale e / (1 + e)**2``, ``e = exp(-|z|)``.
+    """``scale * sigmoid(z) * (1 - sigmoid(z))`` as ``(scale q) q``, ``q = h / (1 + h**2)``,
+    ``h = exp(-|z|/2)``.
 
     The textbook product cancels to zero once ``sigmoid(z)`` rounds to 1 (z > 17 in float32);
-    this form keeps full relative accuracy in both tails and is exactly symmetric. The scale
-    (the surrogate's alpha) enters before ``e`` can underflow (see :func:`_scaled_exp_neg`).
-    ``e`` is the square of :func:`_scaled_exp_neg`'s ``exp(-|z|/2)``, the same expression, so a
-    planned evaluation (PyTorch's backward, XLA) computes one exponential, not two; where
-    the square underflows, ``1 + e`` is 1 either way.
+    this form (``sigmoid(z) (1 - sigmoid(z)) = e / (1 + e)**2 = q**2`` with ``e = h**2``) keeps
+    full relative accuracy in both tails and is exactly symmetric. Where ``q**2`` alone would be
+    subnormal but the result is a normal number, the scale (the surrogate's alpha) enters first
+    (see :func:`_scaled_exp_neg`). One exponential and five arithmetic operations.
     """
-    t = xp.abs(z)
-    half = xp.exp(-0.5 * t)
-    e = half * half
-    return _scaled_exp_neg(scale, t, xp) / ((1.0 + e) * (1.0 + e))
+    h = xp.exp(-0.5 * xp.abs(z))
+    q = h / (1.0 + h * h)
+    return (scale * q) * q
 
 
 def _normal_pdf(x: Any, mu: Any, sigma: Any, xp: Any, scale: Any = 1.0) -> Any:
