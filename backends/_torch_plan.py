@@ -171,8 +171,8 @@ def _call(name: str, args: list[str], out: str | None) -> str:
     if name in ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "remainder", "atan2",
                 "hypot", "logaddexp", "bitwise_and", "bitwise_or") or name in _COMPARE.values():
         return f"torch.{name}({a[0]}, {a[1]}{o})"
-    if name == "rsub":  # c - t: Tensor.__rsub__
-        return f"torch.rsub({a[0]}, {a[1]})"
+    if name == "rsub":  # c - t: Tensor.__rsub__ (c a 0-d tensor)
+        return f"torch.sub({a[1]}, {a[0]}{o})"
     if name == "where":
         return f"torch.where({a[0]}, {a[1]}, {a[2]}{o})"
     if name == "clamp":
@@ -198,12 +198,12 @@ def _call(name: str, args: list[str], out: str | None) -> str:
 
 # Arithmetic whose Python-number operand is cast to the tensor's dtype before it is used (the
 # wrapped-number rule): given as a 0-d tensor of that dtype instead, the numbers are the same.
-_TENSOR_SCALAR_OPS = {"add", "sub", "mul", "div"}
+_TENSOR_SCALAR_OPS = {"add", "sub", "rsub", "mul", "div"}
 
-_OUT_OK = {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "remainder", "atan2",
-           "hypot", "logaddexp", "bitwise_and", "bitwise_or", "bitwise_not", "clamp",
-           "clamp_min", "clamp_max", "full_like", "addcmul_zero", "exp_via_exp2", "to_float", "isnan", "signbit",
-           "neg", *_UNARY, *_COMPARE.values()}
+_OUT_OK = {"add", "sub", "rsub", "mul", "div", "pow", "maximum", "minimum", "remainder",
+           "atan2", "hypot", "logaddexp", "bitwise_and", "bitwise_or", "bitwise_not", "clamp",
+           "clamp_min", "clamp_max", "where", "full_like", "to_float", "isnan", "signbit",
+           "neg", "addcmul_zero", "exp_via_exp2", *_UNARY, *_COMPARE.values()}
 
 
 LOG2E = 1.4426950408889634
@@ -311,7 +311,9 @@ def _generate(formula: Formula, values: tuple[Any, ...], dtype: torch.dtype, dev
             continue
         if name == "exp" and device == "cpu":
             name = "exp_via_exp2"
-        scalar = const_tensor if name in _TENSOR_SCALAR_OPS else const
+        scalar = const_tensor if name in _TENSOR_SCALAR_OPS or (
+            name == "where" and any(isinstance(a, _Var) for a in args[1:])
+        ) else const
         arg_names = ["v" if a is None else names[a.index] if isinstance(a, _Var) else scalar(a)
                      for a in args]
         # Buffers whose last use is this operation become free for its result.
@@ -326,8 +328,8 @@ def _generate(formula: Formula, values: tuple[Any, ...], dtype: torch.dtype, dev
                 lines.append(f"    {_call(name, arg_names, 'out')}")
             break
         takes_out = name in _OUT_OK and not (
-            name == "where" and any(not isinstance(a, _Var) for a in args)
-        )  # torch.where takes out= only with tensor branches
+            name == "where" and not any(isinstance(a, _Var) for a in args[1:])
+        )  # torch.where takes out= only with tensor branches (numbers become 0-d tensors)
         if takes_out:
             if not free[boolean]:
                 kind = scratch[boolean]
