@@ -1,27 +1,33 @@
 """Eager PyTorch without the waste: a surrogate's ``v * g'(x)`` replayed as a planned program.
 
 Run as written, the math of :mod:`spikegrad._math` makes eager PyTorch allocate a new tensor
-for every operation and evaluate repeated sub-expressions again (``1 + e`` twice in the sigmoid
-surrogate); on large tensors each operation is also a pass over memory. Here the formula is
-*traced* once per surrogate (formula, parameter values) and dtype with a recording namespace,
-and turned into straight-line Python calling the same PyTorch functions, with:
+for every operation (on a million elements or more, a fresh tensor also costs page faults),
+convert every Python number operand on every call, and evaluate repeated sub-expressions again.
+Here the formula is *traced* once per surrogate (formula, parameter values), dtype and device
+type with a recording namespace, and turned into straight-line Python calling the same PyTorch
+functions, with:
 
 * common sub-expressions evaluated once;
-* results written (``out=``) into temporaries that nothing uses any more, so a backward pass
-  allocates one buffer per live intermediate instead of one per operation;
-* for large tensors, evaluation in blocks of :data:`BLOCK` elements, so that every intermediate
-  of a block stays in the CPU cache and the whole backward is one pass over memory (read ``x``
-  and ``v``, write the result), with no compiler;
-* 16-bit inputs converted to float32 block by block and the product rounded once (the rule of
+* every result written (``out=``) into the output tensor or into a scratch buffer that nothing
+  uses any more; scratch buffers are per-thread tensors of :data:`BLOCK` elements reused by
+  every call, and larger tensors are evaluated block by block in them, in the CPU cache;
+* Python numbers given as 0-d tensors of the compute dtype (the value the operation would
+  convert them to, without the conversion);
+* ``(t * c) * u`` (a number ``c``) as one ``addcmul(0, t, u, value=c)``, the same two roundings;
+* on the CPU, ``exp(a)`` as ``exp2(a * log2 e)`` (:func:`exp_cpu`, which the adapter's namespace
+  uses too);
+* 16-bit inputs converted to float32 and the product rounded once (the rule of
   :mod:`spikegrad._evaluate`).
 
-The program calls the very functions the math calls through the adapter's namespace
-(``torch.abs``, ``Tensor.__rtruediv__``'s ``reciprocal() * c``, ...), so it computes the same
-numbers as the plain eager evaluation, element for element. Nothing here is differentiable: the
-adapter uses a plan only for plain backward passes (no ``create_graph``, no ``torch.func``, not
-under ``torch.compile``, no tensor subclasses). A formula the recorder cannot follow (one that
-is not written with ``xp``, uses a function listed nowhere below, or branches on array values)
-gets no plan, and the adapter evaluates it eagerly.
+The program calls the functions the math calls through the adapter's namespace (``torch.abs``,
+``Tensor.__rtruediv__``'s ``reciprocal() * c``, ...), so it computes the numbers of the plain
+eager evaluation, to an ulp: PyTorch computes the elements of a partial SIMD vector with its
+scalar functions, so evaluating in blocks can move an element from one implementation of
+``exp2`` to the other. Nothing here is differentiable: the adapter uses a plan only for plain
+backward passes (no ``create_graph``, no ``torch.func``, not under ``torch.compile``, no tensor
+subclasses). A formula the recorder cannot follow (one that is not written with ``xp``, uses a
+function listed nowhere below, or branches on array values) gets no plan, and the adapter
+evaluates it eagerly.
 """
 
 from __future__ import annotations

@@ -8,9 +8,10 @@ The backend, highest precedence first:
 4. ``"auto"``: the backend is chosen from the type of each array.
 
 The PyTorch backward of a plain backward pass is a plan of ``v * g'(x)`` traced once per
-surrogate, evaluated in cache-sized blocks (one pass over memory, no compiler) in mode
-``"auto"`` for tensors of at least :data:`TORCH_FUSE_MIN_ELEMENTS` elements, in blocks at every
-size in mode ``"always"``, and replaced by the plain eager operations in mode ``"off"``. It
+surrogate (no compiler), whose temporaries live in per-thread scratch buffers reused by every
+call, large tensors evaluated in cache-sized blocks, in mode ``"auto"`` for CPU tensors of at
+least :data:`TORCH_FUSE_MIN_ELEMENTS` elements (smaller ones get new temporaries), in mode
+``"always"`` at every size, and replaced by the plain eager operations in mode ``"off"``. It
 follows the same precedence: :func:`torch_fuse_mode`, then
 :func:`set_torch_fuse`, then the environment variable ``SPIKEGRAD_TORCH_FUSE``, then ``"auto"``.
 
