@@ -368,6 +368,62 @@ def test_planned_backward_equals_eager_and_reference(cls, dtype):
                        ulps=64)
 
 
+@pytest.mark.parametrize("mode", ["auto", "always"])
+@pytest.mark.parametrize("shape", [(37, 53), (700, 600)])  # one block; several and a partial one
+def test_planned_backward_of_strided_tensors(mode, shape):
+    """Transposed (non-contiguous) x and cotangent, smaller and larger than a block: the plan
+    flattens them into its scratch buffers and gives the reference's numbers in x's shape."""
+    from spikegrad import _config
+
+    rng = np.random.default_rng(0)
+    base = rng.normal(0, 3, shape[::-1])
+    cbase = rng.normal(0, 1, shape[::-1])
+    f = sg.Sigmoid(alpha=2.0)  # a plan with a scratch buffer
+    x = torch.tensor(base, dtype=torch.float32).t().requires_grad_()
+    ct = torch.tensor(cbase, dtype=torch.float32).t()
+    assert not x.is_contiguous()
+    with _config.torch_fuse_mode(mode):
+        (got,) = torch.autograd.grad(f(x), x, ct)
+    assert got.shape == shape
+    x64 = x.detach().double().numpy()
+    expected = ct.double().numpy() * f.surrogate_grad(x64)
+    assert_within_ulps(got.double().numpy(), expected, "float32", ulps=64)
+
+
+def test_planned_backward_in_concurrent_threads():
+    """The scratch buffers are per thread: backward passes running at once in several threads
+    each get their own numbers (those of a pass run alone)."""
+    import threading
+
+    from spikegrad import _config
+    from spikegrad.backends import _torch_plan
+
+    f = sg.Sigmoid()
+    n = 2 * _torch_plan.BLOCK + 7
+    inputs = [torch.linspace(-6 + k, 6 - k, n) for k in range(4)]
+
+    def backward(x):
+        x = x.clone().requires_grad_()
+        return torch.autograd.grad(f(x), x, torch.ones_like(x))[0]
+
+    with _config.torch_fuse_mode("always"):
+        alone = [backward(x) for x in inputs]
+    results: dict[int, torch.Tensor] = {}
+
+    def work(k):
+        with _config.torch_fuse_mode("always"):
+            for _ in range(5):
+                results[k] = backward(inputs[k])
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for k in range(4):
+        torch.testing.assert_close(results[k], alone[k], rtol=0, atol=0)
+
+
 def test_planned_backward_needs_no_compiler(monkeypatch, recwarn):
     """No compilation anywhere on the eager path: it works, silently, without torch.compile."""
     from spikegrad import _config
