@@ -84,6 +84,8 @@ def machine() -> dict[str, Any]:
         if importlib.util.find_spec(module) is not None:
             try:
                 info[module] = __import__(module).__version__
+                if module == "torch":
+                    info["torch_threads"] = __import__(module).get_num_threads()
             except Exception:  # noqa: BLE001 - a peer that fails to import is left out
                 pass
     return info
@@ -359,8 +361,9 @@ def format_rst(results: dict[str, Any], image: str | None = None) -> str:
     versions = ", ".join(f"{k} {m[k]}" for k in ("torch", "jax", "snntorch", "spikingjelly",
                                                    "norse", "braintools") if k in m)
     text = [
-        f"Measured {m['date']} on {m['processor']} ({m['cpus']} CPUs), {m['platform']}, "
-        f"Python {m['python']}; {versions}. Each cell: median time of one forward+backward "
+        f"Measured {m['date']} on {m['processor']} ({m['cpus']} CPUs"
+        + (f", PyTorch using {m['torch_threads']} threads" if "torch_threads" in m else "")
+        + f"), {m['platform']}, Python {m['python']}; {versions}. Each cell: median time of one forward+backward "
         "in microseconds, and in parentheses its ratio to the native op of the same "
         "framework measured in the same run (``torch.sigmoid``, ``jax.nn.sigmoid``).",
         "",
