@@ -61,8 +61,9 @@ _functorch_active = torch._C._are_functorch_transforms_active
 _COMPARISONS = {"greater_equal": torch.ge, "greater": torch.gt}
 
 
-_ZERO = torch.tensor(0.0)  # a 0-d CPU tensor compares with any device's floats, and a Python
-# number operand costs a conversion on every call (as long as the comparison itself at 4096)
+# The threshold as a 0-d CPU tensor (which combines with tensors of any device): a Python number
+# operand is converted on every call, which costs as much as the comparison at 4096 elements.
+_ZERO = torch.tensor(0.0)
 
 
 def _compare_as(x: torch.Tensor, comparison: str, threshold: Any) -> torch.Tensor:
