@@ -61,14 +61,20 @@ _functorch_active = torch._C._are_functorch_transforms_active
 _COMPARISONS = {"greater_equal": torch.ge, "greater": torch.gt}
 
 
+_modes_active = torch._C._len_torch_dispatch_stack  # FakeTensorMode, FlopCounterMode, ...
 # The threshold as a 0-d CPU tensor (which combines with tensors of any device): a Python number
 # operand is converted on every call, which costs as much as the comparison at 4096 elements.
-_ZERO = torch.tensor(0.0)
+# Made on first use, which is outside every dispatch mode (see _apply): made under
+# FakeTensorMode, say, it would be a fake tensor.
+_zero: list[torch.Tensor] = []
 
 
 def _compare_as(x: torch.Tensor, comparison: str, threshold: Any) -> torch.Tensor:
-    operand = _ZERO if threshold == 0 else threshold
-    return _COMPARISONS[comparison](x, operand, out=torch.empty_like(x))
+    if threshold == 0:
+        if not _zero:
+            _zero.append(torch.tensor(0.0))
+        threshold = _zero[0]
+    return _COMPARISONS[comparison](x, threshold, out=torch.empty_like(x))
 
 
 # The namespace of plain eager tensors: with the one-pass hooks (out= arguments, which
@@ -111,6 +117,7 @@ def _times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor, fuse: str) -
         and not torch.is_grad_enabled()  # create_graph=True needs the differentiable ops
         and not _functorch_active()
         and not _is_compiling()
+        and not _modes_active()  # the plan's constants and buffers are plain tensors
         and not (spec.formula.trainable and _tensor_slots(spec))
     ):
         device = "cpu" if x.is_cpu else "cuda" if x.is_cuda else None
@@ -260,6 +267,7 @@ def _apply(spec: Spec, x: Any, origin: bool) -> torch.Tensor:
         and not spec.formula.trainable
         and not _is_compiling()
         and not _functorch_active()
+        and not _modes_active()
     ):  # the common case, first: a plain floating tensor in eager mode
         return _apply_directly(x, spec, origin, True)
     x = _as_floating(x)
@@ -270,7 +278,7 @@ def _apply(spec: Spec, x: Any, origin: bool) -> torch.Tensor:
         return _SpikeNoJvp.apply(x, spec, origin, False)
     if _functorch_active():
         return _Spike.apply(x, spec, origin, False)
-    return _apply_directly(x, spec, origin, type(x) is torch.Tensor)
+    return _apply_directly(x, spec, origin, type(x) is torch.Tensor and not _modes_active())
 
 
 class TorchAdapter:

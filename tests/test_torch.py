@@ -424,6 +424,23 @@ def test_planned_backward_in_concurrent_threads():
         torch.testing.assert_close(results[k], alone[k], rtol=0, atol=0)
 
 
+def test_dispatch_modes_take_the_plain_operations():
+    """Under a dispatch mode (FlopCounterMode here; FakeTensorMode in test_adversarial) the
+    adapter makes no constant or buffer of its own: the plain operations, counted by the mode,
+    give the reference's numbers, and the planned path still works afterwards."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    f = sg.Sigmoid(alpha=3.0)
+    for _ in range(2):  # in the mode, then again (the mode left nothing behind)
+        with FlopCounterMode(display=False):
+            x = t(requires_grad=True)
+            (inside,) = torch.autograd.grad(f(x), x, torch.ones_like(x))
+        assert_close(inside, f.surrogate_grad(X))
+        x = t(requires_grad=True)
+        (outside,) = torch.autograd.grad(f(x), x, torch.ones_like(x))
+        assert_close(outside, f.surrogate_grad(X))
+
+
 def test_planned_backward_needs_no_compiler(monkeypatch, recwarn):
     """No compilation anywhere on the eager path: it works, silently, without torch.compile."""
     from spikegrad import _config
