@@ -180,7 +180,7 @@ def fuse_from_environment(monkeypatch):
 def test_torch_fuse_default_and_constants(fuse_from_environment):
     assert _config.torch_fuse() == "auto"
     assert _config.TORCH_FUSE_MODES == ("auto", "always", "off")
-    assert _config.TORCH_FUSE_MIN_ELEMENTS == 1 << 18
+    assert _config.TORCH_FUSE_MIN_ELEMENTS == 1 << 16
 
 
 def test_torch_fuse_mode_selects_and_restores(fuse_from_environment):
