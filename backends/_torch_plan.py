@@ -195,6 +195,8 @@ def _call(name: str, args: list[str], out: str | None) -> str:
         return f"torch.ne({a[0]}, {a[0]}{o})"
     if name in _BOOL_UNARY:
         return f"torch.{name}({a[0]}{o})"
+    if name == "exp2_scaled":  # exp(t * c) as exp2(t * (c log2 e))
+        return f"torch.exp2(torch.mul({a[0]}, {a[1]}{o}){o})"
     if name == "exp_via_exp2":  # see exp_cpu
         return f"torch.exp2(torch.mul({a[0]}, _log2e{o}){o})"
     if name == "addcmul_zero":  # (t * c) * u, the product the math writes, in one call
@@ -204,12 +206,12 @@ def _call(name: str, args: list[str], out: str | None) -> str:
 
 # Arithmetic whose Python-number operand is cast to the tensor's dtype before it is used (the
 # wrapped-number rule): given as a 0-d tensor of that dtype instead, the numbers are the same.
-_TENSOR_SCALAR_OPS = {"add", "sub", "rsub", "mul", "div"}
+_TENSOR_SCALAR_OPS = {"add", "sub", "rsub", "mul", "div", "exp2_scaled"}
 
 _OUT_OK = {"add", "sub", "rsub", "mul", "div", "pow", "maximum", "minimum", "remainder",
            "atan2", "hypot", "logaddexp", "bitwise_and", "bitwise_or", "bitwise_not", "clamp",
            "clamp_min", "clamp_max", "where", "full_like", "to_float", "isnan", "signbit",
-           "neg", "addcmul_zero", "exp_via_exp2", *_UNARY, *_COMPARE.values()}
+           "neg", "addcmul_zero", "exp_via_exp2", "exp2_scaled", *_UNARY, *_COMPARE.values()}
 
 
 LOG2E = 1.4426950408889634
@@ -230,7 +232,8 @@ def exp_cpu(a: Any) -> Any:
     return torch.exp(a)
 
 
-def _merge_scaled_products(ops: list[tuple[str, tuple[Any, ...], bool]], final: int) -> None:
+def _merge_scaled_products(ops: list[tuple[str, tuple[Any, ...], bool]], final: int,
+                           device: str) -> None:
     """Rewrite the final ``v * (1 / D)`` into ``v / D``, and ``(t * c) * u`` (a number ``c``, the product ``t * c`` used only there) into one
     ``addcmul(0, t, u, value=c)``, which computes ``(c * t) * u`` with the same two roundings.
     The inner product becomes ``("merged", (), False)``."""
@@ -250,6 +253,17 @@ def _merge_scaled_products(ops: list[tuple[str, tuple[Any, ...], bool]], final: 
             ops[final] = ("div", (None, d_args[0]), False)
             ops[r.index] = ops[r_args[0].index] = ("merged", (), False)
     for j, (name, args, boolean) in enumerate(ops):
+        if name == "exp" and device == "cpu":
+            # exp(t * c), c a power of two: exp2(t * (c log2 e)), as exact as exp_cpu's
+            # exp2((t * c) * log2 e) (scaling by a power of two rounds nothing), one call less.
+            i_name, i_args, _ = ops[args[0].index]
+            if i_name == "neg":  # -t is t * -1
+                i_name, i_args = "mul", (*i_args, -1.0)
+            if (i_name == "mul" and uses.get(args[0].index) == 1 and isinstance(i_args[0], _Var)
+                    and type(i_args[1]) is float and abs(math.frexp(i_args[1])[0]) == 0.5):
+                ops[j] = ("exp2_scaled", (i_args[0], i_args[1] * LOG2E), boolean)
+                ops[args[0].index] = ("merged", (), False)
+            continue
         if name != "mul" or not all(a is None or isinstance(a, _Var) for a in args):
             continue  # (the final product has v, written None, as one factor)
         for k in (0, 1):
@@ -287,7 +301,7 @@ def _generate(formula: Formula, values: tuple[Any, ...], dtype: torch.dtype, dev
     ops = rec.ops
     v_index = len(ops)
     ops.append(("mul", (None, result), False))  # v * g'(x), v stands for None
-    _merge_scaled_products(ops, v_index)
+    _merge_scaled_products(ops, v_index, device)
     last_use: dict[int, int] = {}
     for i, (_, args, _) in enumerate(ops):
         for a in args:
