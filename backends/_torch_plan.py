@@ -14,8 +14,10 @@ functions, with:
 * Python numbers given as 0-d tensors of the compute dtype (the value the operation would
   convert them to, without the conversion);
 * ``(t * c) * u`` (a number ``c``) as one ``addcmul(0, t, u, value=c)``, the same two roundings;
+* the final ``v * (1 / D)`` as ``v / D`` (one rounding fewer: within an ulp);
 * on the CPU, ``exp(a)`` as ``exp2(a * log2 e)`` (:func:`exp_cpu`, which the adapter's namespace
-  uses too);
+  uses too), and ``exp(t * c)`` or ``exp(-t)``, ``c`` a power of two, as one
+  ``exp2(t * (c log2 e))`` (scaling by a power of two rounds nothing: the same numbers);
 * 16-bit inputs converted to float32 and the product rounded once (the rule of
   :mod:`spikegrad._evaluate`).
 
