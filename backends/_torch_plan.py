@@ -153,6 +153,9 @@ class _Recorder:
             return self.emit("clamp_max", (x, max))
         return self.emit("clamp", (x, min, max))
 
+    def nan_through(self, x: Any, out: Any) -> _Var:  # as nan_through below
+        return self.emit("maximum", (out, self.clip(x, max=-math.inf)))
+
     def full_like(self, x: Any, value: Any) -> _Var:
         return self.emit("full_like", (x, value))
 
@@ -232,6 +235,14 @@ def exp_cpu(a: Any) -> Any:
     if isinstance(a, torch.Tensor) and a.device.type == "cpu":
         return torch.exp2(a * LOG2E)
     return torch.exp(a)
+
+
+def nan_through(x: Any, out: Any) -> Any:
+    """``where(isnan(x), x, out)`` as ``maximum(out, clip(x, max=-inf))``: ``clip`` maps every
+    number to ``-inf`` and keeps NaN, ``maximum`` propagates NaN and otherwise returns ``out``.
+    Both are vectorized; PyTorch's boolean ``isnan`` and ``where`` are not (six times slower on
+    the CPU)."""
+    return torch.maximum(out, torch.clip(x, max=-math.inf))
 
 
 def _merge_scaled_products(ops: list[tuple[str, tuple[Any, ...], bool]], final: int,

@@ -38,6 +38,7 @@ from hypothesis import strategies as st
 
 import spikegrad as sg
 from spikegrad import _codegen as codegen
+from spikegrad.tools.verify import assert_product_close
 
 from .conftest import SURROGATE_CLASSES
 from .test_codegen import compile_for_cpu, run_on_cpu
@@ -876,7 +877,8 @@ def test_spike_layer_attacks():
 @ATTACK
 @given(s=surrogates())
 def test_torch_autodiff_of_special_values_is_the_vjp(s):
-    """NaN in, NaN gradient out; backward and forward mode agree with vjp everywhere."""
+    """NaN in, NaN gradient out; backward and forward mode agree with vjp everywhere (to an
+    ulp: the planned backward computes ``v * (1 / D)`` as ``v / D``)."""
     import torch
     from torch.func import jvp
 
@@ -885,8 +887,10 @@ def test_torch_autodiff_of_special_values_is_the_vjp(s):
     ct = torch.linspace(-2, 2, values.size, dtype=torch.float64)
     (dx,) = torch.autograd.grad(s(x), x, ct)
     expected = s.vjp(x.detach(), ct).numpy()
-    np.testing.assert_array_equal(dx.numpy(), expected)
-    np.testing.assert_array_equal(jvp(s, (x.detach(),), (ct,))[1].numpy(), expected)
+    nan = np.isnan(expected)
+    for got in (dx.numpy(), jvp(s, (x.detach(),), (ct,))[1].numpy()):
+        np.testing.assert_array_equal(np.isnan(got), nan)
+        assert_product_close(got[~nan], expected[~nan], "float64", f"{s!r}")
     assert np.isnan(dx.numpy()[np.isnan(values)]).all()
 
 

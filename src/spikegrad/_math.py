@@ -64,7 +64,11 @@ def _nan_through(x: Any, out: Any, xp: Any) -> Any:
 
     A formula built only from comparisons and constants (a piecewise-constant g') would give a
     number for NaN, since every comparison with NaN is false; NaN must come out instead.
+    A namespace with a ``nan_through`` hook (see :mod:`spikegrad._namespace`) does it its way.
     """
+    hook = getattr(xp, "nan_through", None)
+    if hook is not None:
+        return hook(x, out)
     return xp.where(xp.isnan(x), x, out)
 
 
