@@ -56,7 +56,9 @@ def _sigmoid_slope(z: jax.Array, scale: Any) -> jax.Array:
     return a * (1.0 - jnp.minimum(jnp.reciprocal(scale), jnp.finfo(t.dtype).max) * a)
 
 
-_NS = MathNamespace(jnp, erfc=jax.lax.erfc, sigmoid_slope=_sigmoid_slope)
+_NS = MathNamespace(
+    jnp, erfc=jax.lax.erfc, sigmoid_slope=_sigmoid_slope, positive_remainder=jnp.fmod
+)
 
 
 def _as_floating(x: Any, what: str = "x") -> jax.Array:

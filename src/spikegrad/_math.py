@@ -155,8 +155,14 @@ def _period_phase(x: Any, period: Any, xp: Any) -> Any:
     negative ``x``. It is taken in two steps, modulo ``128 period`` (an exact multiple) and then
     ``period``: a library that computes ``a - b floor(a / b)`` (PyTorch on vectors) would
     otherwise overflow ``a / b`` for huge ``|x|`` and a period below 1, and return NaN.
+    A namespace with a ``positive_remainder`` hook (an exact remainder of non-negative numbers;
+    see :mod:`spikegrad._namespace`) takes it in one step.
     """
-    a = xp.remainder(xp.remainder(xp.abs(x), 128.0 * period), period)
+    positive_remainder = getattr(xp, "positive_remainder", None)
+    if positive_remainder is not None:
+        a = positive_remainder(xp.abs(x), period)
+    else:
+        a = xp.remainder(xp.remainder(xp.abs(x), 128.0 * period), period)
     return a * (2.0 * math.pi / period)
 
 
