@@ -61,6 +61,11 @@ _NS = MathNamespace(
 )
 
 
+# Compared as dtype objects: ``dtype.name`` is computed in Python by NumPy on every access
+# (2 us, a fifth of an eager call on 4096 elements).
+_FLOATING = frozenset(jnp.dtype(name) for name in FLOATING_DTYPES)
+
+
 def _as_floating(x: Any, what: str = "x") -> jax.Array:
     if not isinstance(x, (jax.Array, jax.core.Tracer)):
         try:
@@ -71,7 +76,7 @@ def _as_floating(x: Any, what: str = "x") -> jax.Array:
                 f"spikegrad cannot make a JAX array of {what}={x!r} ({exc}); pass a floating "
                 "JAX or NumPy array, Python float or list of floats"
             ) from None
-    if x.dtype.name not in FLOATING_DTYPES:
+    if x.dtype not in _FLOATING:
         raise not_floating_error(x.dtype, f"{what}.astype(jnp.float32)")
     return x
 
