@@ -34,7 +34,36 @@ from spikegrad._dtypes import FLOATING_DTYPES, not_floating_error
 from spikegrad._evaluate import check_cotangent_shape, evaluate
 from spikegrad._namespace import MathNamespace
 
-_NS = MathNamespace(jnp, erfc=jax.lax.erfc)
+
+def _sigmoid_slope(z: jax.Array, scale: Any) -> jax.Array:
+    """The ``sigmoid_slope`` hook: ``scale * sigmoid(z) * (1 - sigmoid(z))`` with one
+    exponential and one division per element.
+
+    The portable form squares ``exp(-|z|/2)``, which XLA rewrites into a second exponential
+    (``exp(a) * exp(a)`` becomes ``exp(2a)``): 1.5x braintools' time at 1M elements. Here
+    ``a = scale / (1 + exp(|z|))`` (``scale * sigmoid(-|z|)``) and the result is
+    ``a (1 - a / scale)``, where ``a / scale = sigmoid(-|z|) <= 1/2`` (no cancellation).
+    ``a`` is a normal number wherever the result is (XLA flushes subnormal intermediates to
+    zero). ``exp(|z|)`` overflows once ``scale e^-|z|`` is below the smallest normal number only
+    while ``scale <= 4`` (``log(max * tiny) = log 4`` in IEEE formats); a larger scale shifts
+    the exponent by ``log(m)``, ``m = scale / 4``, computed once per call:
+    ``a = (scale/m) / (1/m + exp(|z| - log m))``. ``1/scale`` is capped at the dtype's largest
+    number, so a scale that is 0 in the compute dtype gives 0, not NaN.
+    """
+    t = jnp.abs(z)
+    m = jnp.maximum(0.25 * scale, 1.0)
+    a = jnp.minimum(scale, 4.0) / (jnp.reciprocal(m) + jnp.exp(t - jnp.log(m)))
+    return a * (1.0 - jnp.minimum(jnp.reciprocal(scale), jnp.finfo(t.dtype).max) * a)
+
+
+_NS = MathNamespace(
+    jnp, erfc=jax.lax.erfc, sigmoid_slope=_sigmoid_slope, positive_remainder=jnp.fmod
+)
+
+
+# Compared as dtype objects: ``dtype.name`` is computed in Python by NumPy on every access
+# (2 us, a fifth of an eager call on 4096 elements).
+_FLOATING = frozenset(jnp.dtype(name) for name in FLOATING_DTYPES)
 
 
 def _as_floating(x: Any, what: str = "x") -> jax.Array:
@@ -47,7 +76,7 @@ def _as_floating(x: Any, what: str = "x") -> jax.Array:
                 f"spikegrad cannot make a JAX array of {what}={x!r} ({exc}); pass a floating "
                 "JAX or NumPy array, Python float or list of floats"
             ) from None
-    if x.dtype.name not in FLOATING_DTYPES:
+    if x.dtype not in _FLOATING:
         raise not_floating_error(x.dtype, f"{what}.astype(jnp.float32)")
     return x
 

@@ -102,8 +102,13 @@ def _sigmoid_slope(z: Any, xp: Any, scale: Any = 1.0) -> Any:
     this form (``sigmoid(z) (1 - sigmoid(z)) = e / (1 + e)**2 = q**2`` with ``e = h**2``) keeps
     full relative accuracy in both tails and is exactly symmetric. Where ``q**2`` alone would be
     subnormal but the result is a normal number, the scale (the surrogate's alpha) enters first
-    (see :func:`_scaled_exp_neg`). One exponential and five arithmetic operations.
+    (see :func:`_scaled_exp_neg`). One exponential and five arithmetic operations when
+    evaluated as written (XLA turns ``h * h`` into a second exponential: a namespace with a
+    ``sigmoid_slope`` hook, see :mod:`spikegrad._namespace`, computes it its own way).
     """
+    hook = getattr(xp, "sigmoid_slope", None)
+    if hook is not None:
+        return hook(z, scale)
     h = xp.exp(-0.5 * xp.abs(z))
     q = h / (1.0 + h * h)
     return (scale * q) * q
@@ -156,8 +161,14 @@ def _period_phase(x: Any, period: Any, xp: Any) -> Any:
     negative ``x``. It is taken in two steps, modulo ``128 period`` (an exact multiple) and then
     ``period``: a library that computes ``a - b floor(a / b)`` (PyTorch on vectors) would
     otherwise overflow ``a / b`` for huge ``|x|`` and a period below 1, and return NaN.
+    A namespace with a ``positive_remainder`` hook (an exact remainder of non-negative numbers;
+    see :mod:`spikegrad._namespace`) takes it in one step.
     """
-    a = xp.remainder(xp.remainder(xp.abs(x), 128.0 * period), period)
+    positive_remainder = getattr(xp, "positive_remainder", None)
+    if positive_remainder is not None:
+        a = positive_remainder(xp.abs(x), period)
+    else:
+        a = xp.remainder(xp.remainder(xp.abs(x), 128.0 * period), period)
     return a * (2.0 * math.pi / period)
 
 
@@ -290,8 +301,14 @@ def squarewave_fourier_series_derivative(x: Any, n: int, t_period: Any, *, xp: A
     r"""\frac{4}{T}\sum_{i=1}^{n}\cos\left((2i-1)\frac{2\pi}{T}x\right)"""
     # g' is even and t_period-periodic: the phase of |x| (see _period_phase).
     phase = _period_phase(x, t_period, xp)
-    total = xp.cos(phase)
-    for i in range(2, n + 1):
+    c = xp.cos(phase)
+    if n == 1:
+        total = c
+    else:
+        # The first two terms from one cosine: cos p + cos 3p = 2 cos p cos 2p = c (4 c^2 - 2).
+        # Cosines cost most of g' (half the time of the default n = 2), and 3p is not rounded.
+        total = c * (4.0 * (c * c) - 2.0)
+    for i in range(3, n + 1):
         total = total + xp.cos((2 * i - 1) * phase)
     return (4.0 / t_period) * total
 

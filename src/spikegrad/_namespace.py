@@ -24,6 +24,17 @@ passes one:
     operations the library runs fast (PyTorch: ``maximum(out, clip(x, max=-inf))``, both
     vectorized, six times faster than its boolean ``isnan`` and ``where`` on the CPU). Used by
     :func:`spikegrad._math._nan_through`.
+
+``positive_remainder(a, b)``
+    ``a mod b`` for ``a >= 0`` (or NaN, inf) and ``b > 0``, exact, in one step (JAX:
+    ``jnp.fmod``, C's ``fmod``, which agrees with ``remainder`` for such operands, without the
+    sign fix-ups of ``jnp.remainder`` that cost a third of the periodic surrogate's time on 4096
+    elements). Used by :func:`spikegrad._math._period_phase` instead of its two-step reduction.
+
+``sigmoid_slope(z, scale)``
+    ``scale * sigmoid(z) * (1 - sigmoid(z))`` with full relative accuracy in both tails (JAX: one
+    exponential, where XLA turns the portable form's square of ``exp(-|z|/2)`` into a second
+    one). Used by :func:`spikegrad._math._sigmoid_slope`.
 """
 
 from __future__ import annotations
@@ -125,6 +136,12 @@ class MathNamespace:
 
     nan_through: Callable[[Any, Any], Any] | None = None
     """The NaN pass-through hook (see the module docstring), or ``None``."""
+
+    positive_remainder: Callable[[Any, Any], Any] | None = None
+    """The exact remainder of non-negative numbers (see the module docstring), or ``None``."""
+
+    sigmoid_slope: Callable[[Any, Any], Any] | None = None
+    """The logistic density hook (see the module docstring), or ``None``."""
 
     def __init__(
         self, xp: Any, erfc: Callable[[Any], Any] | None = None, **overrides: Callable[..., Any]
