@@ -156,9 +156,6 @@ class _Recorder:
             return self.emit("clamp_max", (x, max))
         return self.emit("clamp", (x, min, max))
 
-    def positive_remainder(self, a: Any, b: Any) -> _Var:  # the adapter's torch.fmod
-        return self.emit("fmod", (a, b))
-
     def nan_through(self, x: Any, out: Any) -> _Var:  # as nan_through below
         return self.emit("maximum", (out, self.clip(x, max=-math.inf)))
 
@@ -185,7 +182,7 @@ class _Recorder:
 def _call(name: str, args: list[str], out: str | None) -> str:
     o = f", out={out}" if out else ""
     a = args
-    if name in ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "remainder", "fmod", "atan2",
+    if name in ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "remainder", "atan2",
                 "hypot", "logaddexp", "bitwise_and", "bitwise_or") or name in _COMPARE.values():
         return f"torch.{name}({a[0]}, {a[1]}{o})"
     if name == "rsub":  # c - t: Tensor.__rsub__ (c a 0-d tensor)
@@ -217,9 +214,9 @@ def _call(name: str, args: list[str], out: str | None) -> str:
 
 # Arithmetic whose Python-number operand is cast to the tensor's dtype before it is used (the
 # wrapped-number rule): given as a 0-d tensor of that dtype instead, the numbers are the same.
-_TENSOR_SCALAR_OPS = {"add", "sub", "rsub", "mul", "div", "fmod", "exp2_scaled"}
+_TENSOR_SCALAR_OPS = {"add", "sub", "rsub", "mul", "div", "exp2_scaled"}
 
-_OUT_OK = {"add", "sub", "rsub", "mul", "div", "pow", "maximum", "minimum", "remainder", "fmod",
+_OUT_OK = {"add", "sub", "rsub", "mul", "div", "pow", "maximum", "minimum", "remainder",
            "atan2", "hypot", "logaddexp", "bitwise_and", "bitwise_or", "bitwise_not", "clamp",
            "clamp_min", "clamp_max", "where", "full_like", "to_float", "isnan", "signbit",
            "neg", "addcmul_zero", "exp_via_exp2", "exp2_scaled", *_UNARY, *_COMPARE.values()}

@@ -238,9 +238,8 @@ def soft_sign_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
 
 def arctan_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
     r"""\frac{\alpha}{2\,\left(1 + (\tfrac{\pi}{2}\alpha x)^2\right)}"""
-    # As 1 / (2/alpha + (b x) x), b = pi**2 alpha / 2: the same number with one operation fewer.
-    # Where (b x) x overflows, g' is below the smallest normal number anyway.
-    return 1.0 / (2.0 / alpha + ((0.5 * math.pi**2 * alpha) * x) * x)
+    z = (0.5 * math.pi * alpha) * x
+    return (0.5 * alpha) / (1.0 + z * z)
 
 
 def arctan_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:

@@ -30,6 +30,8 @@ passes one:
     ``jnp.fmod``, C's ``fmod``, which agrees with ``remainder`` for such operands, without the
     sign fix-ups of ``jnp.remainder`` that cost a third of the periodic surrogate's time on 4096
     elements). Used by :func:`spikegrad._math._period_phase` instead of its two-step reduction.
+    (PyTorch's vectorized ``fmod`` computes ``a - b trunc(a / b)``, which overflows: not a
+    ``positive_remainder``.)
 
 ``sigmoid_slope(z, scale)``
     ``scale * sigmoid(z) * (1 - sigmoid(z))`` with full relative accuracy in both tails (JAX: one
