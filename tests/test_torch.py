@@ -333,7 +333,7 @@ def test_distributed_data_parallel_matches_single_process(tmp_path):
 
 @pytest.mark.parametrize("cls", SURROGATE_CLASSES)
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
-def test_planned_backward_equals_eager_and_reference(cls, dtype):
+def test_planned_backward_equals_eager_and_reference(cls, dtype, monkeypatch):
     """The planned backward (whole and in blocks) gives the eager operations' numbers (to an
     ulp: PyTorch computes the elements of a partial SIMD vector with its scalar functions, so
     the block boundaries may move one element to the other implementation of exp2), and those
@@ -341,6 +341,7 @@ def test_planned_backward_equals_eager_and_reference(cls, dtype):
     from spikegrad import _config
     from spikegrad.backends import _torch_plan
 
+    monkeypatch.setattr(_torch_plan, "BLOCK", 1 << 15)  # the logic of blocks, at a small size
     dt = getattr(torch, dtype)
     f = cls()
     n = 3 * _torch_plan.BLOCK + 5  # several blocks and a partial one
@@ -370,10 +371,13 @@ def test_planned_backward_equals_eager_and_reference(cls, dtype):
 
 @pytest.mark.parametrize("mode", ["auto", "always"])
 @pytest.mark.parametrize("shape", [(37, 53), (700, 600)])  # one block; several and a partial one
-def test_planned_backward_of_strided_tensors(mode, shape):
+def test_planned_backward_of_strided_tensors(mode, shape, monkeypatch):
     """Transposed (non-contiguous) x and cotangent, smaller and larger than a block: the plan
     flattens them into its scratch buffers and gives the reference's numbers in x's shape."""
     from spikegrad import _config
+    from spikegrad.backends import _torch_plan
+
+    monkeypatch.setattr(_torch_plan, "BLOCK", 1 << 17)
 
     rng = np.random.default_rng(0)
     base = rng.normal(0, 3, shape[::-1])
