@@ -73,7 +73,8 @@ _zero: list[torch.Tensor] = []
 def _compare_as(x: torch.Tensor, comparison: str, threshold: Any) -> torch.Tensor:
     if threshold == 0:
         if not _zero:
-            _zero.append(torch.tensor(0.0))
+            with torch.inference_mode(False):
+                _zero.append(torch.tensor(0.0))
         threshold = _zero[0]
     return _COMPARISONS[comparison](x, threshold, out=torch.empty_like(x))
 

@@ -250,11 +250,14 @@ def nan_through(x: Any, out: Any) -> Any:
     return torch.maximum(out, torch.clip(x, max=-math.inf))
 
 
-def _merge_scaled_products(ops: list[tuple[str, tuple[Any, ...], bool]], final: int,
+def _rewrite(ops: list[tuple[str, tuple[Any, ...], bool]], final: int,
                            device: str) -> None:
-    """Rewrite the final ``v * (1 / D)`` into ``v / D``, and ``(t * c) * u`` (a number ``c``, the product ``t * c`` used only there) into one
-    ``addcmul(0, t, u, value=c)``, which computes ``(c * t) * u`` with the same two roundings.
-    The inner product becomes ``("merged", (), False)``."""
+    """Rewrite, in place, operations that PyTorch runs in fewer calls with the same numbers:
+    the final ``v * (1 / D)`` into ``v / D`` (within an ulp), ``exp`` of a product with a power
+    of two on the CPU into one ``exp2``, and ``(t * c) * u`` (a number ``c``, the product
+    ``t * c`` used only there) into one ``addcmul(0, t, u, value=c)``, which computes
+    ``(c * t) * u`` with the same two roundings. A replaced operation becomes
+    ``("merged", (), False)``."""
     uses: dict[int, int] = {}
     for _, args, _ in ops:
         for a in args:
@@ -296,6 +299,12 @@ def _merge_scaled_products(ops: list[tuple[str, tuple[Any, ...], bool]], final: 
                 break
 
 
+def _number(c: Any, dtype: torch.dtype) -> torch.Tensor:
+    """``c`` as a 0-d CPU tensor of ``dtype``, an ordinary tensor even in inference mode."""
+    with torch.inference_mode(False):
+        return torch.tensor(c, dtype=dtype)
+
+
 def _generate(formula: Formula, values: tuple[Any, ...], dtype: torch.dtype, device: str = "cpu"
               ) -> Callable[..., torch.Tensor] | None:
     """The planned ``plan(x, v, out, scratch)`` for ``v * g'(x)`` in ``dtype``, or None.
@@ -319,7 +328,7 @@ def _generate(formula: Formula, values: tuple[Any, ...], dtype: torch.dtype, dev
     ops = rec.ops
     v_index = len(ops)
     ops.append(("mul", (None, result), False))  # v * g'(x), v stands for None
-    _merge_scaled_products(ops, v_index, device)
+    _rewrite(ops, v_index, device)
     last_use: dict[int, int] = {}
     for i, (_, args, _) in enumerate(ops):
         for a in args:
@@ -342,7 +351,7 @@ def _generate(formula: Formula, values: tuple[Any, ...], dtype: torch.dtype, dev
         key = ("tensor", type(c), repr(c))
         if key not in consts:
             consts[key] = f"k{len(consts)}"
-            const_values[consts[key]] = torch.tensor(c, dtype=compute)
+            const_values[consts[key]] = _number(c, compute)
         return consts[key]
 
     names = {0: "x"}
@@ -394,8 +403,8 @@ def _generate(formula: Formula, values: tuple[Any, ...], dtype: torch.dtype, dev
     unpack = [*scratch[False], *scratch[True]]
     head = [f"    {', '.join(unpack)}, = scratch"] if unpack else []
     source = "def plan(x, v, out, scratch):\n" + "\n".join(head + lines) + "\n    return out\n"
-    scope: dict[str, Any] = {"torch": torch, "_dtype": compute, "_zero": torch.tensor(0.0, dtype=compute),
-                             "_log2e": torch.tensor(LOG2E, dtype=compute)}
+    scope: dict[str, Any] = {"torch": torch, "_dtype": compute, "_zero": _number(0.0, compute),
+                             "_log2e": _number(LOG2E, compute)}
     scope.update(const_values)
     code = compile(source, f"<spikegrad plan of {formula.name}{values} {dtype}>", "exec")
     exec(code, scope)  # noqa: S102 - our own generated source
@@ -451,7 +460,9 @@ class _Scratch(threading.local):
                 if kept and kept[0].numel() < n:  # made for a smaller BLOCK
                     kept.clear()
                 while len(kept) < count:
-                    kept.append(torch.empty(BLOCK, dtype=dtype, device=device))
+                    with torch.inference_mode(False):  # made in inference mode, it could not
+                        # be written outside it
+                        kept.append(torch.empty(BLOCK, dtype=dtype, device=device))
                 views += [b[:n].view(shape) for b in kept[:count]]
             if len(self.views) >= _MAX_VIEWS:
                 self.views.clear()

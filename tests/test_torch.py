@@ -428,6 +428,26 @@ def test_planned_backward_in_concurrent_threads():
         torch.testing.assert_close(results[k], alone[k], rtol=0, atol=0)
 
 
+def test_inference_mode_first_then_training(monkeypatch):
+    """The plan's constants and scratch buffers, made on first use in inference mode, are
+    ordinary tensors: a later backward pass outside it can write into them."""
+    from spikegrad.backends import _torch, _torch_plan
+
+    monkeypatch.setattr(_torch_plan, "_plans", {})
+    monkeypatch.setattr(_torch_plan, "_scratch", _torch_plan._Scratch())
+    monkeypatch.setattr(_torch, "_zero", [])
+    f = sg.Sigmoid(alpha=1.5)
+    x = torch.linspace(-5, 5, _torch_plan.BLOCK + 3)
+    with torch.inference_mode():
+        spikes = f(x)
+        inferred = f.vjp(x, torch.ones_like(x))
+    xr = x.clone().requires_grad_()
+    (trained,) = torch.autograd.grad(f(xr), xr, torch.ones_like(xr))
+    torch.testing.assert_close(trained, inferred, rtol=0, atol=0)
+    torch.testing.assert_close(f(xr).detach(), spikes, rtol=0, atol=0)
+    np.testing.assert_allclose(trained.numpy(), f.surrogate_grad(x.double().numpy()), rtol=1e-5)
+
+
 def test_dispatch_modes_take_the_plain_operations():
     """Under a dispatch mode (FlopCounterMode here; FakeTensorMode in test_adversarial) the
     adapter makes no constant or buffer of its own: the plain operations, counted by the mode,
