@@ -428,6 +428,24 @@ def test_planned_backward_in_concurrent_threads():
         torch.testing.assert_close(results[k], alone[k], rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("f", [sg.LeakyRelu(alpha=0.1, beta=1.0), sg.LeakyRelu(alpha=0.0),
+                               sg.Rect(), sg.PiecewiseLeakyRelu(c=0.01, w=0.5)])
+def test_piecewise_constant_plans_select_with_a_float_mask(f):
+    """A where of two numbers becomes a float mask (no boolean buffer, no torch.where) with the
+    eager numbers at the branch points, on both sides of a threshold, for NaN, inf and -0.0."""
+    from spikegrad.backends import _torch_plan
+
+    plan = _torch_plan.plan_for(f.spec.formula, f.spec.values, torch.float32)
+    assert plan.booleans == 0 and "torch.where" not in plan.source, plan.source
+    x = torch.tensor([-1.0, -0.5, -1e-30, -0.0, 0.0, 1e-30, 0.5, 1.0, 0.5000001, float("nan"),
+                      float("inf"), -float("inf")])
+    ct = torch.linspace(-2, 2, x.numel())
+    xr = x.clone().requires_grad_()
+    (planned,) = torch.autograd.grad(f(xr), xr, ct)
+    eager = ct * f.surrogate_grad(x)
+    torch.testing.assert_close(planned, eager, rtol=0, atol=0, equal_nan=True)
+
+
 def test_inference_mode_first_then_training(monkeypatch):
     """The plan's constants and scratch buffers, made on first use in inference mode, are
     ordinary tensors: a later backward pass outside it can write into them."""
