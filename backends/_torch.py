@@ -73,8 +73,7 @@ _zero: list[torch.Tensor] = []
 def _compare_as(x: torch.Tensor, comparison: str, threshold: Any) -> torch.Tensor:
     if threshold == 0:
         if not _zero:
-            with torch.inference_mode(False):
-                _zero.append(torch.tensor(0.0))
+            _zero.append(_torch_plan.number(0.0, torch.float32))
         threshold = _zero[0]
     return _COMPARISONS[comparison](x, threshold, out=torch.empty_like(x))
 
@@ -128,7 +127,9 @@ def _times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor, fuse: str) -
             if plan is not None:
                 if v.shape != x.shape:
                     check_cotangent_shape(x, v)
-                blocked = fuse == "always" or x.numel() >= _config.TORCH_FUSE_MIN_ELEMENTS
+                blocked = device == "cpu" and (
+                    fuse == "always" or x.numel() >= _config.TORCH_FUSE_MIN_ELEMENTS
+                )
                 return _torch_plan.times_derivative(plan, v, x, blocked)
     return evaluate(spec.formula.derivative, x, spec.values, _NS, v)
 

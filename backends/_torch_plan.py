@@ -45,7 +45,7 @@ import torch
 
 from spikegrad._contract import Formula
 
-__all__ = ["BLOCK", "plan_for", "times_derivative"]
+__all__ = ["BLOCK", "exp_cpu", "nan_through", "number", "plan_for", "times_derivative"]
 
 BLOCK = 1 << 19
 """Elements per block of the blocked evaluation and of each scratch buffer (2 MiB in float32:
@@ -160,8 +160,8 @@ class _Recorder:
             return self.emit("clamp_max", (x, max))
         return self.emit("clamp", (x, min, max))
 
-    def nan_through(self, x: Any, out: Any) -> _Var:  # as nan_through below
-        return self.emit("maximum", (out, self.clip(x, max=-math.inf)))
+    def nan_through(self, x: Any, out: Any) -> _Var:  # the adapter's, recorded
+        return nan_through(x, out, xp=self)
 
     def full_like(self, x: Any, value: Any) -> _Var:
         return self.emit("full_like", (x, value))
@@ -257,12 +257,12 @@ def exp_cpu(a: Any) -> Any:
     return torch.exp(a)
 
 
-def nan_through(x: Any, out: Any) -> Any:
+def nan_through(x: Any, out: Any, xp: Any = torch) -> Any:
     """``where(isnan(x), x, out)`` as ``maximum(out, clip(x, max=-inf))``: ``clip`` maps every
     number to ``-inf`` and keeps NaN, ``maximum`` propagates NaN and otherwise returns ``out``.
     Both are vectorized; PyTorch's boolean ``isnan`` and ``where`` are not (six times slower on
     the CPU)."""
-    return torch.maximum(out, torch.clip(x, max=-math.inf))
+    return xp.maximum(out, xp.clip(x, max=-math.inf))
 
 
 def _number_of(ops: list[tuple[str, tuple[Any, ...], bool]], uses: dict[int, int], a: Any
@@ -304,8 +304,7 @@ def _select_constants(ops: list[tuple[str, tuple[Any, ...], bool]], uses: dict[i
         ops[j] = ("select", (args[0], a, b), False)
 
 
-def _rewrite(ops: list[tuple[str, tuple[Any, ...], bool]], final: int,
-                           device: str) -> None:
+def _rewrite(ops: list[tuple[str, tuple[Any, ...], bool]], final: int, device: str) -> None:
     """Rewrite, in place, operations that PyTorch runs in fewer calls with the same numbers:
     the final ``v * (1 / D)`` into ``v / D`` (within an ulp), ``exp`` of a product with a power
     of two on the CPU into one ``exp2``, and ``(t * c) * u`` (a number ``c``, the product
@@ -354,7 +353,7 @@ def _rewrite(ops: list[tuple[str, tuple[Any, ...], bool]], final: int,
                 break
 
 
-def _number(c: Any, dtype: torch.dtype) -> torch.Tensor:
+def number(c: Any, dtype: torch.dtype) -> torch.Tensor:
     """``c`` as a 0-d CPU tensor of ``dtype``, an ordinary tensor even in inference mode."""
     with torch.inference_mode(False):
         return torch.tensor(c, dtype=dtype)
@@ -406,7 +405,7 @@ def _generate(formula: Formula, values: tuple[Any, ...], dtype: torch.dtype, dev
         key = ("tensor", type(c), repr(c))
         if key not in consts:
             consts[key] = f"k{len(consts)}"
-            const_values[consts[key]] = _number(c, compute)
+            const_values[consts[key]] = number(c, compute)
         return consts[key]
 
     names = {0: "x"}
@@ -462,8 +461,8 @@ def _generate(formula: Formula, values: tuple[Any, ...], dtype: torch.dtype, dev
     unpack = [*scratch[False], *scratch[True]]
     head = [f"    {', '.join(unpack)}, = scratch"] if unpack else []
     source = "def plan(x, v, out, scratch):\n" + "\n".join(head + lines) + "\n    return out\n"
-    scope: dict[str, Any] = {"torch": torch, "_dtype": compute, "_zero": _number(0.0, compute),
-                             "_log2e": _number(LOG2E, compute), "_one": _number(1.0, compute)}
+    scope: dict[str, Any] = {"torch": torch, "_dtype": compute, "_zero": number(0.0, compute),
+                             "_log2e": number(LOG2E, compute), "_one": number(1.0, compute)}
     scope.update(const_values)
     code = compile(source, f"<spikegrad plan of {formula.name}{values} {dtype}>", "exec")
     exec(code, scope)  # noqa: S102 - our own generated source
@@ -509,15 +508,13 @@ class _Scratch(threading.local):
     def take(self, plan: Any, device: torch.device, shape: tuple[int, ...]) -> list[torch.Tensor]:
         """``plan.floats`` buffers of the compute dtype then ``plan.booleans`` boolean ones,
         as tensors of ``shape`` (at most :data:`BLOCK` elements)."""
-        key = (plan.compute, plan.floats, plan.booleans, device, shape)
+        key = (plan.compute, plan.floats, plan.booleans, device, shape, BLOCK)
         views = self.views.get(key)
         if views is None:
             n = math.prod(shape)
             views = []
             for dtype, count in ((plan.compute, plan.floats), (torch.bool, plan.booleans)):
-                kept = self.buffers.setdefault((dtype, device), [])
-                if kept and kept[0].numel() < n:  # made for a smaller BLOCK
-                    kept.clear()
+                kept = self.buffers.setdefault((dtype, device, BLOCK), [])
                 while len(kept) < count:
                     with torch.inference_mode(False):  # made in inference mode, it could not
                         # be written outside it
@@ -535,12 +532,12 @@ _MAX_VIEWS = 64
 
 def times_derivative(plan: Callable[..., torch.Tensor], v: torch.Tensor, x: torch.Tensor,
                      blocked: bool) -> torch.Tensor:
-    """``v * g'(x)`` by ``plan``; when ``blocked``, CPU tensors use this thread's scratch
-    buffers, in blocks of :data:`BLOCK` elements beyond that size."""
+    """``v * g'(x)`` by ``plan``; when ``blocked`` (CPU tensors only), with this thread's
+    scratch buffers, in blocks of :data:`BLOCK` elements beyond that size."""
     out = torch.empty_like(x, memory_format=torch.contiguous_format)
     if not plan.floats and not plan.booleans:  # every temporary lives in `out`
         return plan(x, v, out, ())
-    if not (blocked and x.device.type == "cpu"):
+    if not blocked:
         scratch = [torch.empty_like(out, dtype=plan.compute) for _ in range(plan.floats)]
         scratch += [torch.empty_like(out, dtype=torch.bool) for _ in range(plan.booleans)]
         return plan(x, v, out, scratch)

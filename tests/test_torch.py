@@ -412,6 +412,9 @@ def test_planned_backward_in_concurrent_threads():
 
     with _config.torch_fuse_mode("always"):
         alone = [backward(x) for x in inputs]
+    for x, grad in zip(inputs, alone):
+        assert_within_ulps(grad.double().numpy(), f.surrogate_grad(x.double().numpy()),
+                           "float32", ulps=64)
     results: dict[int, torch.Tensor] = {}
 
     def work(k):
@@ -432,7 +435,8 @@ def test_planned_backward_in_concurrent_threads():
                                sg.Rect(), sg.PiecewiseLeakyRelu(c=0.01, w=0.5)])
 def test_piecewise_constant_plans_select_with_a_float_mask(f):
     """A where of two numbers becomes a float mask (no boolean buffer, no torch.where) with the
-    eager numbers at the branch points, on both sides of a threshold, for NaN, inf and -0.0."""
+    numbers of PyTorch's eager evaluation and of NumPy at the branch points, on both sides of a
+    threshold, for NaN, inf and -0.0."""
     from spikegrad.backends import _torch_plan
 
     plan = _torch_plan.plan_for(f.spec.formula, f.spec.values, torch.float32)
@@ -444,6 +448,8 @@ def test_piecewise_constant_plans_select_with_a_float_mask(f):
     (planned,) = torch.autograd.grad(f(xr), xr, ct)
     eager = ct * f.surrogate_grad(x)
     torch.testing.assert_close(planned, eager, rtol=0, atol=0, equal_nan=True)
+    reference = ct.numpy() * f.surrogate_grad(x.numpy())  # NumPy: where, isnan
+    np.testing.assert_array_equal(planned.numpy(), reference)
 
 
 def test_inference_mode_first_then_training(monkeypatch):
