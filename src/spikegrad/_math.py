@@ -36,6 +36,7 @@ from typing import Any
 _SQRT_PI = math.sqrt(math.pi)
 _SQRT_2 = math.sqrt(2.0)
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
+_SMALLEST = math.ulp(0.0)  # the smallest positive float64 (0.0 in 32-bit types)
 
 
 # ----------------------------------------------------------------------------------- the spike
@@ -145,12 +146,14 @@ def _log1p_2t(t: Any, xp: Any) -> Any:
     """``log(1 + 2 t)`` for ``t >= 0`` without overflow of ``2 t``.
 
     Uses ``1 + 2t = (1 + t) (1 + t / (1 + t))``: both factors are finite for every finite
-    ``t`` and both logs are computed by ``log1p``, so small ``t`` keeps full accuracy. At
-    ``t = inf`` the ratio ``t / (1 + t)`` is taken as its limit 1 (the result is inf).
+    ``t`` and both logs are computed by ``log1p``, so small ``t`` keeps full accuracy. The
+    ratio is computed as ``1 / (1 + 1/t)``, which is its limit 1 at ``t = inf`` (the result is
+    inf) and needs no special case: arithmetic only. (``t`` is raised to the smallest float64
+    number first, so that 0 is divided by nothing: ``1/t`` is then inf, as for every ``t``
+    whose reciprocal overflows, and the ratio 0 instead of ``t``; the result, ``t`` instead of
+    ``2 t`` there, is off by less than the dtype's smallest normal number.)
     """
-    infinite = xp.isinf(t)
-    finite_t = xp.where(infinite, 0.0, t)
-    return xp.log1p(t) + xp.log1p(xp.where(infinite, 1.0, finite_t / (1.0 + finite_t)))
+    return xp.log1p(t) + xp.log1p(1.0 / (1.0 + 1.0 / xp.clip(t, min=_SMALLEST)))
 
 
 def _period_phase(x: Any, period: Any, xp: Any) -> Any:
@@ -385,9 +388,10 @@ def leaky_relu_primitive(x: Any, alpha: Any, beta: Any, *, xp: Any) -> Any:
 
 def log_tailed_relu_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
     r"""\begin{cases} \alpha & x \le 0 \\ 1 & 0 < x \le 1 \\ 1/x & x > 1 \end{cases}"""
-    tail = x > 1.0
-    inner = _nan_through(x, xp.where(x > 0, 1.0, xp.full_like(x, alpha)), xp)
-    return xp.where(tail, 1.0 / xp.where(tail, x, 1.0), inner)
+    # 1 / max(x, 1) where x > 0, alpha elsewhere: selected by a 0/1 mask m, which is exact
+    # (m / max(x, 1) is finite or NaN; NaN comes out for NaN).
+    m = xp.astype(x > 0, x.dtype)
+    return m / xp.clip(x, min=1.0) + (1.0 - m) * alpha
 
 
 def log_tailed_relu_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
@@ -497,9 +501,10 @@ def rect_primitive(x: Any, alpha: Any, leak: Any, *, xp: Any) -> Any:
 
 def fake_numerical_gradient_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
     r"""\min\left(\alpha, \frac{1}{|x|}\right)"""
-    t = xp.abs(x)
-    inner = alpha * t <= 1.0
-    return xp.where(inner, alpha, 1.0 / xp.where(inner, 1.0, t))
+    # As written: 1/|x| is 0 at +-inf, and inf at 0 (where |x| is raised to the smallest float64
+    # number, whose reciprocal overflows: the same inf, without a division by zero, which some
+    # number types, mpmath's, refuse). Four arithmetic passes, no select.
+    return xp.clip(1.0 / xp.clip(xp.abs(x), min=_SMALLEST), max=alpha)
 
 
 def fake_numerical_gradient_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
@@ -545,8 +550,9 @@ def _fast_sigmoid_rise(t: Any, b: Any, alpha: Any, xp: Any) -> Any:
 
 def sparse_fast_sigmoid_derivative(x: Any, alpha: Any, cutoff: Any, *, xp: Any) -> Any:
     r"""\begin{cases} \frac{1}{(1 + \alpha|x|)^2} & x > B \\ 0 & x \le B \end{cases}"""
+    # A 0/1 mask over d**2 >= 1 (or inf, or NaN for NaN): exactly 1/d**2 or 0, NaN for NaN.
     d = 1.0 + alpha * xp.abs(x)
-    return _nan_through(x, xp.where(x > cutoff, 1.0 / (d * d), 0.0), xp)
+    return xp.astype(x > cutoff, x.dtype) / (d * d)
 
 
 def sparse_fast_sigmoid_primitive(x: Any, alpha: Any, cutoff: Any, *, xp: Any) -> Any:
@@ -574,14 +580,12 @@ def sparse_fast_sigmoid_primitive(x: Any, alpha: Any, cutoff: Any, *, xp: Any) -
 
 def algebraic_sigmoid_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
     r"""\frac{\alpha}{2}\left(1 + (\alpha x)^2\right)^{-3/2}"""
-    t = xp.abs(alpha * x)
-    big = t > 1.0
-    u = 1.0 / xp.where(big, t, 1.0)  # 1/t in the tails: (1 + t^2)^-3/2 = u^3 (1 + u^2)^-3/2
-    v = 1.0 + u * u
-    far = ((0.5 * alpha) * u) * u * u / (v * xp.sqrt(v))
-    t_near = xp.where(big, 0.0, t)
-    s = 1.0 + t_near * t_near
-    return xp.where(big, far, (0.5 * alpha) / (s * xp.sqrt(s)))
+    # r = (1 + t^2)^-1/2 in (0, 1], the scale entering first (see _scaled_exp_neg). Where t^2
+    # overflows (|t| > 1.8e19 in float32, 1.3e154 in float64), r = 0 gives the correctly
+    # rounded 0: g' < (alpha / 2) |t|^-3 is then below the type's smallest number (alpha <= 1e4).
+    t = alpha * x
+    r = 1.0 / xp.sqrt(1.0 + t * t)
+    return ((0.5 * alpha) * r) * r * r
 
 
 def algebraic_sigmoid_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
