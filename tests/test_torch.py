@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import io
+import math
 import os
 import subprocess
 import sys
@@ -432,11 +433,15 @@ def test_planned_backward_in_concurrent_threads():
 
 
 @pytest.mark.parametrize("f", [sg.LeakyRelu(alpha=0.1, beta=1.0), sg.LeakyRelu(alpha=0.0),
-                               sg.Rect(), sg.PiecewiseLeakyRelu(c=0.01, w=0.5)])
-def test_piecewise_constant_plans_select_with_a_float_mask(f):
-    """A where of two numbers becomes a float mask (no boolean buffer, no torch.where) with the
-    numbers of PyTorch's eager evaluation and of NumPy at the branch points, on both sides of a
-    threshold, for NaN, inf and -0.0."""
+                               sg.Rect(), sg.PiecewiseLeakyRelu(c=0.01, w=0.5),
+                               sg.SparseFastSigmoid(), sg.SparseFastSigmoid(cutoff=-0.5),
+                               sg.LogTailedRelu(), sg.LogTailedRelu(alpha=0.1),
+                               sg.FakeNumericalGradient()])
+def test_piecewise_plans_select_with_a_float_mask(f):
+    """A where of two numbers, or a comparison the math casts to floats, becomes a comparison
+    into floats (no boolean buffer, no torch.where) with the numbers of PyTorch's eager
+    evaluation and of NumPy at the branch points, on both sides of a threshold, for NaN, inf
+    and -0.0."""
     from spikegrad.backends import _torch_plan
 
     plan = _torch_plan.plan_for(f.spec.formula, f.spec.values, torch.float32)
@@ -450,6 +455,25 @@ def test_piecewise_constant_plans_select_with_a_float_mask(f):
     torch.testing.assert_close(planned, eager, rtol=0, atol=0, equal_nan=True)
     reference = ct.numpy() * f.surrogate_grad(x.numpy())  # NumPy: where, isnan
     np.testing.assert_array_equal(planned.numpy(), reference)
+
+
+@pytest.mark.parametrize("alpha", [4.0, 0.25, 3.0])
+def test_sigmoid_plan_folds_a_power_of_two_into_the_exponent(alpha):
+    """exp(-|alpha x| / 2) is one exp2 of |x| times a constant when alpha is a power of two
+    (scaling by it rounds nothing): one call fewer, and exactly the eager numbers either way."""
+    from spikegrad.backends import _torch_plan
+
+    f = sg.Sigmoid(alpha=alpha)
+    plan = _torch_plan.plan_for(f.spec.formula, f.spec.values, torch.float32)
+    folded = math.frexp(alpha)[0] == 0.5
+    assert ("torch.mul(x," not in plan.source) == folded, plan.source
+    x = torch.tensor([-100.0, -30.0, -1.0, -1e-30, -0.0, 0.0, 1e-30, 0.7, 30.0, 100.0,
+                      3e38, float("nan"), float("inf"), -float("inf")])
+    ct = torch.linspace(-2, 2, x.numel())
+    xr = x.clone().requires_grad_()
+    (planned,) = torch.autograd.grad(f(xr), xr, ct)
+    torch.testing.assert_close(planned, ct * f.surrogate_grad(x), rtol=0, atol=0,
+                               equal_nan=True)
 
 
 def test_inference_mode_first_then_training(monkeypatch):
