@@ -55,7 +55,7 @@ from . import _torch_plan
 
 _NS = MathNamespace(
     torch, erfc=torch.erfc, astype=lambda x, dtype: x.to(dtype), exp=_torch_plan.exp_cpu,
-    nan_through=_torch_plan.nan_through,
+    nan_through=_torch_plan.nan_through, rsqrt=torch.rsqrt,
 )
 _is_compiling = torch.compiler.is_compiling
 _functorch_active = torch._C._are_functorch_transforms_active
@@ -82,7 +82,7 @@ def _compare_as(x: torch.Tensor, comparison: str, threshold: Any) -> torch.Tenso
 # torch.func transforms and Dynamo do not all take).
 _NS_EAGER = MathNamespace(
     torch, erfc=torch.erfc, astype=lambda x, dtype: x.to(dtype), exp=_torch_plan.exp_cpu,
-    nan_through=_torch_plan.nan_through, compare_as=_compare_as,
+    nan_through=_torch_plan.nan_through, rsqrt=torch.rsqrt, compare_as=_compare_as,
 )
 
 

@@ -60,8 +60,8 @@ backward on 2**20 elements with two threads took 1.3-1.5 times as long."""
 
 _MAX_PLANS = 512  # parameter sweeps must not grow the cache without bound
 
-_UNARY = ("abs", "reciprocal", "exp", "expm1", "log", "log1p", "sqrt", "sin", "cos", "tan", "atan", "tanh",
-          "erfc", "square", "sign", "floor", "ceil", "trunc", "round", "negative")
+_UNARY = ("abs", "reciprocal", "exp", "expm1", "log", "log1p", "sqrt", "rsqrt", "sin", "cos", "tan",
+          "atan", "tanh", "erfc", "square", "sign", "floor", "ceil", "trunc", "round", "negative")
 _BOOL_UNARY = ("isnan", "isinf", "isfinite", "signbit")
 _BINARY = {"add": "add", "subtract": "sub", "multiply": "mul", "divide": "div",
            "maximum": "maximum", "minimum": "minimum", "remainder": "remainder", "pow": "pow",

@@ -115,6 +115,13 @@ def _sigmoid_slope(z: Any, xp: Any, scale: Any = 1.0) -> Any:
     return (scale * q) * q
 
 
+def _rsqrt(s: Any, xp: Any) -> Any:
+    """``1 / sqrt(s)``, in one pass where the namespace has an ``rsqrt`` hook (see
+    :mod:`spikegrad._namespace`)."""
+    hook = getattr(xp, "rsqrt", None)
+    return hook(s) if hook is not None else 1.0 / xp.sqrt(s)
+
+
 def _normal_pdf(x: Any, mu: Any, sigma: Any, xp: Any, scale: Any = 1.0) -> Any:
     """``scale`` times the density of the normal distribution N(mu, sigma**2) at ``x``."""
     z = (x - mu) / sigma
@@ -584,7 +591,7 @@ def algebraic_sigmoid_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
     # overflows (|t| > 1.8e19 in float32, 1.3e154 in float64), r = 0 gives the correctly
     # rounded 0: g' < (alpha / 2) |t|^-3 is then below the type's smallest number (alpha <= 1e4).
     t = alpha * x
-    r = 1.0 / xp.sqrt(1.0 + t * t)
+    r = _rsqrt(1.0 + t * t, xp)
     return ((0.5 * alpha) * r) * r * r
 
 

@@ -33,6 +33,11 @@ passes one:
     (PyTorch's vectorized ``fmod`` computes ``a - b trunc(a / b)``, which overflows: not a
     ``positive_remainder``.)
 
+``rsqrt(s)``
+    ``1 / sqrt(s)`` in one pass (PyTorch: ``torch.rsqrt``, within 1.5 ulps in float32, where
+    ``1 / sqrt(s)`` is within 2; its CPU ``sqrt`` kernel alone takes 1.5 times as long). Used by
+    :func:`spikegrad._math._rsqrt`.
+
 ``sigmoid_slope(z, scale)``
     ``scale * sigmoid(z) * (1 - sigmoid(z))`` with full relative accuracy in both tails (JAX: one
     exponential, where XLA turns the portable form's square of ``exp(-|z|/2)`` into a second
@@ -141,6 +146,9 @@ class MathNamespace:
 
     positive_remainder: Callable[[Any, Any], Any] | None = None
     """The exact remainder of non-negative numbers (see the module docstring), or ``None``."""
+
+    rsqrt: Callable[[Any], Any] | None = None
+    """The reciprocal square root hook (see the module docstring), or ``None``."""
 
     sigmoid_slope: Callable[[Any, Any], Any] | None = None
     """The logistic density hook (see the module docstring), or ``None``."""
