@@ -191,7 +191,8 @@ class _Recorder:
 
 
 # The call each operation makes: out-of-place (the math's own call through the adapter's
-# namespace) and, when a dead temporary of the same kind exists, the same call with out=.
+# namespace) and, when a dead temporary of the same kind exists, the same call with out= (or in
+# place, as a method, when that temporary is the first operand).
 def _call(name: str, args: list[str], out: str | None, a_numbers: tuple[Any, ...] = ()) -> str:
     a = args
     if out and name in _COMMUTATIVE and a[1] == out:  # the same number either way round

@@ -36,7 +36,8 @@ from typing import Any
 _SQRT_PI = math.sqrt(math.pi)
 _SQRT_2 = math.sqrt(2.0)
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
-_SMALLEST = math.ulp(0.0)  # the smallest positive float64 (0.0 in 32-bit types)
+_SMALLEST = math.ulp(0.0)
+_SUM_SCALE = 2.0**64  # see multi_gaussian_grad_derivative  # the smallest positive float64 (0.0 in 32-bit types)
 
 
 # ----------------------------------------------------------------------------------- the spike
@@ -442,11 +443,15 @@ def multi_gaussian_grad_derivative(
     r"""
     \text{scale}\left[(1+h)\,\mathcal N(x; 0, \sigma) - h\,\mathcal N(x; \sigma, s\sigma) - h\,\mathcal N(x; -\sigma, s\sigma)\right]
     """
-    # The factors enter each density before its exponential can underflow (_scaled_exp_neg).
-    centre = _normal_pdf(x, 0.0, sigma, xp, scale * (1.0 + h))
-    side = scale * h
+    # The factors enter each density before its exponential can underflow (_scaled_exp_neg),
+    # and the three densities are summed at 2**64 times their size: each may be subnormal
+    # where their sum is not, and XLA (and fast CUDA modes) flush subnormal numbers to zero.
+    # Scaling by a power of two rounds nothing (the peak is below 1e6, far from overflowing).
+    up = _SUM_SCALE
+    centre = _normal_pdf(x, 0.0, sigma, xp, (scale * (1.0 + h)) * up)
+    side = (scale * h) * up
     sides = _normal_pdf(x, sigma, s * sigma, xp, side) + _normal_pdf(x, -sigma, s * sigma, xp, side)
-    return centre - sides
+    return (centre - sides) * (1.0 / up)
 
 
 def multi_gaussian_grad_primitive(
