@@ -189,6 +189,8 @@ class _Recorder:
     def isdtype(self, *args: Any) -> bool:
         raise _Untraceable("xp.isdtype")
 
+    finfo = staticmethod(torch.finfo)
+
 
 # The call each operation makes: out-of-place (the math's own call through the adapter's
 # namespace) and, when a dead temporary of the same kind exists, the same call with out= (or in
@@ -329,7 +331,7 @@ def _select_constants(ops: list[tuple[str, tuple[Any, ...], bool]], uses: dict[i
 
 # t * 1, t / 1 and t - 0 are t, the same number (NaN, infinities and -0.0 too); t + 0 is not
 # (-0.0 + 0.0 is 0.0).
-_IDENTITIES = {"mul": 1, "div": 1, "sub": 0}
+_IDENTITIES = {"mul": 1, "div": 1, "sub": 0}  # (t - (-0.0) is not t for t = -0.0)
 
 
 def _merge(ops: list[tuple[str, tuple[Any, ...], bool]]) -> None:
@@ -347,7 +349,8 @@ def _merge(ops: list[tuple[str, tuple[Any, ...], bool]]) -> None:
         key = (name, tuple(("v",) if a is None else (a.index,) if isinstance(a, _Var)
                            else (type(a), repr(a)) for a in args))
         if (name in _IDENTITIES and isinstance(args[0], _Var) and not args[0].boolean
-                and type(args[1]) in (int, float) and args[1] == _IDENTITIES[name]):
+                and type(args[1]) in (int, float) and args[1] == _IDENTITIES[name]
+                and math.copysign(1.0, args[1]) > 0):
             alias[j] = args[0]
         elif key in seen:
             alias[j] = _Var(None, seen[key], boolean)  # type: ignore[arg-type] # (no emission)

@@ -407,3 +407,19 @@ def test_demo_first_step_gradients_agree_with_a_trained_surrogate():
     gt = first_step_gradients("torch", config, data)
     assert "log_alpha" in gj and "log_alpha" in gt
     assert compare_gradients(gj, gt) <= 1e-5
+
+
+@pytest.mark.parametrize("cls", [sg.QPseudoSpike, sg.QPseudoSpikeUnitArea])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_trained_alpha_gradient_is_finite_at_zero_and_tiny_x(cls, dtype):
+    """x = 0, tiny and subnormal in a batch leave the trained alpha's gradient a number (a ratio
+    in log(1 + 2t) once divided by t, and expm1(h) / h at a subnormal h, whose derivatives
+    made 0 * inf or 0 / 0 there): the finite difference's of the same batch."""
+    x = np.asarray([0.0, -0.0, 1e-30, -1e-40, 0.5, -2.0])
+    v = np.asarray([1.0, -0.5, 0.25, 2.0, -1.0, 0.75])
+    alpha = torch.tensor(2.0, dtype=dtype, requires_grad=True)
+    s = cls(alpha=alpha, trainable=("alpha",))
+    (torch.as_tensor(v, dtype=dtype) * s(torch.as_tensor(x, dtype=dtype))).sum().backward()
+    expected = finite_difference(cls, "alpha", {"alpha": 2.0}, x, v)
+    np.testing.assert_allclose(float(alpha.grad), expected,
+                               rtol=1e-4 if dtype == torch.float32 else 1e-6)

@@ -36,8 +36,8 @@ from typing import Any
 _SQRT_PI = math.sqrt(math.pi)
 _SQRT_2 = math.sqrt(2.0)
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
-_SMALLEST = math.ulp(0.0)
-_SUM_SCALE = 2.0**64  # see multi_gaussian_grad_derivative  # the smallest positive float64 (0.0 in 32-bit types)
+_FLOAT32_MAX = 3.4028234663852886e38  # float32's largest number
+_SUM_SCALE = 2.0**64  # see multi_gaussian_grad_derivative
 
 
 # ----------------------------------------------------------------------------------- the spike
@@ -116,6 +116,17 @@ def _sigmoid_slope(z: Any, xp: Any, scale: Any = 1.0) -> Any:
     return (scale * q) * q
 
 
+def _finite(t: Any, xp: Any) -> Any:
+    """``t`` with +-inf lowered to the largest finite number of its dtype (when the namespace
+    knows the dtype: ``xp.finfo``), for formulas whose value there is the same and whose
+    derivative would otherwise multiply 0 by inf (NaN in g'' at +-inf)."""
+    try:
+        largest = float(xp.finfo(t.dtype).max)
+    except (AttributeError, TypeError, ValueError):  # mpmath numbers, generated kernels
+        return t
+    return xp.clip(t, min=-largest, max=largest)
+
+
 def _rsqrt(s: Any, xp: Any) -> Any:
     """``1 / sqrt(s)``, in one pass where the namespace has an ``rsqrt`` hook (see
     :mod:`spikegrad._namespace`)."""
@@ -142,7 +153,10 @@ def _expm1_ratio(z: Any, xp: Any) -> Any:
     float32 for ``z > 88.7``, where ``expm1(z) / z`` is still representable).
     """
     half = 0.5 * z
-    nonzero = half != 0
+    # Below 2**-60 the ratio is 1 to every dtype's rounding; there it is taken as 1, which also
+    # keeps the quotient's derivative from dividing by an underflowed half**2 (NaN for a
+    # subnormal half, in the gradient of a trained parameter).
+    nonzero = xp.abs(half) > 2.0**-60
     safe = xp.where(nonzero, half, 1.0)
     m = xp.expm1(safe)
     first = xp.where(nonzero, m / safe, 1.0)  # expm1(z/2) / (z/2)
@@ -155,13 +169,14 @@ def _log1p_2t(t: Any, xp: Any) -> Any:
 
     Uses ``1 + 2t = (1 + t) (1 + t / (1 + t))``: both factors are finite for every finite
     ``t`` and both logs are computed by ``log1p``, so small ``t`` keeps full accuracy. The
-    ratio is computed as ``1 / (1 + 1/t)``, which is its limit 1 at ``t = inf`` (the result is
-    inf) and needs no special case: arithmetic only. (``t`` is raised to the smallest float64
-    number first, so that 0 is divided by nothing: ``1/t`` is then inf, as for every ``t``
-    whose reciprocal overflows, and the ratio 0 instead of ``t``; the result, ``t`` instead of
-    ``2 t`` there, is off by less than the dtype's smallest normal number.)
+    ratio is computed with ``t`` lowered to float32's largest number: the same ratio for every
+    finite ``t`` (beyond it the ratio rounds to 1 in float64 too), and 1, its limit, at
+    ``t = inf`` (the result is inf), with no special case and no division by zero, and with
+    finite derivatives (``t / (1 + t)`` is NaN at inf; ``1 / (1 + 1/t)`` has a 0 * inf in its
+    derivative at 0).
     """
-    return xp.log1p(t) + xp.log1p(1.0 / (1.0 + 1.0 / xp.clip(t, min=_SMALLEST)))
+    c = xp.clip(t, max=_FLOAT32_MAX)
+    return xp.log1p(t) + xp.log1p(c / (1.0 + c))
 
 
 def _period_phase(x: Any, period: Any, xp: Any) -> Any:
@@ -513,10 +528,11 @@ def rect_primitive(x: Any, alpha: Any, leak: Any, *, xp: Any) -> Any:
 
 def fake_numerical_gradient_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
     r"""\min\left(\alpha, \frac{1}{|x|}\right)"""
-    # As written: 1/|x| is 0 at +-inf, and inf at 0 (where |x| is raised to the smallest float64
-    # number, whose reciprocal overflows: the same inf, without a division by zero, which some
-    # number types, mpmath's, refuse). Four arithmetic passes, no select.
-    return xp.clip(1.0 / xp.clip(xp.abs(x), min=_SMALLEST), max=alpha)
+    # As written: 1/|x| is 0 at +-inf, and |x| is raised to 2**-32 first, below which 1/|x| is
+    # above every alpha (<= 1e4) all the same: no division by zero (which some number types,
+    # mpmath's, refuse), and a finite derivative (g'' = 0 there, not 0 * inf). Four arithmetic
+    # passes, no select.
+    return xp.clip(1.0 / xp.clip(xp.abs(x), min=2.0**-32), max=alpha)
 
 
 def fake_numerical_gradient_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
@@ -595,7 +611,8 @@ def algebraic_sigmoid_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
     # r = (1 + t^2)^-1/2 in (0, 1], the scale entering first (see _scaled_exp_neg). Where t^2
     # overflows (|t| > 1.8e19 in float32, 1.3e154 in float64), r = 0 gives the correctly
     # rounded 0: g' < (alpha / 2) |t|^-3 is then below the type's smallest number (alpha <= 1e4).
-    t = alpha * x
+    # t = +-inf is lowered to the largest number (_finite): the same 0, and g'' = 0 there.
+    t = _finite(alpha * x, xp)
     r = _rsqrt(1.0 + t * t, xp)
     return ((0.5 * alpha) * r) * r * r
 
