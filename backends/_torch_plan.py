@@ -189,8 +189,6 @@ class _Recorder:
     def isdtype(self, *args: Any) -> bool:
         raise _Untraceable("xp.isdtype")
 
-    finfo = staticmethod(torch.finfo)
-
 
 # The call each operation makes: out-of-place (the math's own call through the adapter's
 # namespace) and, when a dead temporary of the same kind exists, the same call with out= (or in

@@ -118,8 +118,13 @@ def _sigmoid_slope(z: Any, xp: Any, scale: Any = 1.0) -> Any:
 
 def _finite(t: Any, xp: Any) -> Any:
     """``t`` with +-inf lowered to the largest finite number of its dtype (when the namespace
-    knows the dtype: ``xp.finfo``), for formulas whose value there is the same and whose
-    derivative would otherwise multiply 0 by inf (NaN in g'' at +-inf)."""
+    knows the dtype: ``xp.finfo``), for formulas whose value is the same either way (``t * t``
+    overflows to inf all the same) and whose derivative would otherwise multiply 0 by inf:
+    g'' would be NaN at +-inf, and where ``t`` overflows for finite x.
+
+    Only derivatives need it: the planned PyTorch backward, first order only, records no
+    ``finfo`` and leaves it out (the same numbers, one pass fewer), and so do the generated
+    CUDA kernels."""
     try:
         largest = float(xp.finfo(t.dtype).max)
     except (AttributeError, TypeError, ValueError):  # mpmath numbers, generated kernels
@@ -136,7 +141,7 @@ def _rsqrt(s: Any, xp: Any) -> Any:
 
 def _normal_pdf(x: Any, mu: Any, sigma: Any, xp: Any, scale: Any = 1.0) -> Any:
     """``scale`` times the density of the normal distribution N(mu, sigma**2) at ``x``."""
-    z = (x - mu) / sigma
+    z = _finite((x - mu) / sigma, xp)
     return _scaled_exp_neg(scale / (_SQRT_2PI * sigma), 0.5 * (z * z), xp)
 
 
@@ -247,7 +252,7 @@ def piecewise_exp_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
 
 def soft_sign_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
     r"""\frac{\alpha}{2\,(1 + |\alpha x|)^2}"""
-    d = 1.0 + alpha * xp.abs(x)
+    d = _finite(1.0 + alpha * xp.abs(x), xp)
     return (0.5 * alpha) / (d * d)
 
 
@@ -264,7 +269,7 @@ def soft_sign_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
 
 def arctan_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
     r"""\frac{\alpha}{2\,\left(1 + (\tfrac{\pi}{2}\alpha x)^2\right)}"""
-    z = (0.5 * math.pi * alpha) * x
+    z = _finite((0.5 * math.pi * alpha) * x, xp)
     return (0.5 * alpha) / (1.0 + z * z)
 
 
@@ -294,7 +299,7 @@ def nonzero_sign_log_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
 
 def erf_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
     r"""\frac{\alpha}{\sqrt\pi} e^{-\alpha^2 x^2}"""
-    z = alpha * x
+    z = _finite(alpha * x, xp)
     return _scaled_exp_neg(alpha / _SQRT_PI, z * z, xp)
 
 
@@ -482,7 +487,7 @@ def multi_gaussian_grad_primitive(
 
 def inv_square_grad_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
     r"""\frac{1}{(\alpha|x| + 1)^2}"""
-    d = 1.0 + alpha * xp.abs(x)
+    d = _finite(1.0 + alpha * xp.abs(x), xp)
     return 1.0 / (d * d)
 
 
@@ -579,7 +584,7 @@ def _fast_sigmoid_rise(t: Any, b: Any, alpha: Any, xp: Any) -> Any:
 def sparse_fast_sigmoid_derivative(x: Any, alpha: Any, cutoff: Any, *, xp: Any) -> Any:
     r"""\begin{cases} \frac{1}{(1 + \alpha|x|)^2} & x > B \\ 0 & x \le B \end{cases}"""
     # A 0/1 mask over d**2 >= 1 (or inf, or NaN for NaN): exactly 1/d**2 or 0, NaN for NaN.
-    d = 1.0 + alpha * xp.abs(x)
+    d = _finite(1.0 + alpha * xp.abs(x), xp)
     return xp.astype(x > cutoff, x.dtype) / (d * d)
 
 
