@@ -52,8 +52,25 @@ def _sigmoid_slope(z: jax.Array, scale: Any) -> jax.Array:
     """
     t = jnp.abs(z)
     m = jnp.maximum(0.25 * scale, 1.0)
-    a = jnp.minimum(scale, 4.0) / (jnp.reciprocal(m) + jnp.exp(t - jnp.log(m)))
+    u = t - jnp.log(m)
+    # Where exp(u) overflows, a = 0 (its value as written); the exponent is lowered there so
+    # that the derivative is 0 too, not 0 * inf (NaN in g'' at +-inf and for huge x).
+    over = u > _log_largest(t.dtype)
+    e = jnp.exp(jnp.where(over, 0.0, u))
+    a = jnp.where(over, 0.0, jnp.minimum(scale, 4.0) / (jnp.reciprocal(m) + e))
     return a * (1.0 - jnp.minimum(jnp.reciprocal(scale), jnp.finfo(t.dtype).max) * a)
+
+
+@functools.lru_cache(maxsize=None)
+def _log_largest(dtype: Any) -> float:
+    """The largest number of ``dtype`` whose exponential is finite (log of its largest number,
+    rounded down)."""
+    largest = np.finfo(dtype).max
+    u = np.asarray(np.log(np.float64(largest)), dtype=dtype)
+    with np.errstate(over="ignore"):
+        while not np.isfinite(np.exp(u)):
+            u = np.nextafter(u, dtype.type(0))
+    return float(u)
 
 
 _NS = MathNamespace(

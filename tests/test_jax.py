@@ -242,3 +242,21 @@ def test_sharded_arrays_on_four_devices():
         JAX_PLATFORMS="cpu",
     )
     assert result.stdout.strip() == "ok", result.stderr[-3000:]
+
+
+@pytest.mark.parametrize("cls", SURROGATE_CLASSES)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_second_derivative_is_a_number_at_huge_and_infinite_x(cls, dtype):
+    """jax.grad of g' at 0, huge and infinite x is a number (0 at +-inf: no 0 * inf where an
+    exponential or a square overflows); the square wave, without a limit at +-inf, is NaN
+    there."""
+    big = float(np.finfo(dtype).max) * 0.9
+    x = jnp.asarray([0.0, 1e-30, big, -big, np.inf, -np.inf, 0.3], dtype=dtype)
+    f = cls()
+    g2 = np.asarray(jax.vmap(jax.grad(lambda v: f.surrogate_grad(v)))(x))
+    periodic = isinstance(f, sg.SquarewaveFourierSeries)
+    assert not np.isnan(g2[:4 if periodic else 6]).any(), g2
+    if not periodic:
+        assert g2[4] == 0 and g2[5] == 0
+    np.testing.assert_allclose(g2[6], second_derivative(cls, np.asarray(0.3)), rtol=1e-4,
+                               atol=1e-6)
