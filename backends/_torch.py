@@ -53,10 +53,12 @@ from spikegrad._namespace import MathNamespace
 
 from . import _torch_plan
 
-_NS = MathNamespace(
-    torch, erfc=torch.erfc, astype=lambda x, dtype: x.to(dtype), exp=_torch_plan.exp_cpu,
-    nan_through=_torch_plan.nan_through, rsqrt=torch.rsqrt,
-)
+# PyTorch's spellings and hooks, shared by both namespaces below.
+_TORCH_FUNCTIONS: dict[str, Any] = {
+    "erfc": torch.erfc, "astype": lambda x, dtype: x.to(dtype), "exp": _torch_plan.exp_cpu,
+    "nan_through": _torch_plan.nan_through, "rsqrt": torch.rsqrt,
+}
+_NS = MathNamespace(torch, **_TORCH_FUNCTIONS)
 _is_compiling = torch.compiler.is_compiling
 _functorch_active = torch._C._are_functorch_transforms_active
 _COMPARISONS = {"greater_equal": torch.ge, "greater": torch.gt}
@@ -80,10 +82,7 @@ def _compare_as(x: torch.Tensor, comparison: str, threshold: Any) -> torch.Tenso
 
 # The namespace of plain eager tensors: with the one-pass hooks (out= arguments, which
 # torch.func transforms and Dynamo do not all take).
-_NS_EAGER = MathNamespace(
-    torch, erfc=torch.erfc, astype=lambda x, dtype: x.to(dtype), exp=_torch_plan.exp_cpu,
-    nan_through=_torch_plan.nan_through, rsqrt=torch.rsqrt, compare_as=_compare_as,
-)
+_NS_EAGER = MathNamespace(torch, **_TORCH_FUNCTIONS, compare_as=_compare_as)
 
 
 _FLOATING = tuple(getattr(torch, name) for name in FLOATING_DTYPES)

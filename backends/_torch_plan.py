@@ -248,18 +248,19 @@ def _call(name: str, args: list[str], out: str | None, a_numbers: tuple[Any, ...
 
 
 _COMMUTATIVE = ("add", "mul")
+_MASKS = tuple(f"mask_{c}" for c in _COMPARE.values())  # comparisons written into floats
 _CLIP_BOUNDS = {"clamp": "min={}, max={}", "clamp_min": "min={}", "clamp_max": "max={}"}
 
 # Arithmetic whose Python-number operand is cast to the tensor's dtype before it is used (the
 # wrapped-number rule): given as a 0-d tensor of that dtype instead, the numbers are the same.
 _TENSOR_SCALAR_OPS = {"add", "sub", "rsub", "mul", "div", "exp2_scaled", "select",
-                      *_COMPARE.values(), *(f"mask_{c}" for c in _COMPARE.values())}
+                      *_COMPARE.values(), *_MASKS}
 
 _OUT_OK = {"add", "sub", "rsub", "mul", "div", "pow", "maximum", "minimum", "remainder",
            "atan2", "hypot", "logaddexp", "bitwise_and", "bitwise_or", "bitwise_not", "clamp",
            "clamp_min", "clamp_max", "where", "full_like", "to_float", "isnan", "signbit",
            "neg", "addcmul_zero", "exp_via_exp2", "exp2_scaled", "select", *_UNARY,
-           *_COMPARE.values(), *(f"mask_{c}" for c in _COMPARE.values())}
+           *_COMPARE.values(), *_MASKS}
 
 
 LOG2E = 1.4426950408889634

@@ -474,6 +474,10 @@ def test_sigmoid_plan_folds_a_power_of_two_into_the_exponent(alpha):
     (planned,) = torch.autograd.grad(f(xr), xr, ct)
     torch.testing.assert_close(planned, ct * f.surrogate_grad(x), rtol=0, atol=0,
                                equal_nan=True)
+    x64 = x.double().numpy()
+    finite = np.isfinite(x64)
+    reference = ct.double().numpy() * f.surrogate_grad(x64)  # NumPy, float64
+    assert_within_ulps(planned.double().numpy()[finite], reference[finite], "float32", ulps=64)
 
 
 @pytest.mark.parametrize("cls", SURROGATE_CLASSES)
