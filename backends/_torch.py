@@ -34,7 +34,9 @@
   PyTorch's CPU ``exp`` kernel is 2.5-3 times slower than its ``exp2``.
 * Forward: on plain tensors outside ``torch.compile`` and ``torch.func`` the spike is one
   ``torch.ge(x, 0, out=...)`` (the namespace's ``compare_as`` hook, with a 0-d zero) instead of
-  a comparison and a cast; plain floating tensors take the shortest path through the adapter.
+  a comparison and a cast; plain floating tensors take the shortest path through the adapter,
+  ``_EagerSpike``: the same forward and backward in an old-style Function of two inputs
+  (at 4096 elements, the Python around the PyTorch calls is a fifth of the time).
 """
 
 from __future__ import annotations
@@ -103,34 +105,51 @@ def _as_floating(x: Any, what: str = "x") -> torch.Tensor:
     return x
 
 
+_grad_enabled = torch.is_grad_enabled
+_runners: dict[tuple[Any, ...], Any] = {}
+
+
 def _times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor, fuse: str) -> torch.Tensor:
-    """``v * g'(x)`` (a cotangent or a tangent): planned for plain backward passes on plain
-    tensors (in blocks for large CPU tensors, in fuse mode ``fuse``), eager operations
-    otherwise."""
+    """``v * g'(x)`` for a cotangent or tangent ``v`` of ``x``'s shape (as the autograd engine
+    passes them; :meth:`TorchAdapter.vjp` checks its own): planned for plain backward passes
+    on plain tensors (see :func:`_runner`), eager operations otherwise.
+
+    This runs in every backward pass, where each Python step costs about twice what it costs
+    outside the autograd engine: the checks are the cheapest first, and the plan is found with
+    one lookup of the spec (whose hash is kept) and the tensor's dtype and device type."""
     if (
         fuse != "off"
         # Tensor subclasses (FakeTensor under torch.export / FakeTensorMode, ...) and meta
         # tensors go through the plain operations, which every tensor type supports.
         and type(x) is torch.Tensor
         and type(v) is torch.Tensor
-        and v.dtype == x.dtype
-        and not torch.is_grad_enabled()  # create_graph=True needs the differentiable ops
+        and v.dtype is x.dtype  # (a forward-mode tangent may have another dtype)
+        and not _grad_enabled()  # create_graph=True needs the differentiable ops
         and not _functorch_active()
         and not _is_compiling()
         and not _modes_active()  # the plan's constants and buffers are plain tensors
-        and not (spec.formula.trainable and _tensor_slots(spec))
     ):
-        device = "cpu" if x.is_cpu else "cuda" if x.is_cuda else None
-        if device is not None:
-            plan = _torch_plan.plan_for(spec.formula, spec.values, x.dtype, device)
-            if plan is not None:
-                if v.shape != x.shape:
-                    check_cotangent_shape(x, v)
-                blocked = device == "cpu" and (
-                    fuse == "always" or x.numel() >= _config.TORCH_FUSE_MIN_ELEMENTS
-                )
-                return _torch_plan.times_derivative(plan, v, x, blocked)
+        key = (spec, x.dtype, "cpu" if x.is_cpu else x.device.type)
+        try:
+            plan = _runners[key]
+        except KeyError:
+            plan = _runner(spec, *key[1:])
+            if len(_runners) >= _torch_plan.MAX_PLANS:
+                _runners.clear()
+            _runners[key] = plan
+        except TypeError:  # unhashable values
+            plan = None
+        if plan is not None:
+            return _torch_plan.times_derivative(plan, v, x, fuse)
     return evaluate(spec.formula.derivative, x, spec.values, _NS, v)
+
+
+def _runner(spec: Spec, dtype: torch.dtype, device: str) -> Any:
+    """The plan of ``v * g'(x)`` (:func:`spikegrad.backends._torch_plan.plan_for`) for CPU
+    and CUDA tensors, or None: evaluate eagerly (other devices, trained tensor values)."""
+    if device not in ("cpu", "cuda") or (spec.formula.trainable and _tensor_slots(spec)):
+        return None
+    return _torch_plan.plan_for(spec.formula, spec.values, dtype, device)
 
 
 class _SpikeNoJvp(torch.autograd.Function):
@@ -167,6 +186,33 @@ class _Spike(_SpikeNoJvp):
 
     @staticmethod
     def jvp(ctx: Any, x_dot: torch.Tensor, *_: Any) -> torch.Tensor:
+        (x,) = ctx.saved_tensors
+        return _times_derivative(ctx.spec, x_dot, x, ctx.fuse)
+
+
+class _EagerSpike(torch.autograd.Function):
+    """The spike of a plain floating tensor in eager mode (no ``torch.func``, no compilation,
+    no dispatch mode): :class:`_Spike` with the least work around the same forward and
+    backward, which at 4096 elements is a fifth of the whole forward and backward pass.
+    Old-style (``ctx`` in ``forward``: no ``setup_context`` call) and with two inputs (each
+    input costs the autograd engine a step both ways); no vmap rule, which only ``torch.func``
+    asks for, and it is never used there."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, spec: Spec) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.save_for_forward(x)
+        ctx.spec = spec
+        ctx.fuse = _config.torch_fuse()  # read in the caller's thread, see _SpikeNoJvp
+        return spec.formula.spike(x, xp=_NS_EAGER)
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, None]:
+        (x,) = ctx.saved_tensors
+        return _times_derivative(ctx.spec, grad_out, x, ctx.fuse), None
+
+    @staticmethod
+    def jvp(ctx: Any, x_dot: torch.Tensor, _: Any) -> torch.Tensor:
         (x,) = ctx.saved_tensors
         return _times_derivative(ctx.spec, x_dot, x, ctx.fuse)
 
@@ -260,6 +306,7 @@ def _apply_trained(spec: Spec, x: torch.Tensor, origin: bool, slots: tuple[int, 
 # torch.func transforms that binding does nothing for us (all arguments are positional), so
 # the C implementation underneath is called directly there.
 _apply_directly = super(torch.autograd.Function, _Spike).apply
+_apply_eager = super(torch.autograd.Function, _EagerSpike).apply
 
 
 def _apply(spec: Spec, x: Any, origin: bool) -> torch.Tensor:
@@ -271,7 +318,7 @@ def _apply(spec: Spec, x: Any, origin: bool) -> torch.Tensor:
         and not _functorch_active()
         and not _modes_active()
     ):  # the common case, first: a plain floating tensor in eager mode
-        return _apply_directly(x, spec, origin, True)
+        return _apply_directly(x, spec, origin, True) if origin else _apply_eager(x, spec)
     x = _as_floating(x)
     slots = _tensor_slots(spec)
     if slots:
@@ -304,6 +351,8 @@ class TorchAdapter:
     def vjp(self, spec: Spec, x: Any, cotangent: Any) -> torch.Tensor:
         x = _as_floating(x)
         ct = _as_floating(cotangent, "cotangent")
+        if ct.shape != x.shape:
+            check_cotangent_shape(x, ct)
         return _times_derivative(spec, ct, x, _config.torch_fuse())
 
 

@@ -48,9 +48,10 @@ from typing import Any, Callable
 
 import torch
 
+from spikegrad import _config
 from spikegrad._contract import Formula
 
-__all__ = ["BLOCK", "exp_cpu", "nan_through", "number", "plan_for", "times_derivative"]
+__all__ = ["BLOCK", "MAX_PLANS", "exp_cpu", "nan_through", "number", "plan_for", "times_derivative"]
 
 BLOCK = 1 << 19
 """Elements per block of the blocked evaluation and of each scratch buffer (2 MiB in float32:
@@ -58,7 +59,9 @@ a block's few live intermediates stay in the L2 and L3 caches). Smaller blocks m
 calls, each of which PyTorch splits between its threads: at 2**17 the sigmoid surrogate's
 backward on 2**20 elements with two threads took 1.3-1.5 times as long."""
 
-_MAX_PLANS = 512  # parameter sweeps must not grow the cache without bound
+MAX_PLANS = 512
+"""Plans kept (also by the adapter's cache of them): parameter sweeps must not grow the caches
+without bound."""
 
 _UNARY = ("abs", "reciprocal", "exp", "expm1", "log", "log1p", "sqrt", "rsqrt", "sin", "cos", "tan",
           "atan", "tanh", "erfc", "square", "sign", "floor", "ceil", "trunc", "round", "negative")
@@ -564,6 +567,7 @@ def _generate(formula: Formula, values: tuple[Any, ...], dtype: torch.dtype, dev
     plan = scope["plan"]
     plan.source = source
     plan.floats, plan.booleans, plan.compute = len(scratch[False]), len(scratch[True]), compute
+    plan.cpu = device == "cpu"
     return plan
 
 
@@ -585,7 +589,7 @@ def plan_for(formula: Formula, values: tuple[Any, ...], dtype: torch.dtype, devi
         plan = None
     else:
         plan = _generate(formula, values, dtype, device)
-    if len(_plans) >= _MAX_PLANS:
+    if len(_plans) >= MAX_PLANS:
         _plans.clear()
     _plans[key] = plan
     return plan
@@ -600,20 +604,20 @@ class _Scratch(threading.local):
         self.buffers: dict[tuple[Any, ...], list[torch.Tensor]] = {}
         self.views: dict[tuple[Any, ...], list[torch.Tensor]] = {}
 
-    def take(self, plan: Any, device: torch.device, shape: tuple[int, ...]) -> list[torch.Tensor]:
-        """``plan.floats`` buffers of the compute dtype then ``plan.booleans`` boolean ones,
-        as tensors of ``shape`` (at most :data:`BLOCK` elements)."""
-        key = (plan.compute, plan.floats, plan.booleans, device, shape, BLOCK)
+    def take(self, plan: Any, shape: tuple[int, ...]) -> list[torch.Tensor]:
+        """``plan.floats`` CPU buffers of the compute dtype then ``plan.booleans`` boolean
+        ones, as tensors of ``shape`` (at most :data:`BLOCK` elements)."""
+        key = (plan.compute, plan.floats, plan.booleans, shape, BLOCK)
         views = self.views.get(key)
         if views is None:
             n = math.prod(shape)
             views = []
             for dtype, count in ((plan.compute, plan.floats), (torch.bool, plan.booleans)):
-                kept = self.buffers.setdefault((dtype, device, BLOCK), [])
+                kept = self.buffers.setdefault((dtype, BLOCK), [])
                 while len(kept) < count:
                     with torch.inference_mode(False):  # made in inference mode, it could not
                         # be written outside it
-                        kept.append(torch.empty(BLOCK, dtype=dtype, device=device))
+                        kept.append(torch.empty(BLOCK, dtype=dtype))
                 views += [b[:n].view(shape) for b in kept[:count]]
             if len(self.views) >= _MAX_VIEWS:
                 self.views.clear()
@@ -626,24 +630,26 @@ _MAX_VIEWS = 64
 
 
 def times_derivative(plan: Callable[..., torch.Tensor], v: torch.Tensor, x: torch.Tensor,
-                     blocked: bool) -> torch.Tensor:
-    """``v * g'(x)`` by ``plan``; when ``blocked`` (CPU tensors only), with this thread's
-    scratch buffers, in blocks of :data:`BLOCK` elements beyond that size."""
-    out = torch.empty_like(x, memory_format=torch.contiguous_format)
+                     fuse: str = "auto") -> torch.Tensor:
+    """``v * g'(x)`` by ``plan`` (``v`` of ``x``'s shape and dtype), in a tensor of ``x``'s
+    layout. CPU tensors use this thread's scratch buffers, in blocks of :data:`BLOCK`
+    elements beyond that size, from :data:`~spikegrad._config.TORCH_FUSE_MIN_ELEMENTS`
+    elements on in mode ``fuse="auto"``, at every size in mode ``"always"``; others get new
+    temporaries."""
+    out = torch.empty_like(x)
     if not plan.floats and not plan.booleans:  # every temporary lives in `out`
         return plan(x, v, out, ())
-    if not blocked:
+    n = x.numel()
+    if not plan.cpu or (fuse != "always" and n < _config.TORCH_FUSE_MIN_ELEMENTS):
         scratch = [torch.empty_like(out, dtype=plan.compute) for _ in range(plan.floats)]
         scratch += [torch.empty_like(out, dtype=torch.bool) for _ in range(plan.booleans)]
         return plan(x, v, out, scratch)
-    n = x.numel()
-    if n <= BLOCK:
-        if x.is_contiguous() and v.is_contiguous():
-            return plan(x, v, out, _scratch.take(plan, x.device, x.shape))
-        plan(x.reshape(-1), v.reshape(-1), out.view(-1), _scratch.take(plan, x.device, (n,)))
-        return out
+    if n <= BLOCK and x.is_contiguous() and v.is_contiguous():
+        return plan(x, v, out, _scratch.take(plan, x.shape))
+    if not out.is_contiguous():  # a permuted layout: blocks are slices of the flat tensor
+        out = torch.empty_like(x, memory_format=torch.contiguous_format)
     xf, vf, of = x.reshape(-1), v.reshape(-1), out.view(-1)
     for i in range(0, n, BLOCK):
         j = min(i + BLOCK, n)
-        plan(xf[i:j], vf[i:j], of[i:j], _scratch.take(plan, x.device, (j - i,)))
+        plan(xf[i:j], vf[i:j], of[i:j], _scratch.take(plan, (j - i,)))
     return out

@@ -85,6 +85,11 @@ def test_forward_ad(cls):
     with fwad.dual_level():
         dual = fwad.make_dual(t(), torch.full_like(t(), 2.0))
         assert_close(fwad.unpack_dual(cls()(dual)).tangent, 2 * gp)
+        # PyTorch takes a tangent of another dtype: float32 x, float64 tangent.
+        x32 = t().float()
+        dual = fwad.make_dual(x32, torch.full_like(x32, 2.0, dtype=torch.float64))
+        tangent = fwad.unpack_dual(cls()(dual)).tangent
+        assert_close(tangent.double(), 2 * gp, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("cls", SURROGATE_CLASSES)

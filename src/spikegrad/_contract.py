@@ -138,6 +138,19 @@ class Spec:
     formula: Formula
     values: tuple[Any, ...]
 
+    def __hash__(self) -> int:
+        # Kept once computed: the PyTorch adapter looks its plans up by spec in every backward
+        # pass. (Values traced by JAX are unhashable: the TypeError propagates, as before.)
+        try:
+            return self.__dict__["_hash"]
+        except KeyError:
+            h = self.__dict__["_hash"] = hash((self.formula, self.values))
+            return h
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The hash of functions differs between processes: a copy computes its own.
+        return {"formula": self.formula, "values": self.values}
+
 
 @runtime_checkable
 class Adapter(Protocol):
