@@ -247,6 +247,10 @@ def _call(name: str, args: list[str], out: str | None, a_numbers: tuple[Any, ...
                 else f"torch.exp2(torch.mul({a[0]}, {c}))")
     if name == "addcmul_zero":  # (t * c) * u, the product the math writes, in one call
         return f"torch.addcmul(_zero, {a[0]}, {a[2]}, value={a[1]}{o})"
+    if name == "addcdiv_zero":  # (c v) / D
+        return f"torch.addcdiv(_zero, {a[0]}, {a[1]}, value={a[2]}{o})"
+    if name == "addcmul_square":  # c + t * t, one rounding
+        return f"torch.addcmul({a[0]}, {a[1]}, {a[1]}{o})"
     return f"torch.{name}({a[0]}{o})"
 
 
@@ -256,13 +260,13 @@ _CLIP_BOUNDS = {"clamp": "min={}, max={}", "clamp_min": "min={}", "clamp_max": "
 
 # Arithmetic whose Python-number operand is cast to the tensor's dtype before it is used (the
 # wrapped-number rule): given as a 0-d tensor of that dtype instead, the numbers are the same.
-_TENSOR_SCALAR_OPS = {"add", "sub", "rsub", "mul", "div", "exp2_scaled", "select",
+_TENSOR_SCALAR_OPS = {"add", "sub", "rsub", "mul", "div", "exp2_scaled", "select", "addcmul_square",
                       *_COMPARE.values(), *_MASKS}
 
 _OUT_OK = {"add", "sub", "rsub", "mul", "div", "pow", "maximum", "minimum", "remainder",
            "atan2", "hypot", "logaddexp", "bitwise_and", "bitwise_or", "bitwise_not", "clamp",
            "clamp_min", "clamp_max", "where", "full_like", "to_float", "isnan", "signbit",
-           "neg", "addcmul_zero", "exp_via_exp2", "exp2_scaled", "select", *_UNARY,
+           "neg", "addcmul_zero", "addcdiv_zero", "addcmul_square", "exp_via_exp2", "exp2_scaled", "select", *_UNARY,
            *_COMPARE.values(), *_MASKS}
 
 
@@ -373,6 +377,25 @@ def _float_masks(ops: list[tuple[str, tuple[Any, ...], bool]], uses: dict[int, i
                 ops[args[0].index] = ("merged", (), False)
 
 
+def _fused_squares(ops: list[tuple[str, tuple[Any, ...], bool]], uses: dict[int, int]
+                   ) -> None:
+    """``t * t + c`` (a number ``c > 0``, the square used only there) as one
+    ``addcmul(c, t, t)``, which PyTorch computes with a fused multiply-add: the sum correctly
+    rounded, where the eager pair rounds twice (within an ulp of it, and never less
+    accurate: a sum of two positive numbers does not cancel). The ``1 + t**2`` of arctan, of
+    the sigmoid slope and of the algebraic sigmoid."""
+    for j, (name, args, boolean) in enumerate(ops):
+        if name != "add" or not isinstance(args[0], _Var) or uses.get(args[0].index) != 1:
+            continue
+        c = args[1]
+        s_name, s_args, _ = ops[args[0].index]
+        if (s_name == "mul" and isinstance(s_args[0], _Var) and isinstance(s_args[1], _Var)
+                and s_args[1].index == s_args[0].index
+                and type(c) in (int, float) and 0 < c < math.inf):
+            ops[j] = ("addcmul_square", (c, s_args[0]), boolean)
+            ops[args[0].index] = ("merged", (), False)
+
+
 def _rewrite(ops: list[tuple[str, tuple[Any, ...], bool]], final: int, device: str) -> None:
     """Rewrite, in place, operations that PyTorch runs in fewer calls with the same numbers:
     products with 1 dropped, comparisons cast to floats made into floats
@@ -398,6 +421,16 @@ def _rewrite(ops: list[tuple[str, tuple[Any, ...], bool]], final: int, device: s
     if r_name == "reciprocal" and uses[r.index] == 1:
         ops[final] = ("div", (None, r_args[0]), False)
         ops[r.index] = ("merged", (), False)
+    elif r_name == "mul" and uses[r.index] == 1 and isinstance(r_args[0], _Var):
+        # v * ((1 / D) * c), 0 < |c| <= 1, as (c v) / D in one addcdiv: c v cannot overflow,
+        # and two roundings instead of three (correctly rounded when c is a power of two).
+        d_name, d_args, _ = ops[r_args[0].index]
+        c = r_args[1]
+        if (d_name == "reciprocal" and uses[r_args[0].index] == 1
+                and type(c) in (int, float) and 0 < abs(c) <= 1):
+            ops[final] = ("addcdiv_zero", (None, d_args[0], c), False)
+            ops[r.index] = ops[r_args[0].index] = ("merged", (), False)
+    _fused_squares(ops, uses)
     for j, (name, args, boolean) in enumerate(ops):
         if name == "exp" and device == "cpu":
             # exp(t * c), c a power of two: exp2(t * (c log2 e)), as exact as exp_cpu's

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import spikegrad as sg
 from spikegrad._namespace import MathNamespace
+from spikegrad.tools.verify import primitive_size
 
 from .conftest import SURROGATE_CLASSES
 
@@ -81,7 +82,10 @@ def finite_difference(cls, name, values, x=X, v=V):
 
 
 def scale(cls, name, values, x=X, v=V):
-    """sum(|v * dg/dalpha|): the size the sum's rounding is relative to (terms may cancel)."""
+    """sum(|v * dg/dalpha|) plus sum(|v|) |g| / |alpha| (|g|: its size, ``primitive_size``):
+    the size the sum's rounding is relative to. Terms may cancel, and so may the parts of one
+    term: ReluGrad's g is 0 left of its support, computed as w x_c - |x_c| x_c / 2 + w**2 / 2
+    at x_c = -w, so dg/dw there is rounding noise of the size of w, not 0."""
     s = cls(**values)
     spec = s.spec
     i = spec.formula.value_names.index(name)
@@ -92,7 +96,8 @@ def scale(cls, name, values, x=X, v=V):
         return spec.formula.primitive(jnp.asarray(x), tuple(vals), xp=JAX_NS)
 
     _, dg = jax.jvp(g, (jnp.float64(values[name]),), (jnp.float64(1.0),))
-    return float(np.sum(np.abs(v * np.asarray(dg)))) + 1e-300
+    natural = np.sum(np.abs(v)) * primitive_size(s) / (abs(values[name]) or 1.0)
+    return float(np.sum(np.abs(v * np.asarray(dg)))) + float(natural) + 1e-300
 
 
 @pytest.mark.parametrize(("cls", "name"), CASES)
