@@ -20,7 +20,11 @@ functions, with:
   as a comparison into floats;
 * a result written over an operand in place, as a method (``out.mul_(k)``: PyTorch parses
   that call faster than ``torch.mul(out, k, out=out)``);
-* the final ``v * (1 / D)`` as ``v / D`` (one rounding fewer: within an ulp);
+* the final ``v * (1 / D)`` as ``v / D`` (one rounding fewer: within an ulp), and
+  ``v * ((1 / D) * c)`` (``0 < |c| <= 1``) as one ``addcdiv(0, v, D, value=c)``, ``(c v) / D``
+  (two roundings for three; ``c v`` cannot overflow);
+* ``t * t + c`` (``c > 0``) as one ``addcmul(c, t, t)``, a fused multiply-add: the sum
+  correctly rounded (the ``1 + t**2`` of arctan and of the sigmoid slope);
 * on the CPU, ``exp(a)`` as ``exp2(a * log2 e)`` (:func:`exp_cpu`, which the adapter's namespace
   uses too), and ``exp(t * c)`` or ``exp(-t)``, ``c`` a power of two, as one
   ``exp2(t * (c log2 e))``, and ``exp(c |a t|)`` (``a`` a power of two too) as
@@ -30,9 +34,10 @@ functions, with:
 
 The program calls the functions the math calls through the adapter's namespace (``torch.abs``,
 ``Tensor.__rtruediv__``'s ``reciprocal() * c``, ...), so it computes the numbers of the plain
-eager evaluation, to an ulp: PyTorch computes the elements of a partial SIMD vector with its
-scalar functions, so evaluating in blocks can move an element from one implementation of
-``exp2`` to the other. Nothing here is differentiable: the adapter uses a plan only for plain
+eager evaluation, up to the roundings the fused operations above save (never less accurate;
+within a few ulps) and to PyTorch's computing the elements of a partial SIMD vector with its
+scalar functions (evaluating in blocks can move an element from one implementation of
+``exp2`` to the other). Nothing here is differentiable: the adapter uses a plan only for plain
 backward passes (no ``create_graph``, no ``torch.func``, not under ``torch.compile``, no tensor
 subclasses). A formula the recorder cannot follow (one that is not written with ``xp``, uses a
 function listed nowhere below, or branches on array values) gets no plan, and the adapter
@@ -260,14 +265,14 @@ _CLIP_BOUNDS = {"clamp": "min={}, max={}", "clamp_min": "min={}", "clamp_max": "
 
 # Arithmetic whose Python-number operand is cast to the tensor's dtype before it is used (the
 # wrapped-number rule): given as a 0-d tensor of that dtype instead, the numbers are the same.
-_TENSOR_SCALAR_OPS = {"add", "sub", "rsub", "mul", "div", "exp2_scaled", "select", "addcmul_square",
-                      *_COMPARE.values(), *_MASKS}
+_TENSOR_SCALAR_OPS = {"add", "sub", "rsub", "mul", "div", "exp2_scaled", "select",
+                      "addcmul_square", *_COMPARE.values(), *_MASKS}
 
 _OUT_OK = {"add", "sub", "rsub", "mul", "div", "pow", "maximum", "minimum", "remainder",
            "atan2", "hypot", "logaddexp", "bitwise_and", "bitwise_or", "bitwise_not", "clamp",
            "clamp_min", "clamp_max", "where", "full_like", "to_float", "isnan", "signbit",
-           "neg", "addcmul_zero", "addcdiv_zero", "addcmul_square", "exp_via_exp2", "exp2_scaled", "select", *_UNARY,
-           *_COMPARE.values(), *_MASKS}
+           "neg", "addcmul_zero", "addcdiv_zero", "addcmul_square", "exp_via_exp2",
+           "exp2_scaled", "select", *_UNARY, *_COMPARE.values(), *_MASKS}
 
 
 LOG2E = 1.4426950408889634
@@ -397,15 +402,17 @@ def _fused_squares(ops: list[tuple[str, tuple[Any, ...], bool]], uses: dict[int,
 
 
 def _rewrite(ops: list[tuple[str, tuple[Any, ...], bool]], final: int, device: str) -> None:
-    """Rewrite, in place, operations that PyTorch runs in fewer calls with the same numbers:
-    products with 1 dropped, comparisons cast to floats made into floats
-    (:func:`_float_masks`), selects of numbers with a float mask (:func:`_select_constants`),
-    the final ``v * (1 / D)`` into ``v / D`` (within an ulp), ``exp`` of a product with a
-    power of two on the CPU into one ``exp2`` (with the powers of two of its argument,
-    :func:`_unscaled`), and ``(t * c) * u`` (a number ``c``, the
-    product ``t * c`` used only there) into one ``addcmul(0, t, u, value=c)``, which computes
-    ``(c * t) * u`` with the same two roundings; then the repeats those rewrites made merged
-    (:func:`_merge`). A replaced operation becomes ``("merged", (), False)``."""
+    """Rewrite, in place, operations that PyTorch runs in fewer calls with the same numbers
+    (or fewer roundings): products with 1 dropped, comparisons cast to floats made into
+    floats (:func:`_float_masks`), selects of numbers with a float mask
+    (:func:`_select_constants`), the final ``v * (1 / D)`` into ``v / D`` (within an ulp) and
+    ``v * ((1 / D) * c)`` into one ``addcdiv``, ``t * t + c`` into one ``addcmul``
+    (:func:`_fused_squares`), ``exp`` of a product with a power of two on the CPU into one
+    ``exp2`` (with the powers of two of its argument, :func:`_unscaled`), and ``(t * c) * u``
+    (a number ``c``, the product ``t * c`` used only there) into one
+    ``addcmul(0, t, u, value=c)``, which computes ``(c * t) * u`` with the same two
+    roundings; then the repeats those rewrites made merged (:func:`_merge`). A replaced
+    operation becomes ``("merged", (), False)``."""
     _merge(ops)
     uses: dict[int, int] = {}
     for _, args, _ in ops:

@@ -15,7 +15,7 @@ import pytest
 
 import spikegrad as sg
 
-from spikegrad.tools.verify import assert_product_close, eps
+from spikegrad.tools.verify import eps
 
 from .conftest import SURROGATE_CLASSES, assert_within_ulps
 
