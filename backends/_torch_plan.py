@@ -16,8 +16,11 @@ functions, with:
   convert them to, without the conversion);
 * ``(t * c) * u`` (a number ``c``) as one ``addcmul(0, t, u, value=c)``, the same two roundings;
 * ``where(t < c, A, B)`` with finite number branches as a comparison into a float mask ``m``
-  and ``m A + (1 - m) B`` (exact), :func:`_select_constants`, and a comparison cast to floats
-  as a comparison into floats;
+  and ``m A + (1 - m) B`` (exact), :func:`_select_constants`, a comparison cast to floats
+  as a comparison into floats, and the math's ``m A + (1 - m) B`` of two computed branches
+  as one ``lerp(B, A, m)`` (exact too), :func:`_lerp_choices`;
+* the adapter's ``nan_through(x, out)`` (NaN where ``x`` is NaN, else ``out``) as one
+  ``clamp(x, min=out, max=out)``;
 * a result written over an operand in place, as a method (``out.mul_(k)``: PyTorch parses
   that call faster than ``torch.mul(out, k, out=out)``);
 * the final ``v * (1 / D)`` as ``v / D`` (one rounding fewer: within an ulp), and
@@ -177,8 +180,8 @@ class _Recorder:
             return self.emit("clamp_max", (x, max))
         return self.emit("clamp", (x, min, max))
 
-    def nan_through(self, x: Any, out: Any) -> _Var:  # the adapter's, recorded
-        return nan_through(x, out, xp=self)
+    def nan_through(self, x: Any, out: Any) -> _Var:  # the adapter's hook, in one call
+        return self.emit("nan_through", (x, out))
 
     def full_like(self, x: Any, value: Any) -> _Var:
         return self.emit("full_like", (x, value))
@@ -243,8 +246,15 @@ def _call(name: str, args: list[str], out: str | None, a_numbers: tuple[Any, ...
                 f"{_call('sub', ['_one', m], out)}.mul_({kb})")
         if a_numbers[2] == 0.0:
             return _call("mul", [m, ka], out)
+        # (Not lerp(B, A, m): with 0-d ends PyTorch's CPU lerp is not vectorized.)
         return (f"{_call('mul', [m, ka], out)}; {_call('sub', ['_one', m], m)}; "
                 f"torch.addcmul({out}, {m}, {kb}{o})")
+    if name == "lerp":  # exact for a weight of 0 or 1: PyTorch computes start + w (end -
+        # start) for w < 1/2, end - (end - start) (1 - w) otherwise
+        return f"torch.lerp({a[0]}, {a[1]}, {a[2]}{o})"
+    if name == "nan_through":  # clamp(x, out, out): out, or NaN where x is NaN (one call; not
+        # differentiable as the adapter's hook is, which the plan need not be)
+        return f"torch.clamp({a[0]}, min={a[1]}, max={a[1]}{o})"
     if name in ("exp2_scaled", "exp_via_exp2"):  # exp(t * c) as exp2(t * (c log2 e)), and
         # exp(t) as exp2(t * log2 e) (see exp_cpu)
         c = a[1] if name == "exp2_scaled" else "_log2e"
@@ -272,7 +282,7 @@ _OUT_OK = {"add", "sub", "rsub", "mul", "div", "pow", "maximum", "minimum", "rem
            "atan2", "hypot", "logaddexp", "bitwise_and", "bitwise_or", "bitwise_not", "clamp",
            "clamp_min", "clamp_max", "where", "full_like", "to_float", "isnan", "signbit",
            "neg", "addcmul_zero", "addcdiv_zero", "addcmul_square", "exp_via_exp2",
-           "exp2_scaled", "select", *_UNARY, *_COMPARE.values(), *_MASKS}
+           "exp2_scaled", "select", "nan_through", "lerp", *_UNARY, *_COMPARE.values(), *_MASKS}
 
 
 LOG2E = 1.4426950408889634
@@ -401,6 +411,39 @@ def _fused_squares(ops: list[tuple[str, tuple[Any, ...], bool]], uses: dict[int,
             ops[args[0].index] = ("merged", (), False)
 
 
+def _lerp_choices(ops: list[tuple[str, tuple[Any, ...], bool]], uses: dict[int, int]) -> None:
+    """``m A + (1 - m) B``, ``m`` a float mask (the math's exact choice between two branches
+    that are finite numbers, see ``s2nn_derivative``), as one ``lerp(B, A, m)``: exact too
+    for m = 0 or 1 (see :func:`_call`), one call for four."""
+
+    def product(p: Any) -> tuple[_Var, _Var] | None:  # the factors of a product used once
+        if isinstance(p, _Var) and uses.get(p.index) == 1 and ops[p.index][0] == "mul":
+            a, b = ops[p.index][1]
+            if isinstance(a, _Var) and isinstance(b, _Var):
+                return a, b
+        return None
+
+    def match(p: Any, q: Any) -> tuple[tuple[_Var, _Var, _Var], tuple[_Var, ...]] | None:
+        fp, fq = product(p), product(q)
+        if fp is None or fq is None:
+            return None
+        for m, a in (fp, fp[::-1]):
+            for r, b in (fq, fq[::-1]):
+                r_name, r_args, _ = ops[r.index]
+                if (ops[m.index][0] in _MASKS and r_name == "rsub" and r_args[1] == 1
+                        and uses.get(r.index) == 1 and isinstance(r_args[0], _Var)
+                        and r_args[0].index == m.index):
+                    return (b, a, m), (p, q, r)
+        return None
+
+    for j, (name, args, boolean) in enumerate(ops):
+        found = match(*args) or match(*args[::-1]) if name == "add" else None
+        if found is not None:
+            ops[j] = ("lerp", found[0], boolean)
+            for dead in found[1]:
+                ops[dead.index] = ("merged", (), False)
+
+
 def _rewrite(ops: list[tuple[str, tuple[Any, ...], bool]], final: int, device: str) -> None:
     """Rewrite, in place, operations that PyTorch runs in fewer calls with the same numbers
     (or fewer roundings): products with 1 dropped, comparisons cast to floats made into
@@ -421,6 +464,7 @@ def _rewrite(ops: list[tuple[str, tuple[Any, ...], bool]], final: int, device: s
                 uses[a.index] = uses.get(a.index, 0) + 1
     _float_masks(ops, uses)
     _select_constants(ops, uses)
+    _lerp_choices(ops, uses)
     # v * (1 / D) as v / D: one rounding fewer, so within an ulp of the eager product, and one
     # call fewer.
     _, (_, r), _ = ops[final]

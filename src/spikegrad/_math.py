@@ -359,9 +359,13 @@ def s2nn_derivative(x: Any, alpha: Any, beta: Any, epsilon: Any, *, xp: Any) -> 
     \begin{cases} \alpha\,\sigma(\alpha x)(1 - \sigma(\alpha x)) & x < 0 \\
     \frac{\beta}{x + 1 + \epsilon} & x \ge 0 \end{cases}
     """
-    # |x| in the right branch keeps it finite where it is not selected (x <= -1).
+    # |x| in the right branch keeps it finite where it is not selected (x <= -1). Both
+    # branches are finite numbers for every x but NaN, so the choice is exact as m a + (1-m) b
+    # with the mask m = [x < 0] (PyTorch's CPU where and boolean comparisons are not
+    # vectorized; its planned backward makes this one exact lerp).
     right = beta / (xp.abs(x) + (1.0 + epsilon))
-    return xp.where(x < 0, _sigmoid_slope(alpha * x, xp, alpha), right)
+    m = xp.astype(x < 0, x.dtype)
+    return m * _sigmoid_slope(alpha * x, xp, alpha) + (1.0 - m) * right
 
 
 def s2nn_primitive(x: Any, alpha: Any, beta: Any, epsilon: Any, *, xp: Any) -> Any:
