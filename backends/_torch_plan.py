@@ -26,8 +26,9 @@ functions, with:
 * the final ``v * (1 / D)`` as ``v / D`` (one rounding fewer: within an ulp), and
   ``v * ((1 / D) * c)`` (``0 < |c| <= 1``) as one ``addcdiv(0, v, D, value=c)``, ``(c v) / D``
   (two roundings for three; ``c v`` cannot overflow);
-* ``t * t + c`` (``c > 0``) as one ``addcmul(c, t, t)``, a fused multiply-add: the sum
-  correctly rounded (the ``1 + t**2`` of arctan and of the sigmoid slope);
+* a sum that cannot cancel, ``t * t + c`` (``c > 0``) or ``|a| * k + c`` (``k``, ``c`` of one
+  sign), as one ``addcmul(c, t, t)`` or ``add(c, |a|, alpha=k)``, which PyTorch computes with a
+  fused multiply-add: the sum correctly rounded (:func:`_fused_sums`);
 * on the CPU, ``exp(a)`` as ``exp2(a * log2 e)`` (:func:`exp_cpu`, which the adapter's namespace
   uses too), and ``exp(t * c)`` or ``exp(-t)``, ``c`` a power of two, as one
   ``exp2(t * (c log2 e))``, and ``exp(c |a t|)`` (``a`` a power of two too) as
@@ -266,6 +267,8 @@ def _call(name: str, args: list[str], out: str | None, a_numbers: tuple[Any, ...
         return f"torch.addcdiv(_zero, {a[0]}, {a[1]}, value={a[2]}{o})"
     if name == "addcmul_square":  # c + t * t, one rounding
         return f"torch.addcmul({a[0]}, {a[1]}, {a[1]}{o})"
+    if name == "add_scaled":  # c + t * k, one rounding (c a 0-d tensor, k a number)
+        return f"torch.add({a[0]}, {a[1]}, alpha={a[2]}{o})"
     return f"torch.{name}({a[0]}{o})"
 
 
@@ -281,7 +284,7 @@ _TENSOR_SCALAR_OPS = {"add", "sub", "rsub", "mul", "div", "exp2_scaled", "select
 _OUT_OK = {"add", "sub", "rsub", "mul", "div", "pow", "maximum", "minimum", "remainder",
            "atan2", "hypot", "logaddexp", "bitwise_and", "bitwise_or", "bitwise_not", "clamp",
            "clamp_min", "clamp_max", "where", "full_like", "to_float", "isnan", "signbit",
-           "neg", "addcmul_zero", "addcdiv_zero", "addcmul_square", "exp_via_exp2",
+           "neg", "addcmul_zero", "addcdiv_zero", "addcmul_square", "add_scaled", "exp_via_exp2",
            "exp2_scaled", "select", "nan_through", "lerp", *_UNARY, *_COMPARE.values(), *_MASKS}
 
 
@@ -392,23 +395,34 @@ def _float_masks(ops: list[tuple[str, tuple[Any, ...], bool]], uses: dict[int, i
                 ops[args[0].index] = ("merged", (), False)
 
 
-def _fused_squares(ops: list[tuple[str, tuple[Any, ...], bool]], uses: dict[int, int]
-                   ) -> None:
-    """``t * t + c`` (a number ``c > 0``, the square used only there) as one
-    ``addcmul(c, t, t)``, which PyTorch computes with a fused multiply-add: the sum correctly
-    rounded, where the eager pair rounds twice (within an ulp of it, and never less
-    accurate: a sum of two positive numbers does not cancel). The ``1 + t**2`` of arctan, of
-    the sigmoid slope and of the algebraic sigmoid."""
+def _fused_sums(ops: list[tuple[str, tuple[Any, ...], bool]], uses: dict[int, int]) -> None:
+    """A sum that cannot cancel, ``t * u + c`` with ``t * u`` used only there, in one call
+    that PyTorch computes with a fused multiply-add (the sum correctly rounded, where the
+    eager pair rounds twice: within an ulp of it, and never less accurate):
+
+    * ``t * t + c``, ``c > 0`` (the ``1 + t**2`` of arctan, of the sigmoid slope and of the
+      algebraic sigmoid), as ``addcmul(c, t, t)``;
+    * ``|a| * k + c`` (numbers ``k`` and ``c`` of one sign; the ``1 + alpha |x|`` of
+      inv_square_grad and sparse_fast_sigmoid), as ``add(c, |a|, alpha=k)`` (with a number
+      factor, ``addcmul`` is not vectorized)."""
     for j, (name, args, boolean) in enumerate(ops):
         if name != "add" or not isinstance(args[0], _Var) or uses.get(args[0].index) != 1:
             continue
         c = args[1]
-        s_name, s_args, _ = ops[args[0].index]
-        if (s_name == "mul" and isinstance(s_args[0], _Var) and isinstance(s_args[1], _Var)
-                and s_args[1].index == s_args[0].index
-                and type(c) in (int, float) and 0 < c < math.inf):
-            ops[j] = ("addcmul_square", (c, s_args[0]), boolean)
-            ops[args[0].index] = ("merged", (), False)
+        p_name, p_args, _ = ops[args[0].index]
+        if p_name != "mul" or type(c) not in (int, float) or not 0 < abs(c) < math.inf:
+            continue
+        t, u = p_args
+        if not isinstance(t, _Var):
+            continue
+        if isinstance(u, _Var) and u.index == t.index and c > 0:
+            ops[j] = ("addcmul_square", (c, t), boolean)
+        elif (ops[t.index][0] == "abs" and type(u) in (int, float) and math.isfinite(u)
+                and u * c > 0):
+            ops[j] = ("add_scaled", (c, t, u), boolean)
+        else:
+            continue
+        ops[args[0].index] = ("merged", (), False)
 
 
 def _lerp_choices(ops: list[tuple[str, tuple[Any, ...], bool]], uses: dict[int, int]) -> None:
@@ -449,8 +463,8 @@ def _rewrite(ops: list[tuple[str, tuple[Any, ...], bool]], final: int, device: s
     (or fewer roundings): products with 1 dropped, comparisons cast to floats made into
     floats (:func:`_float_masks`), selects of numbers with a float mask
     (:func:`_select_constants`), the final ``v * (1 / D)`` into ``v / D`` (within an ulp) and
-    ``v * ((1 / D) * c)`` into one ``addcdiv``, ``t * t + c`` into one ``addcmul``
-    (:func:`_fused_squares`), ``exp`` of a product with a power of two on the CPU into one
+    ``v * ((1 / D) * c)`` into one ``addcdiv``, sums that cannot cancel into one fused
+    multiply-add (:func:`_fused_sums`), ``exp`` of a product with a power of two on the CPU into one
     ``exp2`` (with the powers of two of its argument, :func:`_unscaled`), and ``(t * c) * u``
     (a number ``c``, the product ``t * c`` used only there) into one
     ``addcmul(0, t, u, value=c)``, which computes ``(c * t) * u`` with the same two
@@ -481,7 +495,7 @@ def _rewrite(ops: list[tuple[str, tuple[Any, ...], bool]], final: int, device: s
                 and type(c) in (int, float) and 0 < abs(c) <= 1):
             ops[final] = ("addcdiv_zero", (None, d_args[0], c), False)
             ops[r.index] = ops[r_args[0].index] = ("merged", (), False)
-    _fused_squares(ops, uses)
+    _fused_sums(ops, uses)
     for j, (name, args, boolean) in enumerate(ops):
         if name == "exp" and device == "cpu":
             # exp(t * c), c a power of two: exp2(t * (c log2 e)), as exact as exp_cpu's
@@ -609,6 +623,8 @@ def _generate(formula: Formula, values: tuple[Any, ...], dtype: torch.dtype, dev
         ) else const
         arg_names = ["v" if a is None else names[a.index] if isinstance(a, _Var) else scalar(a)
                      for a in args]
+        if name == "add_scaled":  # a 0-d tensor added, a number factor
+            arg_names[0] = const_tensor(args[0])
         # Buffers whose last use is this operation become free for its result (but a select
         # of two nonzero numbers writes its result while it still reads its mask).
         held = args[0].index if name == "select" and 0.0 not in args[1:] else None

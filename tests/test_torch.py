@@ -471,6 +471,40 @@ def test_piecewise_plans_select_with_a_float_mask(f):
     np.testing.assert_array_equal(planned.numpy(), reference)
 
 
+@pytest.mark.parametrize(("f", "calls", "fused"), [
+    (sg.Arctan(), 3, ["torch.addcmul(k", "torch.addcdiv(_zero, v,"]),
+    (sg.Arctan(alpha=2.0), 3, ["torch.addcmul(k", "torch.div(v,"]),
+    (sg.InvSquareGrad(), 4, ["torch.add(k", "alpha="]),
+    (sg.SparseFastSigmoid(), 6, ["alpha="]),
+    (sg.Sigmoid(), 7, ["torch.addcmul(k"]),
+    (sg.S2NN(), 11, ["torch.lerp("]),
+    (sg.LeakyRelu(), 6, ["torch.clamp(x, min="]),
+])
+def test_plans_fuse_sums_choices_and_the_nan_pass(f, calls, fused):
+    """The plan's fused calls (a sum that cannot cancel as one fused multiply-add, the final
+    scaled quotient as one addcdiv, the math's masked choice between finite branches as one
+    lerp, NaN passed through by one clamp) are there, with the number of calls they leave,
+    and the results are those of the float64 reference to the roundings of float32."""
+    import re
+
+    from spikegrad.backends import _torch_plan
+
+    plan = _torch_plan.plan_for(f.spec.formula, f.spec.values, torch.float32)
+    made = re.findall(r"torch\.\w+\(|\.\w+_\(", plan.source)
+    assert len(made) == calls, plan.source
+    for call in fused:
+        assert call in plan.source, plan.source
+    x = torch.tensor([-1e30, -30.0, -1.0, -0.3, -1e-30, -0.0, 0.0, 1e-30, 0.3, 1.0, 30.0, 1e30,
+                      float("nan"), float("inf"), -float("inf")])
+    ct = torch.linspace(-2, 2, x.numel())
+    xr = x.clone().requires_grad_()
+    (planned,) = torch.autograd.grad(f(xr), xr, ct)
+    reference = ct.double().numpy() * f.surrogate_grad(x.double().numpy())
+    np.testing.assert_array_equal(np.isnan(planned.numpy()), np.isnan(reference))
+    finite = np.isfinite(reference)
+    assert_within_ulps(planned.double().numpy()[finite], reference[finite], "float32", ulps=8)
+
+
 @pytest.mark.parametrize("alpha", [4.0, 0.25, 3.0])
 def test_sigmoid_plan_folds_a_power_of_two_into_the_exponent(alpha):
     """exp(-|alpha x| / 2) is one exp2 of |x| times a constant when alpha is a power of two
