@@ -35,7 +35,7 @@
 * Forward: on plain tensors outside ``torch.compile`` and ``torch.func`` the spike is one
   ``torch.ge(x, 0, out=...)`` (the namespace's ``compare_as`` hook, with a 0-d zero) instead of
   a comparison and a cast; plain floating tensors take the shortest path through the adapter,
-  ``_EagerSpike``: the same forward and backward in an old-style Function of two inputs
+  ``_Spike``: the same forward and backward in an old-style Function of two inputs
   (at 4096 elements, the Python around the PyTorch calls is a fifth of the time).
 """
 
@@ -181,8 +181,9 @@ class _SpikeNoJvp(torch.autograd.Function):
         return _times_derivative(ctx.spec, grad_out, x, ctx.fuse), None, None, None
 
 
-class _Spike(_SpikeNoJvp):
-    """:class:`_SpikeNoJvp` plus forward-mode AD."""
+class _SpikeForTransforms(_SpikeNoJvp):
+    """:class:`_SpikeNoJvp` plus forward-mode AD: the Function of ``torch.func`` transforms,
+    tensor subclasses, dispatch modes and ``origin``."""
 
     @staticmethod
     def jvp(ctx: Any, x_dot: torch.Tensor, *_: Any) -> torch.Tensor:
@@ -190,13 +191,14 @@ class _Spike(_SpikeNoJvp):
         return _times_derivative(ctx.spec, x_dot, x, ctx.fuse)
 
 
-class _EagerSpike(torch.autograd.Function):
+class _Spike(torch.autograd.Function):
     """The spike of a plain floating tensor in eager mode (no ``torch.func``, no compilation,
-    no dispatch mode): :class:`_Spike` with the least work around the same forward and
-    backward, which at 4096 elements is a fifth of the whole forward and backward pass.
-    Old-style (``ctx`` in ``forward``: no ``setup_context`` call) and with two inputs (each
-    input costs the autograd engine a step both ways); no vmap rule, which only ``torch.func``
-    asks for, and it is never used there."""
+    no dispatch mode; ``grad_fn`` shows ``_SpikeBackward``): :class:`_SpikeForTransforms` with
+    the least work around the same forward and backward, which at 4096 elements is a fifth of
+    the whole forward and backward pass. Old-style (``ctx`` in ``forward``: no
+    ``setup_context`` call) and with two inputs (each input costs the autograd engine a step
+    both ways); no vmap rule, which only ``torch.func`` asks for, and it is never used
+    there."""
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, spec: Spec) -> torch.Tensor:
@@ -305,8 +307,8 @@ def _apply_trained(spec: Spec, x: torch.Tensor, origin: bool, slots: tuple[int, 
 # microseconds, more than the whole forward pass at 4096 elements). Outside torch.compile and
 # torch.func transforms that binding does nothing for us (all arguments are positional), so
 # the C implementation underneath is called directly there.
-_apply_directly = super(torch.autograd.Function, _Spike).apply
-_apply_eager = super(torch.autograd.Function, _EagerSpike).apply
+_apply_directly = super(torch.autograd.Function, _SpikeForTransforms).apply
+_apply_eager = super(torch.autograd.Function, _Spike).apply
 
 
 def _apply(spec: Spec, x: Any, origin: bool) -> torch.Tensor:
@@ -326,7 +328,7 @@ def _apply(spec: Spec, x: Any, origin: bool) -> torch.Tensor:
     if _is_compiling():
         return _SpikeNoJvp.apply(x, spec, origin, False)
     if _functorch_active():
-        return _Spike.apply(x, spec, origin, False)
+        return _SpikeForTransforms.apply(x, spec, origin, False)
     return _apply_directly(x, spec, origin, type(x) is torch.Tensor and not _modes_active())
 
 
