@@ -17,8 +17,8 @@ functions, with:
 * ``(t * c) * u`` (a number ``c``) as one ``addcmul(0, t, u, value=c)``, the same two roundings;
 * ``where(t < c, A, B)`` with finite number branches as a comparison into a float mask ``m``
   and ``m A + (1 - m) B`` (exact), :func:`_select_constants`, a comparison cast to floats
-  as a comparison into floats, and the math's ``m A + (1 - m) B`` of two computed branches
-  as one ``lerp(B, A, m)`` (exact too), :func:`_lerp_choices`;
+  as a comparison into floats, and the math's choice between two computed branches that are
+  finite numbers (the namespace hook ``choose``) as one ``lerp(B, A, m)`` (exact too);
 * the adapter's ``nan_through(x, out)`` (NaN where ``x`` is NaN, else ``out``) as one
   ``clamp(x, min=out, max=out)``;
 * a result written over an operand in place, as a method (``out.mul_(k)``: PyTorch parses
@@ -183,6 +183,10 @@ class _Recorder:
 
     def nan_through(self, x: Any, out: Any) -> _Var:  # the adapter's hook, in one call
         return self.emit("nan_through", (x, out))
+
+    def choose(self, condition: Any, a: Any, b: Any) -> _Var:  # the math's choice between
+        # finite branches (spikegrad._math._choose): a mask and one exact lerp
+        return self.emit("lerp", (b, a, self.astype(condition, self.dtype)))
 
     def full_like(self, x: Any, value: Any) -> _Var:
         return self.emit("full_like", (x, value))
@@ -425,39 +429,6 @@ def _fused_sums(ops: list[tuple[str, tuple[Any, ...], bool]], uses: dict[int, in
         ops[args[0].index] = ("merged", (), False)
 
 
-def _lerp_choices(ops: list[tuple[str, tuple[Any, ...], bool]], uses: dict[int, int]) -> None:
-    """``m A + (1 - m) B``, ``m`` a float mask (the math's exact choice between two branches
-    that are finite numbers, see ``s2nn_derivative``), as one ``lerp(B, A, m)``: exact too
-    for m = 0 or 1 (see :func:`_call`), one call for four."""
-
-    def product(p: Any) -> tuple[_Var, _Var] | None:  # the factors of a product used once
-        if isinstance(p, _Var) and uses.get(p.index) == 1 and ops[p.index][0] == "mul":
-            a, b = ops[p.index][1]
-            if isinstance(a, _Var) and isinstance(b, _Var):
-                return a, b
-        return None
-
-    def match(p: Any, q: Any) -> tuple[tuple[_Var, _Var, _Var], tuple[_Var, ...]] | None:
-        fp, fq = product(p), product(q)
-        if fp is None or fq is None:
-            return None
-        for m, a in (fp, fp[::-1]):
-            for r, b in (fq, fq[::-1]):
-                r_name, r_args, _ = ops[r.index]
-                if (ops[m.index][0] in _MASKS and r_name == "rsub" and r_args[1] == 1
-                        and uses.get(r.index) == 1 and isinstance(r_args[0], _Var)
-                        and r_args[0].index == m.index):
-                    return (b, a, m), (p, q, r)
-        return None
-
-    for j, (name, args, boolean) in enumerate(ops):
-        found = match(*args) or match(*args[::-1]) if name == "add" else None
-        if found is not None:
-            ops[j] = ("lerp", found[0], boolean)
-            for dead in found[1]:
-                ops[dead.index] = ("merged", (), False)
-
-
 def _rewrite(ops: list[tuple[str, tuple[Any, ...], bool]], final: int, device: str) -> None:
     """Rewrite, in place, operations that PyTorch runs in fewer calls with the same numbers
     (or fewer roundings): products with 1 dropped, comparisons cast to floats made into
@@ -478,7 +449,6 @@ def _rewrite(ops: list[tuple[str, tuple[Any, ...], bool]], final: int, device: s
                 uses[a.index] = uses.get(a.index, 0) + 1
     _float_masks(ops, uses)
     _select_constants(ops, uses)
-    _lerp_choices(ops, uses)
     # v * (1 / D) as v / D: one rounding fewer, so within an ulp of the eager product, and one
     # call fewer.
     _, (_, r), _ = ops[final]

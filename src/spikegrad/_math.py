@@ -116,6 +116,16 @@ def _sigmoid_slope(z: Any, xp: Any, scale: Any = 1.0) -> Any:
     return (scale * q) * q
 
 
+def _choose(condition: Any, a: Any, b: Any, xp: Any) -> Any:
+    """``where(condition, a, b)`` for branches that are finite numbers for every ``x`` but NaN
+    (and NaN where it is). A namespace with a ``choose`` hook (see
+    :mod:`spikegrad._namespace`) may blend them with a 0/1 mask instead, exact for such
+    branches (PyTorch's planned backward: one ``lerp``, where its CPU ``where`` is not
+    vectorized)."""
+    hook = getattr(xp, "choose", None)
+    return hook(condition, a, b) if hook is not None else xp.where(condition, a, b)
+
+
 def _finite(t: Any, xp: Any) -> Any:
     """``t`` with +-inf lowered to the largest finite number of its dtype (when the namespace
     knows the dtype: ``xp.finfo``), for formulas whose value is the same either way (``t * t``
@@ -359,13 +369,9 @@ def s2nn_derivative(x: Any, alpha: Any, beta: Any, epsilon: Any, *, xp: Any) -> 
     \begin{cases} \alpha\,\sigma(\alpha x)(1 - \sigma(\alpha x)) & x < 0 \\
     \frac{\beta}{x + 1 + \epsilon} & x \ge 0 \end{cases}
     """
-    # |x| in the right branch keeps it finite where it is not selected (x <= -1). Both
-    # branches are finite numbers for every x but NaN, so the choice is exact as m a + (1-m) b
-    # with the mask m = [x < 0] (PyTorch's CPU where and boolean comparisons are not
-    # vectorized; its planned backward makes this one exact lerp).
+    # |x| in the right branch keeps it finite where it is not selected (x <= -1).
     right = beta / (xp.abs(x) + (1.0 + epsilon))
-    m = xp.astype(x < 0, x.dtype)
-    return m * _sigmoid_slope(alpha * x, xp, alpha) + (1.0 - m) * right
+    return _choose(x < 0, _sigmoid_slope(alpha * x, xp, alpha), right, xp)
 
 
 def s2nn_primitive(x: Any, alpha: Any, beta: Any, epsilon: Any, *, xp: Any) -> Any:
