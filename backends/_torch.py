@@ -106,6 +106,10 @@ def _as_floating(x: Any, what: str = "x") -> torch.Tensor:
 
 
 _grad_enabled = torch.is_grad_enabled
+# The batched cotangents of torch.autograd.grad(..., is_grads_batched=True) and of
+# torch.autograd.functional.jacobian(vectorize=True) (PyTorch's older vmap, which
+# _functorch_active does not see) take no out= arguments.
+_legacy_batched = getattr(torch._C._functorch, "is_legacy_batchedtensor", lambda t: False)
 _runners: dict[tuple[Any, ...], Any] = {}
 
 
@@ -128,6 +132,8 @@ def _times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor, fuse: str) -
         and not _functorch_active()
         and not _is_compiling()
         and not _modes_active()  # the plan's constants and buffers are plain tensors
+        and not _legacy_batched(v)
+        and not (spec.formula.trainable and _tensor_slots(spec))  # (not kept alive as keys)
     ):
         key = (spec, x.dtype, "cpu" if x.is_cpu else x.device.type)
         try:
@@ -146,8 +152,8 @@ def _times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor, fuse: str) -
 
 def _runner(spec: Spec, dtype: torch.dtype, device: str) -> Any:
     """The plan of ``v * g'(x)`` (:func:`spikegrad.backends._torch_plan.plan_for`) for CPU
-    and CUDA tensors, or None: evaluate eagerly (other devices, trained tensor values)."""
-    if device not in ("cpu", "cuda") or (spec.formula.trainable and _tensor_slots(spec)):
+    and CUDA tensors, or None: evaluate eagerly (other devices)."""
+    if device not in ("cpu", "cuda"):
         return None
     return _torch_plan.plan_for(spec.formula, spec.values, dtype, device)
 

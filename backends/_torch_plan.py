@@ -18,7 +18,7 @@ functions, with:
 * ``where(t < c, A, B)`` with finite number branches as a comparison into a float mask ``m``
   and ``m A + (1 - m) B`` (exact), :func:`_select_constants`, a comparison cast to floats
   as a comparison into floats, and the math's choice between two computed branches that are
-  finite numbers (the namespace hook ``choose``) as one ``lerp(B, A, m)`` (exact too);
+  finite numbers (the namespace hook ``choose_finite``) as one ``lerp(B, A, m)`` (exact too);
 * the adapter's ``nan_through(x, out)`` (NaN where ``x`` is NaN, else ``out``) as one
   ``clamp(x, min=out, max=out)``;
 * a result written over an operand in place, as a method (``out.mul_(k)``: PyTorch parses
@@ -35,6 +35,11 @@ functions, with:
   ``exp2(|t| * (|a| c log2 e))`` (scaling by a power of two rounds nothing: the same numbers);
 * 16-bit inputs converted to float32 and the product rounded once (the rule of
   :mod:`spikegrad._evaluate`).
+
+Zeros may differ in sign from the eager evaluation's: ``addcmul(0, ...)`` and
+``addcdiv(0, ...)`` add +0.0 (so a product of -0.0 becomes +0.0), and PyTorch's scalar
+``clamp`` (for the last elements of a vector, and for strided tensors) returns ``x`` where it
+equals ``out``, so a zero gradient at ``x = -0.0`` may be -0.0.
 
 The program calls the functions the math calls through the adapter's namespace (``torch.abs``,
 ``Tensor.__rtruediv__``'s ``reciprocal() * c``, ...), so it computes the numbers of the plain
@@ -184,8 +189,8 @@ class _Recorder:
     def nan_through(self, x: Any, out: Any) -> _Var:  # the adapter's hook, in one call
         return self.emit("nan_through", (x, out))
 
-    def choose(self, condition: Any, a: Any, b: Any) -> _Var:  # the math's choice between
-        # finite branches (spikegrad._math._choose): a mask and one exact lerp
+    def choose_finite(self, condition: Any, a: Any, b: Any) -> _Var:  # the math's choice between
+        # finite branches (spikegrad._math._choose_finite): a mask and one exact lerp
         return self.emit("lerp", (b, a, self.astype(condition, self.dtype)))
 
     def full_like(self, x: Any, value: Any) -> _Var:
@@ -399,6 +404,27 @@ def _float_masks(ops: list[tuple[str, tuple[Any, ...], bool]], uses: dict[int, i
                 ops[args[0].index] = ("merged", (), False)
 
 
+def _nonnegative(ops: list[tuple[str, tuple[Any, ...], bool]], a: Any) -> bool:
+    """Whether the recorded ``a`` is ``>= 0`` (or NaN) by its form: an ``abs``, a square."""
+    if not isinstance(a, _Var):
+        return False
+    name, args, _ = ops[a.index]
+    return name == "abs" or (
+        name == "mul" and isinstance(args[1], _Var) and args[0].index == args[1].index)
+
+
+def _at_least_one(ops: list[tuple[str, tuple[Any, ...], bool]], a: Any) -> bool:
+    """Whether the recorded ``a`` is ``>= 1`` (or NaN) by its form: ``t + c`` with ``t >= 0``
+    and a number ``c >= 1`` (``1 + t**2``), or the square of such a sum."""
+    if not isinstance(a, _Var):
+        return False
+    name, args, _ = ops[a.index]
+    if name == "add":
+        return type(args[1]) in (int, float) and args[1] >= 1 and _nonnegative(ops, args[0])
+    return (name == "mul" and isinstance(args[1], _Var) and args[0].index == args[1].index
+            and _at_least_one(ops, args[0]))
+
+
 def _fused_sums(ops: list[tuple[str, tuple[Any, ...], bool]], uses: dict[int, int]) -> None:
     """A sum that cannot cancel, ``t * u + c`` with ``t * u`` used only there, in one call
     that PyTorch computes with a fused multiply-add (the sum correctly rounded, where the
@@ -457,12 +483,14 @@ def _rewrite(ops: list[tuple[str, tuple[Any, ...], bool]], final: int, device: s
         ops[final] = ("div", (None, r_args[0]), False)
         ops[r.index] = ("merged", (), False)
     elif r_name == "mul" and uses[r.index] == 1 and isinstance(r_args[0], _Var):
-        # v * ((1 / D) * c), 0 < |c| <= 1, as (c v) / D in one addcdiv: c v cannot overflow,
-        # and two roundings instead of three (correctly rounded when c is a power of two).
+        # v * ((1 / D) * c), 0 < |c| <= 1 and D >= 1, as (c v) / D in one addcdiv: two
+        # roundings instead of three, and c v can neither overflow nor underflow where the
+        # result does not (|result| <= |c v|).
         d_name, d_args, _ = ops[r_args[0].index]
         c = r_args[1]
         if (d_name == "reciprocal" and uses[r_args[0].index] == 1
-                and type(c) in (int, float) and 0 < abs(c) <= 1):
+                and type(c) in (int, float) and 0 < abs(c) <= 1
+                and _at_least_one(ops, d_args[0])):
             ops[final] = ("addcdiv_zero", (None, d_args[0], c), False)
             ops[r.index] = ops[r_args[0].index] = ("merged", (), False)
     _fused_sums(ops, uses)

@@ -505,6 +505,64 @@ def test_plans_fuse_sums_choices_and_the_nan_pass(f, calls, fused):
     assert_within_ulps(planned.double().numpy()[finite], reference[finite], "float32", ulps=8)
 
 
+class _Lorentz(sg.Surrogate):
+    """A user's surrogate whose denominator is below 1 near 0 (no addcdiv for it)."""
+
+    gamma = sg.Param(1e-3, gt=0, le=1.0, doc="half width")
+
+    @staticmethod
+    def grad(x, gamma, *, xp):
+        return (gamma / math.pi) / (x * x + gamma * gamma)
+
+
+def test_the_scaled_quotient_is_fused_only_where_it_cannot_underflow():
+    """(c v) / D is one addcdiv only where D >= 1 by its form; a small denominator keeps
+    v * (c / D), whose c v would underflow (to a subnormal, or 0) for tiny cotangents."""
+    from spikegrad.backends import _torch_plan
+
+    f = _Lorentz(gamma=1e-4)
+    plan = _torch_plan.plan_for(f.spec.formula, f.spec.values, torch.float32)
+    assert "addcdiv" not in plan.source, plan.source
+    x = torch.tensor([0.0, 1e-5, 3e-5, 1e-4, 1e-3])
+    ct = torch.full_like(x, 1e-36)
+    xr = x.clone().requires_grad_()
+    (planned,) = torch.autograd.grad(f(xr), xr, ct)
+    reference = 1e-36 * f.surrogate_grad(x.double().numpy())
+    assert_within_ulps(planned.double().numpy(), reference, "float32", ulps=8)
+
+
+def test_batched_cotangents_of_the_older_vmap():
+    """torch.autograd.grad(is_grads_batched=True) and jacobian(vectorize=True) batch the
+    cotangent with PyTorch's older vmap, which takes no out= arguments: the plain
+    operations run instead of the plan."""
+    x = torch.linspace(-2, 2, 7, dtype=torch.float64, requires_grad=True)
+    for cls in SURROGATE_CLASSES:
+        f = cls()
+        diagonal = torch.diag(f.surrogate_grad(x.detach()))
+        (rows,) = torch.autograd.grad(f(x), x, torch.eye(7, dtype=x.dtype),
+                                      is_grads_batched=True)
+        torch.testing.assert_close(rows, diagonal, equal_nan=True)
+        jacobian = torch.autograd.functional.jacobian(f, x.detach(), vectorize=True)
+        torch.testing.assert_close(jacobian, diagonal, equal_nan=True)
+
+
+def test_trained_tensor_values_are_not_kept_by_the_plan_cache():
+    """A surrogate with trained tensor values is evaluated with the plain operations, and its
+    spec (holding those tensors) is not kept alive as a cache key."""
+    import gc
+    import weakref
+
+    alpha = torch.tensor(2.0, requires_grad=True)
+    gone = weakref.ref(alpha)
+    f = sg.Arctan(alpha=alpha, trainable=("alpha",))
+    with torch.no_grad():
+        got = f.vjp(torch.linspace(-1, 1, 5), torch.ones(5))
+    torch.testing.assert_close(got, sg.Arctan(alpha=2.0).surrogate_grad(torch.linspace(-1, 1, 5)))
+    del f, alpha
+    gc.collect()
+    assert gone() is None
+
+
 @pytest.mark.parametrize("alpha", [4.0, 0.25, 3.0])
 def test_sigmoid_plan_folds_a_power_of_two_into_the_exponent(alpha):
     """exp(-|alpha x| / 2) is one exp2 of |x| times a constant when alpha is a power of two

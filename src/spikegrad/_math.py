@@ -116,13 +116,13 @@ def _sigmoid_slope(z: Any, xp: Any, scale: Any = 1.0) -> Any:
     return (scale * q) * q
 
 
-def _choose(condition: Any, a: Any, b: Any, xp: Any) -> Any:
+def _choose_finite(condition: Any, a: Any, b: Any, xp: Any) -> Any:
     """``where(condition, a, b)`` for branches that are finite numbers for every ``x`` but NaN
-    (and NaN where it is). A namespace with a ``choose`` hook (see
+    (and NaN where it is). A namespace with a ``choose_finite`` hook (see
     :mod:`spikegrad._namespace`) may blend them with a 0/1 mask instead, exact for such
     branches (PyTorch's planned backward: one ``lerp``, where its CPU ``where`` is not
     vectorized)."""
-    hook = getattr(xp, "choose", None)
+    hook = getattr(xp, "choose_finite", None)
     return hook(condition, a, b) if hook is not None else xp.where(condition, a, b)
 
 
@@ -371,7 +371,7 @@ def s2nn_derivative(x: Any, alpha: Any, beta: Any, epsilon: Any, *, xp: Any) -> 
     """
     # |x| in the right branch keeps it finite where it is not selected (x <= -1).
     right = beta / (xp.abs(x) + (1.0 + epsilon))
-    return _choose(x < 0, _sigmoid_slope(alpha * x, xp, alpha), right, xp)
+    return _choose_finite(x < 0, _sigmoid_slope(alpha * x, xp, alpha), right, xp)
 
 
 def s2nn_primitive(x: Any, alpha: Any, beta: Any, epsilon: Any, *, xp: Any) -> Any:

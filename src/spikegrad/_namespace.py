@@ -13,12 +13,12 @@ keeps its portable form when there is none, so each formula is still written onc
 :mod:`spikegrad._math`. :class:`MathNamespace` defines every hook as ``None`` unless the backend
 passes one:
 
-``choose(condition, a, b)``
+``choose_finite(condition, a, b)``
     ``where(condition, a, b)`` for two branches that are finite numbers wherever the argument
     is not NaN, in a form the library runs fast (PyTorch's planned backward: a comparison into
     a float mask ``m`` and ``lerp(b, a, m)``, exact for ``m`` = 0 or 1, where its CPU ``where``
     is not vectorized: 0.25 against 3.8 ms per million elements). Used by
-    :func:`spikegrad._math._choose`.
+    :func:`spikegrad._math._choose_finite`.
 
 ``compare_as(x, comparison, threshold)``
     ``comparison`` (``"greater_equal"`` or ``"greater"``) of ``x`` and ``threshold`` as an array
@@ -145,7 +145,7 @@ class MathNamespace:
     (1.0, 1.0)
     """
 
-    choose: Callable[[Any, Any, Any], Any] | None = None
+    choose_finite: Callable[[Any, Any, Any], Any] | None = None
     """The choice between finite branches (see the module docstring), or ``None``."""
 
     compare_as: Callable[[Any, str, Any], Any] | None = None
