@@ -24,8 +24,9 @@ functions, with:
 * a result written over an operand in place, as a method (``out.mul_(k)``: PyTorch parses
   that call faster than ``torch.mul(out, k, out=out)``);
 * the final ``v * (1 / D)`` as ``v / D`` (one rounding fewer: within an ulp), and
-  ``v * ((1 / D) * c)`` (``0 < |c| <= 1``) as one ``addcdiv(0, v, D, value=c)``, ``(c v) / D``
-  (two roundings for three; ``c v`` cannot overflow);
+  ``v * ((1 / D) * c)`` (``0 < |c| <= 1``, ``D >= 1`` by its form) as one
+  ``addcdiv(0, v, D, value=c)``, ``(c v) / D`` (two roundings for three; ``c v`` neither
+  overflows nor underflows where the result does not);
 * a sum that cannot cancel, ``t * t + c`` (``c > 0``) or ``|a| * k + c`` (``k``, ``c`` of one
   sign), as one ``addcmul(c, t, t)`` or ``add(c, |a|, alpha=k)``, which PyTorch computes with a
   fused multiply-add: the sum correctly rounded (:func:`_fused_sums`);
@@ -315,12 +316,12 @@ def exp_cpu(a: Any) -> Any:
     return torch.exp(a)
 
 
-def nan_through(x: Any, out: Any, xp: Any = torch) -> Any:
+def nan_through(x: Any, out: Any) -> Any:
     """``where(isnan(x), x, out)`` as ``maximum(out, clip(x, max=-inf))``: ``clip`` maps every
     number to ``-inf`` and keeps NaN, ``maximum`` propagates NaN and otherwise returns ``out``.
     Both are vectorized; PyTorch's boolean ``isnan`` and ``where`` are not (six times slower on
-    the CPU)."""
-    return xp.maximum(out, xp.clip(x, max=-math.inf))
+    the CPU). Differentiable (the adapter's namespaces use it); a plan makes it one ``clamp``."""
+    return torch.maximum(out, torch.clip(x, max=-math.inf))
 
 
 def _number_of(ops: list[tuple[str, tuple[Any, ...], bool]], uses: dict[int, int], a: Any
@@ -404,13 +405,16 @@ def _float_masks(ops: list[tuple[str, tuple[Any, ...], bool]], uses: dict[int, i
                 ops[args[0].index] = ("merged", (), False)
 
 
+def _is_square(op: tuple[str, tuple[Any, ...], bool]) -> bool:
+    """Whether a recorded operation is ``t * t``."""
+    name, args, _ = op
+    return (name == "mul" and isinstance(args[0], _Var) and isinstance(args[1], _Var)
+            and args[0].index == args[1].index)
+
+
 def _nonnegative(ops: list[tuple[str, tuple[Any, ...], bool]], a: Any) -> bool:
     """Whether the recorded ``a`` is ``>= 0`` (or NaN) by its form: an ``abs``, a square."""
-    if not isinstance(a, _Var):
-        return False
-    name, args, _ = ops[a.index]
-    return name == "abs" or (
-        name == "mul" and isinstance(args[1], _Var) and args[0].index == args[1].index)
+    return isinstance(a, _Var) and (ops[a.index][0] == "abs" or _is_square(ops[a.index]))
 
 
 def _at_least_one(ops: list[tuple[str, tuple[Any, ...], bool]], a: Any) -> bool:
@@ -421,8 +425,7 @@ def _at_least_one(ops: list[tuple[str, tuple[Any, ...], bool]], a: Any) -> bool:
     name, args, _ = ops[a.index]
     if name == "add":
         return type(args[1]) in (int, float) and args[1] >= 1 and _nonnegative(ops, args[0])
-    return (name == "mul" and isinstance(args[1], _Var) and args[0].index == args[1].index
-            and _at_least_one(ops, args[0]))
+    return _is_square(ops[a.index]) and _at_least_one(ops, args[0])
 
 
 def _fused_sums(ops: list[tuple[str, tuple[Any, ...], bool]], uses: dict[int, int]) -> None:
@@ -439,13 +442,13 @@ def _fused_sums(ops: list[tuple[str, tuple[Any, ...], bool]], uses: dict[int, in
         if name != "add" or not isinstance(args[0], _Var) or uses.get(args[0].index) != 1:
             continue
         c = args[1]
-        p_name, p_args, _ = ops[args[0].index]
-        if p_name != "mul" or type(c) not in (int, float) or not 0 < abs(c) < math.inf:
+        product = ops[args[0].index]
+        if product[0] != "mul" or type(c) not in (int, float) or not 0 < abs(c) < math.inf:
             continue
-        t, u = p_args
+        t, u = product[1]
         if not isinstance(t, _Var):
             continue
-        if isinstance(u, _Var) and u.index == t.index and c > 0:
+        if _is_square(product) and c > 0:
             ops[j] = ("addcmul_square", (c, t), boolean)
         elif (ops[t.index][0] == "abs" and type(u) in (int, float) and math.isfinite(u)
                 and u * c > 0):
