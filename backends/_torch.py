@@ -22,7 +22,8 @@
   tensor each time (and, on large tensors, making a pass over memory each time). For plain
   backward passes the adapter replays instead a *plan* of ``v * g'(x)`` traced once per
   surrogate, dtype and device type (:mod:`spikegrad.backends._torch_plan`): the same PyTorch
-  functions, the same numbers to an ulp, common sub-expressions once, results written into
+  functions, the same numbers within a few ulps (fused multiply-adds where a sum cannot
+  cancel round less), common sub-expressions once, results written into
   the output or into reused scratch buffers, large CPU tensors evaluated in cache-sized blocks
   (no compiler, no first-call stall). The setting ``SPIKEGRAD_TORCH_FUSE`` (see
   :mod:`spikegrad._config`) chooses: ``auto`` (default: scratch buffers from
