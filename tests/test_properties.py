@@ -35,6 +35,7 @@ from hypothesis.extra import numpy as hnp
 import spikegrad as sg
 from spikegrad.tools.verify import (
     EPS32,
+    PLAN_ULPS,
     assert_product_close,
     check_difference_quotients,
     check_finite,
@@ -622,7 +623,14 @@ def test_vjp_is_cotangent_times_gradient(backend, cls, data):
         got = backend.to_numpy(s.vjp(x, ct))
         xc = backend.array(backend.to_numpy(x), compute)
         expected = backend.to_numpy(ct).astype(np.float64) * backend.to_numpy(s.surrogate_grad(xc))
-        assert_product_close(got, expected, dtype, f"{s!r} vjp", factor=np.abs(ct_values).max())
+        assert_product_close(got, expected, dtype, f"{s!r} vjp", factor=np.abs(ct_values).max(),
+                             ulps=_ulps(backend.name, dtype))
+
+
+def _ulps(backend: str, dtype: str) -> float:
+    """The tolerance of a product against ``ct * surrogate_grad(x)`` (the plain operations):
+    PyTorch's planned backward rounds its fused sums once (``PLAN_ULPS``)."""
+    return PLAN_ULPS if backend == "torch" and dtype in ("float32", "float64") else 2
 
 
 @pytest.fixture(params=["torch", "jax"])
@@ -681,7 +689,8 @@ def test_spike_backward_uses_the_cotangent(autodiff, cls, data):
     x, ct = array(values, dtype), array(ct_values, dtype)
     expected = to_numpy(ct) * to_numpy(s.surrogate_grad(array(to_numpy(x), compute)))
     factor = np.abs(ct_values).max()
-    assert_product_close(to_numpy(vjp(f, x, ct)), expected, dtype, f"{name} vjp {f!r}", factor)
+    assert_product_close(to_numpy(vjp(f, x, ct)), expected, dtype, f"{name} vjp {f!r}", factor,
+                         ulps=_ulps(name, dtype))
     if jvp is not None:
         assert_product_close(to_numpy(jvp(f, x, ct)), expected, dtype, f"{name} jvp {f!r}",
                              factor)
