@@ -61,6 +61,22 @@ def _sigmoid_slope(z: jax.Array, scale: Any) -> jax.Array:
     return a * (1.0 - jnp.minimum(jnp.reciprocal(scale), jnp.finfo(t.dtype).max) * a)
 
 
+def _scaled_exp_neg(scale: Any, t: jax.Array) -> jax.Array:
+    """The ``scaled_exp_neg`` hook: ``scale * exp(-t)`` (``t >= 0``) with one exponential.
+
+    The portable form, ``(scale * exp(-t/2)) * exp(-t/2)``, keeps the scale ahead of underflow
+    (XLA flushes subnormal numbers to zero) at the cost of two multiplications, which tip
+    XLA's CPU loop over LLVM's unrolling threshold: 1.2-1.3x braintools' time at 1M elements.
+    Here a scale up to 1 multiplies ``exp(-t)`` as written (where that is subnormal, so is the
+    result), and a larger scale enters the exponent, ``exp(-(t - log scale))``, which is then
+    the result itself, a normal number wherever the result is. ``log scale`` is computed once
+    per call; its rounding moves the result as little as the rounding of ``t`` does. Written
+    with a multiplication by -1: XLA's CPU code for ``exp(negate(u))`` is slower.
+    """
+    m = jnp.maximum(scale, 1.0)
+    return (scale / m) * jnp.exp((t - jnp.log(m)) * -1.0)
+
+
 @functools.lru_cache(maxsize=None)
 def _log_largest(dtype: Any) -> float:
     """The largest number of ``dtype`` whose exponential is finite (log of its largest number,
@@ -74,7 +90,8 @@ def _log_largest(dtype: Any) -> float:
 
 
 _NS = MathNamespace(
-    jnp, erfc=jax.lax.erfc, sigmoid_slope=_sigmoid_slope, positive_remainder=jnp.fmod
+    jnp, erfc=jax.lax.erfc, sigmoid_slope=_sigmoid_slope, scaled_exp_neg=_scaled_exp_neg,
+    positive_remainder=jnp.fmod,
 )
 
 

@@ -260,3 +260,33 @@ def test_second_derivative_is_a_number_at_huge_and_infinite_x(cls, dtype):
         assert g2[4] == 0 and g2[5] == 0
     np.testing.assert_allclose(g2[6], second_derivative(cls, np.asarray(0.3)), rtol=1e-4,
                                atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("alpha", [0.5, 2.0, 100.0])
+def test_scaled_exponentials_keep_the_peak_and_the_tail(alpha, dtype):
+    """g' = scale * exp(-t) of the exponential surrogates, from JAX's hook (one exponential, the
+    scale entering the exponent above 1), eager and under jit: the NumPy float64 value to a few
+    roundings of t, at the peak and, for a large scale, where exp(-t) alone is subnormal (XLA
+    flushes it to zero) but g' is a normal number."""
+    smallest = float(np.finfo(dtype).tiny)
+    cases = [  # surrogate, its scale, t(x), x(t)
+        (sg.PiecewiseExp(alpha=alpha), alpha / 2, lambda x: alpha * abs(x), lambda t: t / alpha),
+        (sg.ERF(alpha=alpha), alpha / np.sqrt(np.pi), lambda x: (alpha * x) ** 2,
+         lambda t: np.sqrt(t) / alpha),
+        (sg.GaussianGrad(sigma=0.5, alpha=alpha), alpha / (np.sqrt(2 * np.pi) * 0.5),
+         lambda x: 2 * x * x, lambda t: np.sqrt(t / 2)),
+    ]
+    for f, scale, t_of, x_of in cases:
+        ts = [0.0, 0.25, 3.0]
+        if scale > 4:  # a normal g' where exp(-t) is subnormal
+            ts.append(-np.log(smallest) + 0.5 * np.log(scale))
+        x = np.asarray([x_of(t) for t in ts], dtype=dtype)
+        expected = f.surrogate_grad(x.astype("float64"))
+        assert (expected > smallest).all()
+        allowed = 4 * float(np.finfo(dtype).eps) * (1 + t_of(x.astype("float64"))) * expected
+        grad = jax.grad(lambda v, f=f: f(v).sum())
+        for got in (grad(jnp.asarray(x)), jax.jit(grad)(jnp.asarray(x))):
+            assert got.dtype == x.dtype
+            error = np.abs(np.asarray(got, dtype="float64") - expected)
+            assert (error <= allowed).all(), (type(f).__name__, x, got, expected)

@@ -89,13 +89,18 @@ def _sigmoid(z: Any, xp: Any) -> Any:
     return xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def _scaled_exp_neg(scale: Any, t: Any, xp: Any) -> Any:
+def _scaled_exp_neg(scale: Any, t: Any, xp: Any, hook: bool = True) -> Any:
     """``scale * exp(-t)`` for ``t >= 0``, as ``(scale * exp(-t/2)) * exp(-t/2)``.
 
     Where ``exp(-t)`` alone is subnormal but the product with a large ``scale`` is a normal
     number, the halves are normal: XLA (CPU and GPU) and fast CUDA modes flush subnormal
-    intermediates to zero, which would turn such a tail value into 0.
+    intermediates to zero, which would turn such a tail value into 0. A namespace with a
+    ``scaled_exp_neg`` hook (see :mod:`spikegrad._namespace`) computes it its own way, which
+    may move the exponent by ``log(scale)`` (a rounding of that size): ``hook=False`` keeps
+    the halves for a scale far from 1.
     """
+    if hook and getattr(xp, "scaled_exp_neg", None) is not None:
+        return xp.scaled_exp_neg(scale, t)
     half = xp.exp(-0.5 * t)
     return (scale * half) * half
 
@@ -153,10 +158,13 @@ def _rsqrt(s: Any, xp: Any) -> Any:
     return hook(s) if hook is not None else 1.0 / xp.sqrt(s)
 
 
-def _normal_pdf(x: Any, mu: Any, sigma: Any, xp: Any, scale: Any = 1.0) -> Any:
-    """``scale`` times the density of the normal distribution N(mu, sigma**2) at ``x``."""
+def _normal_pdf(
+    x: Any, mu: Any, sigma: Any, xp: Any, scale: Any = 1.0, hook: bool = True
+) -> Any:
+    """``scale`` times the density of the normal distribution N(mu, sigma**2) at ``x``
+    (``hook``: see :func:`_scaled_exp_neg`)."""
     z = _finite((x - mu) / sigma, xp)
-    return _scaled_exp_neg(scale / (_SQRT_2PI * sigma), 0.5 * (z * z), xp)
+    return _scaled_exp_neg(scale / (_SQRT_2PI * sigma), 0.5 * (z * z), xp, hook)
 
 
 def _normal_cdf(x: Any, mu: Any, sigma: Any, xp: Any) -> Any:
@@ -480,11 +488,13 @@ def multi_gaussian_grad_derivative(
     # The factors enter each density before its exponential can underflow (_scaled_exp_neg),
     # and the three densities are summed at 2**64 times their size: each may be subnormal
     # where their sum is not, and XLA (and fast CUDA modes) flush subnormal numbers to zero.
-    # Scaling by a power of two rounds nothing (the peak is below 1e6, far from overflowing).
+    # Scaling by a power of two rounds nothing (the peak is below 1e6, far from overflowing);
+    # the halves keep it so (a namespace's scaled_exp_neg may move the exponent by its log).
     up = _SUM_SCALE
-    centre = _normal_pdf(x, 0.0, sigma, xp, (scale * (1.0 + h)) * up)
+    centre = _normal_pdf(x, 0.0, sigma, xp, (scale * (1.0 + h)) * up, hook=False)
     side = (scale * h) * up
-    sides = _normal_pdf(x, sigma, s * sigma, xp, side) + _normal_pdf(x, -sigma, s * sigma, xp, side)
+    sides = (_normal_pdf(x, sigma, s * sigma, xp, side, hook=False)
+             + _normal_pdf(x, -sigma, s * sigma, xp, side, hook=False))
     return (centre - sides) * (1.0 / up)
 
 

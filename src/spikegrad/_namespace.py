@@ -45,6 +45,12 @@ passes one:
     ``1 / sqrt(s)`` is within 2; its CPU ``sqrt`` kernel alone takes 1.5 times as long). Used by
     :func:`spikegrad._math._rsqrt`.
 
+``scaled_exp_neg(scale, t)``
+    ``scale * exp(-t)`` for ``t >= 0``, a normal number wherever the result is (JAX: one
+    exponential, where the portable form squares ``exp(-t/2)`` to keep the scale ahead of
+    underflow; XLA flushes subnormal numbers to zero). Used by
+    :func:`spikegrad._math._scaled_exp_neg`.
+
 ``sigmoid_slope(z, scale)``
     ``scale * sigmoid(z) * (1 - sigmoid(z))`` with full relative accuracy in both tails (JAX: one
     exponential, where XLA turns the portable form's square of ``exp(-|z|/2)`` into a second
@@ -159,6 +165,9 @@ class MathNamespace:
 
     rsqrt: Callable[[Any], Any] | None = None
     """The reciprocal square root hook (see the module docstring), or ``None``."""
+
+    scaled_exp_neg: Callable[[Any, Any], Any] | None = None
+    """The underflow-safe scaled exponential hook (see the module docstring), or ``None``."""
 
     sigmoid_slope: Callable[[Any, Any], Any] | None = None
     """The logistic density hook (see the module docstring), or ``None``."""
