@@ -479,6 +479,7 @@ def test_piecewise_plans_select_with_a_float_mask(f):
     (sg.Sigmoid(), 7, ["torch.addcmul(k"]),
     (sg.S2NN(), 11, ["torch.lerp("]),
     (sg.LeakyRelu(), 6, ["torch.clamp(x, min="]),
+    (sg.QPseudoSpike(), 6, [".log1p_()"]),
 ])
 def test_plans_fuse_sums_choices_and_the_nan_pass(f, calls, fused):
     """The plan's fused calls (a sum that cannot cancel as one fused multiply-add, the final
@@ -503,6 +504,47 @@ def test_plans_fuse_sums_choices_and_the_nan_pass(f, calls, fused):
     np.testing.assert_array_equal(np.isnan(planned.numpy()), np.isnan(reference))
     finite = np.isfinite(reference)
     assert_within_ulps(planned.double().numpy()[finite], reference[finite], "float32", ulps=8)
+
+
+@pytest.mark.parametrize("cls", [sg.QPseudoSpike, sg.QPseudoSpikeUnitArea])
+@pytest.mark.parametrize("alpha", [0.5, 1.02, 1.5, 1.51, 2.0, 8.0])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_inverse_powers_where_their_base_overflows(cls, alpha, dtype):
+    """(1 + 2|x|/d)^-alpha for |x| up to the dtype's largest number and inf, where 2|x|/d
+    overflows: one log1p for alpha above 1.5 (there the value is below the smallest subnormal
+    number), the overflow-free two for alpha up to 1.5 (a number there) and for a trained
+    alpha. NumPy, the eager operations and the planned backward match the value computed in
+    logarithms in float64."""
+    from spikegrad.backends import _torch_plan
+
+    if cls is sg.QPseudoSpikeUnitArea and alpha <= 1:
+        pytest.skip("the unit-area form needs alpha > 1")
+    np_dtype = {torch.float32: np.float32, torch.float64: np.float64}[dtype]
+    info = np.finfo(np_dtype)
+    f = cls(alpha=alpha)
+    d = alpha + 1.0 if cls is sg.QPseudoSpike else alpha - 1.0
+    x = np.asarray([0.3, 1e6, float(info.max) / 64, float(info.max) / 3, float(info.max), np.inf],
+                   dtype=np_dtype)
+    a = x.astype(np.float64)
+    near = np.minimum(a, 1e6)  # log(1 + 2a/d), beyond 1e6 without forming 2a/d
+    far = np.maximum(a, 1e6)
+    log_base = np.where(a < 1e6, np.log1p(2 * near / d),
+                        np.log(2.0) + np.log(far) - np.log(d) + np.log1p(0.5 * d / far))
+    expected = np.exp(-alpha * log_base)  # an underflow rounds to 0 here too
+    if alpha == 0.5:  # a normal number where 2|x|/d overflows
+        assert (expected[2:5] > float(info.tiny)).all()
+    tiny = float(info.tiny)  # below, results may lose all digits (as everywhere)
+    allowed = np.where(np.isinf(a), 0.0,
+                       16 * float(info.eps) * (1 + alpha * np.minimum(log_base, 1e4)) * expected)
+    allowed += tiny
+    xt = torch.tensor(x, dtype=dtype)
+    eager = f.surrogate_grad(xt).numpy()
+    plan = _torch_plan.plan_for(f.spec.formula, f.spec.values, dtype)
+    planned = _torch_plan.times_derivative(plan, torch.ones_like(xt), xt, "always").numpy()
+    trained = cls(alpha=torch.tensor(alpha, dtype=dtype, requires_grad=True))
+    for got in (f.surrogate_grad(x), eager, planned, trained.surrogate_grad(xt).detach().numpy()):
+        assert got.dtype == np_dtype
+        assert (np.abs(got.astype(np.float64) - expected) <= allowed).all(), (got, expected)
 
 
 class _Lorentz(sg.Surrogate):

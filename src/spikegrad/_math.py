@@ -206,6 +206,23 @@ def _log1p_2t(t: Any, xp: Any) -> Any:
     return xp.log1p(t) + xp.log1p(c / (1.0 + c))
 
 
+def _inverse_power(a: Any, d: Any, alpha: Any, xp: Any) -> Any:
+    """``(1 + 2 a / d)**-alpha`` for ``a >= 0``, ``d > 0``, as ``exp(-alpha log(1 + 2 a / d))``.
+
+    For an ``alpha`` that is a number above 1.5, one ``log1p(a / (d / 2))``: where that
+    quotient overflows to inf (and the result is 0), ``log(1 + 2 a / d)`` is at least the log
+    of the dtype's largest number, and ``(1 + 2 a / d)**-alpha`` is below its smallest
+    subnormal number (float16: 1.5 times the log of 65504 is 16.6, the log of 2**24; float32
+    and float64 need 1.17 and 1.05), so 0 is its value rounded. Otherwise (a trained or traced
+    ``alpha``, or one up to 1.5) the overflow-free :func:`_log1p_2t`, two ``log1p``.
+    """
+    if isinstance(alpha, (int, float)) and not isinstance(alpha, bool) and alpha > 1.5:
+        log_base = xp.log1p(a / (0.5 * d))  # d / 2 is exact: 2 a / d rounded once
+    else:
+        log_base = _log1p_2t(a / d, xp)
+    return xp.exp(-alpha * log_base)
+
+
 def _period_phase(x: Any, period: Any, xp: Any) -> Any:
     """``2 pi (|x| mod period) / period``, in ``[0, 2 pi)``, for every finite ``x``.
 
@@ -397,8 +414,7 @@ def s2nn_primitive(x: Any, alpha: Any, beta: Any, epsilon: Any, *, xp: Any) -> A
 
 def q_pseudo_spike_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
     r"""\left(1 + \frac{2|x|}{\alpha + 1}\right)^{-\alpha}"""
-    log_base = _log1p_2t(xp.abs(x) / (alpha + 1.0), xp)
-    return xp.exp(-alpha * log_base)
+    return _inverse_power(xp.abs(x), alpha + 1.0, alpha, xp)
 
 
 def q_pseudo_spike_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
@@ -661,8 +677,7 @@ def algebraic_sigmoid_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
 
 def q_pseudo_spike_unit_area_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
     r"""\left(1 + \frac{2|x|}{\alpha - 1}\right)^{-\alpha}"""
-    log_base = _log1p_2t(xp.abs(x) / (alpha - 1.0), xp)
-    return xp.exp(-alpha * log_base)
+    return _inverse_power(xp.abs(x), alpha - 1.0, alpha, xp)
 
 
 def q_pseudo_spike_unit_area_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
