@@ -90,7 +90,8 @@ def _sigmoid(z: Any, xp: Any) -> Any:
 
 
 def _scaled_exp_neg(scale: Any, t: Any, xp: Any, hook: bool = True) -> Any:
-    """``scale * exp(-t)`` for ``t >= 0``, as ``(scale * exp(-t/2)) * exp(-t/2)``.
+    """``scale * exp(-t)`` for ``t >= 0``, as ``(scale * exp(-t/2)) * exp(-t/2)``, or as
+    written where ``scale`` is a number of magnitude up to 1.
 
     Where ``exp(-t)`` alone is subnormal but the product with a large ``scale`` is a normal
     number, the halves are normal: XLA (CPU and GPU) and fast CUDA modes flush subnormal
@@ -101,6 +102,8 @@ def _scaled_exp_neg(scale: Any, t: Any, xp: Any, hook: bool = True) -> Any:
     """
     if hook and getattr(xp, "scaled_exp_neg", None) is not None:
         return xp.scaled_exp_neg(scale, t)
+    if isinstance(scale, (int, float)) and not isinstance(scale, bool) and abs(scale) <= 1:
+        return scale * xp.exp(-1.0 * t)  # where exp(-t) is subnormal, so is the result
     half = xp.exp(-0.5 * t)
     return (scale * half) * half
 
