@@ -480,6 +480,7 @@ def test_piecewise_plans_select_with_a_float_mask(f):
     (sg.S2NN(), 11, ["torch.lerp("]),
     (sg.LeakyRelu(), 6, ["torch.clamp(x, min="]),
     (sg.QPseudoSpike(), 6, [".log1p_()"]),
+    (sg.SquarewaveFourierSeries(), 11, [".floor_()"]),
 ])
 def test_plans_fuse_sums_choices_and_the_nan_pass(f, calls, fused):
     """The plan's fused calls (a sum that cannot cancel as one fused multiply-add, the final
@@ -545,6 +546,68 @@ def test_inverse_powers_where_their_base_overflows(cls, alpha, dtype):
     for got in (f.surrogate_grad(x), eager, planned, trained.surrogate_grad(xt).detach().numpy()):
         assert got.dtype == np_dtype
         assert (np.abs(got.astype(np.float64) - expected) <= allowed).all(), (got, expected)
+
+
+@pytest.mark.parametrize("f", [sg.SquarewaveFourierSeries(),
+                               sg.SquarewaveFourierSeries(t_period=0.5),
+                               sg.SquarewaveFourierSeries(n=3, t_period=2.0**-6)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_remainders_by_powers_of_two_are_floored_exactly(f, dtype):
+    """The periodic surrogate's phase, |x| mod a power of two from 1 on, is planned as
+    ``t - c floor(t / c)`` (PyTorch's CPU remainder takes as long as its cosine): every step is
+    exact, so the planned backward is the eager one bit for bit, at huge, infinite and NaN x
+    too."""
+    from spikegrad.backends import _torch_plan
+
+    plan = _torch_plan.plan_for(f.spec.formula, f.spec.values, dtype)
+    assert ".floor_()" in plan.source, plan.source  # a period below 1: floored mod 128 T
+    assert ("remainder" in plan.source) == (f.t_period < 1), plan.source
+    generator = torch.Generator().manual_seed(0)
+    x = torch.cat([torch.randn(3000, generator=generator, dtype=dtype) * scale
+                   for scale in (1.0, 1e3, 1e7, 1e20)])
+    special = [0.0, -0.0, 8.0, -8.0, 7.999, 1e-30, float(torch.finfo(dtype).max),
+               float("inf"), -float("inf"), float("nan")]
+    x = torch.cat([x, torch.tensor(special, dtype=dtype)])
+    v = torch.linspace(-2, 2, x.numel(), dtype=dtype)
+    planned = _torch_plan.times_derivative(plan, v, x, "always")
+    eager = v * f.surrogate_grad(x)
+    torch.testing.assert_close(planned, eager, rtol=0, atol=0, equal_nan=True)
+    reference = f.surrogate_grad(x.double().numpy())  # NumPy: an exact remainder
+    np.testing.assert_array_equal(np.isnan(planned.numpy()), np.isnan(reference))
+    assert np.isnan(reference[-3:]).all() and np.isfinite(reference[:-3]).all()
+
+
+class _Sawtooth(sg.Surrogate):
+    """A user's surrogate with remainders of x itself and of |x| (by a power of two from 1 on,
+    planned floored, and below 1, planned as PyTorch's remainder: t / c would overflow)."""
+
+    period = sg.Param(8.0, gt=0, le=1e6, doc="period")
+
+    @staticmethod
+    def grad(x, period, *, xp):
+        a = xp.remainder(xp.abs(x), 0.5 * period)
+        r = xp.remainder(x, period)  # x's last use
+        return r * xp.cos(r) + a
+
+
+@pytest.mark.parametrize("period", [8.0, 0.5])
+def test_a_floored_remainder_never_writes_over_x_or_overflows(period):
+    """The plan's floored remainder keeps its operand's buffer while it reads it, and x (the
+    caller's tensor) is never a buffer of the plan; a divisor below 1 keeps PyTorch's
+    remainder, whose t / c cannot overflow to -inf."""
+    from spikegrad.backends import _torch_plan
+
+    f = _Sawtooth(period=period)
+    plan = _torch_plan.plan_for(f.spec.formula, f.spec.values, torch.float32)
+    assert ("floor_" in plan.source) == (period >= 2) and "out=x" not in plan.source, plan.source
+    assert ("remainder" in plan.source) == (period < 2), plan.source
+    values = [-3.0, 0.5, 2.0, 9.0, 1e30, -3e38, 3e38]
+    x = torch.tensor(values, requires_grad=True)
+    (planned,) = torch.autograd.grad(f(x), x, torch.ones(len(values)))
+    assert x.tolist() == torch.tensor(values).tolist()
+    eager = f.surrogate_grad(torch.tensor(values))
+    torch.testing.assert_close(planned, eager, rtol=0, atol=0)
+    assert torch.isfinite(planned).all()
 
 
 class _Lorentz(sg.Surrogate):

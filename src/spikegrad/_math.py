@@ -77,8 +77,8 @@ def _nan_through(x: Any, out: Any, xp: Any) -> Any:
 def _exp_neg_abs(z: Any, xp: Any) -> Any:
     """``exp(-|z|)``: in (0, 1], never overflows.
 
-    Written ``-1.0 * |z|`` (the same number): XLA's CPU code for ``exp(negate(t))`` is about
-    20% slower than for ``exp(multiply(t, -1))``.
+    Written ``-1.0 * |z|`` (the same number): XLA's CPU code for ``exp(negate(t))`` is 20-40%
+    slower than for ``exp(multiply(t, -1))``.
     """
     return xp.exp(-1.0 * xp.abs(z))
 
@@ -89,21 +89,28 @@ def _sigmoid(z: Any, xp: Any) -> Any:
     return xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def _scaled_exp_neg(scale: Any, t: Any, xp: Any, hook: bool = True) -> Any:
-    """``scale * exp(-t)`` for ``t >= 0``, as ``(scale * exp(-t/2)) * exp(-t/2)``, or as
-    written where ``scale`` is a number of magnitude up to 1.
+def _number(value: Any) -> bool:
+    """Whether ``value`` is a Python number (a parameter known when the math is evaluated, not
+    an array, a tensor or a traced value), on which the math may choose its form."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
-    Where ``exp(-t)`` alone is subnormal but the product with a large ``scale`` is a normal
-    number, the halves are normal: XLA (CPU and GPU) and fast CUDA modes flush subnormal
-    intermediates to zero, which would turn such a tail value into 0. A namespace with a
-    ``scaled_exp_neg`` hook (see :mod:`spikegrad._namespace`) computes it its own way, which
-    may move the exponent by ``log(scale)`` (a rounding of that size): ``hook=False`` keeps
-    the halves for a scale far from 1.
+
+def _scaled_exp_neg(scale: Any, t: Any, xp: Any, hook: bool = True) -> Any:
+    """``scale * exp(-t)`` for ``t >= 0``, with no subnormal intermediate.
+
+    Computed as ``(scale * exp(-t/2)) * exp(-t/2)``: where ``exp(-t)`` alone is subnormal but
+    the product with a large ``scale`` is a normal number, the halves are normal (XLA, CPU and
+    GPU, and fast CUDA modes flush subnormal intermediates to zero, which would turn such a
+    tail value into 0). Where ``scale`` is a number of magnitude up to 1, as written (where
+    ``exp(-t)`` is subnormal, so is the result). A namespace with a ``scaled_exp_neg`` hook
+    (see :mod:`spikegrad._namespace`) computes it its own way, which may move the exponent by
+    ``log(scale)`` (a rounding of that size): ``hook=False`` keeps the halves for a scale far
+    from 1.
     """
     if hook and getattr(xp, "scaled_exp_neg", None) is not None:
         return xp.scaled_exp_neg(scale, t)
-    if isinstance(scale, (int, float)) and not isinstance(scale, bool) and abs(scale) <= 1:
-        return scale * xp.exp(-1.0 * t)  # where exp(-t) is subnormal, so is the result
+    if _number(scale) and abs(scale) <= 1:
+        return scale * xp.exp(-1.0 * t)
     half = xp.exp(-0.5 * t)
     return (scale * half) * half
 
@@ -215,12 +222,12 @@ def _inverse_power(a: Any, d: Any, alpha: Any, xp: Any) -> Any:
     For an ``alpha`` that is a number above 1.5, one ``log1p(a / (d / 2))``: where that
     quotient overflows to inf (and the result is 0), ``log(1 + 2 a / d)`` is at least the log
     of the dtype's largest number, and ``(1 + 2 a / d)**-alpha`` is below its smallest
-    subnormal number (float16: 1.5 times the log of 65504 is 16.6, the log of 2**24; float32
-    and float64 need 1.17 and 1.05), so 0 is its value rounded. Otherwise (a trained or traced
+    subnormal number (float32 and float64 need an ``alpha`` above 1.17 and 1.05; 16-bit
+    inputs are computed in float32), so 0 is its value rounded. Otherwise (a trained or traced
     ``alpha``, or one up to 1.5) the overflow-free :func:`_log1p_2t`, two ``log1p``.
     """
-    if isinstance(alpha, (int, float)) and not isinstance(alpha, bool) and alpha > 1.5:
-        log_base = xp.log1p(a / (0.5 * d))  # d / 2 is exact: 2 a / d rounded once
+    if _number(alpha) and alpha > 1.5:
+        log_base = xp.log1p(a / (0.5 * d))  # halving d rounds nothing: one rounding of 2a / d
     else:
         log_base = _log1p_2t(a / d, xp)
     return xp.exp(-alpha * log_base)
@@ -232,14 +239,17 @@ def _period_phase(x: Any, period: Any, xp: Any) -> Any:
     The remainder of ``|x|`` (both operands positive) is exact where the library computes it
     exactly (NumPy, JAX, the generated kernels), with no rounding of ``x + period`` for
     negative ``x``. It is taken in two steps, modulo ``128 period`` (an exact multiple) and then
-    ``period``: a library that computes ``a - b floor(a / b)`` (PyTorch on vectors) would
-    otherwise overflow ``a / b`` for huge ``|x|`` and a period below 1, and return NaN.
-    A namespace with a ``positive_remainder`` hook (an exact remainder of non-negative numbers;
-    see :mod:`spikegrad._namespace`) takes it in one step.
+    ``period``: a library that computes ``a - b floor(a / b)`` would otherwise overflow
+    ``a / b`` for huge ``|x|`` and a period below 1, and return NaN. A namespace with a
+    ``positive_remainder`` hook (an exact remainder of non-negative numbers; see
+    :mod:`spikegrad._namespace`) takes it in one step, and so does a period that is a number
+    from 1 on (``a / b <= a``).
     """
     positive_remainder = getattr(xp, "positive_remainder", None)
     if positive_remainder is not None:
         a = positive_remainder(xp.abs(x), period)
+    elif _number(period) and period >= 1:
+        a = xp.remainder(xp.abs(x), period)
     else:
         a = xp.remainder(xp.remainder(xp.abs(x), 128.0 * period), period)
     return a * (2.0 * math.pi / period)
