@@ -31,7 +31,7 @@ import numpy as np
 
 from spikegrad._contract import Formula, Spec
 from spikegrad._dtypes import FLOATING_DTYPES, not_floating_error
-from spikegrad._evaluate import check_cotangent_shape, evaluate
+from spikegrad._evaluate import check_cotangent_shape, evaluate, finite_points
 from spikegrad._namespace import MathNamespace
 
 
@@ -145,8 +145,10 @@ def _parameter_tangent(
 ) -> jax.Array:
     """``sum_i dg(x; values)/dvalue_i * dot_i`` over the trainable values, in ``x``'s dtype: the
     forward-mode derivative of the primitive (computed under the dtype rules of ``evaluate``)
-    with respect to those values."""
+    with respect to those values, taken at :func:`~spikegrad._evaluate.finite_points` (no NaN
+    at +-inf)."""
     trained = formula.trainable
+    x = finite_points(x, _NS)
 
     def primitive(*chosen: Any) -> jax.Array:
         merged = list(values)

@@ -51,7 +51,7 @@ import torch
 from spikegrad import _config
 from spikegrad._contract import Spec
 from spikegrad._dtypes import FLOATING_DTYPES, not_floating_error
-from spikegrad._evaluate import check_cotangent_shape, evaluate
+from spikegrad._evaluate import check_cotangent_shape, evaluate, finite_points
 from spikegrad._namespace import MathNamespace
 
 from . import _torch_plan
@@ -303,7 +303,9 @@ def _apply_trained(spec: Spec, x: torch.Tensor, origin: bool, slots: tuple[int, 
     trained = tuple(spec.values[i] for i in slots)
     anchor = None
     if _anchor_needed():
-        anchor = evaluate(spec.formula.primitive, x.detach(), spec.values, _NS)
+        # taken at finite points: dg/dalpha at +-inf is its limit, not 0 * inf
+        anchor = evaluate(spec.formula.primitive, finite_points(x.detach(), _NS), spec.values,
+                          _NS)
     static = Spec(spec.formula, tuple(None if i in slots else v
                                       for i, v in enumerate(spec.values)))
     function = _TrainedSpikeNoJvp if _is_compiling() else _TrainedSpike

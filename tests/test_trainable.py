@@ -428,3 +428,19 @@ def test_trained_alpha_gradient_is_finite_at_zero_and_tiny_x(cls, dtype):
     expected = finite_difference(cls, "alpha", {"alpha": 2.0}, x, v)
     np.testing.assert_allclose(float(alpha.grad), expected,
                                rtol=1e-4 if dtype == torch.float32 else 1e-6)
+
+
+@pytest.mark.parametrize(("cls", "name"), CASES)
+def test_parameter_gradient_at_infinite_and_huge_x_is_a_number(cls, name):
+    """One infinite or huge input leaves a trained parameter's gradient a number, not the NaN
+    of autodiff's 0 * inf: at x = +-inf it is the gradient at the dtype's largest number (the
+    limit where g saturates), in JAX and in PyTorch."""
+    values = values_of(cls)
+    largest = float(np.finfo(np.float64).max)
+    for x in (-np.inf, np.inf, -largest, largest, -1e300, 1e300):
+        for gradient in (jax_gradient, torch_gradient):
+            g = gradient(cls, name, values, np.asarray([x]), np.ones(1))
+            assert not math.isnan(g), (gradient.__name__, x, g)
+            if math.isinf(x):
+                assert g == gradient(cls, name, values, np.asarray([math.copysign(largest, x)]),
+                                     np.ones(1)), (gradient.__name__, x)

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from ._dtypes import needs_float32_compute
 
-__all__ = ["evaluate", "check_cotangent_shape"]
+__all__ = ["evaluate", "check_cotangent_shape", "finite_points"]
 
 
 def check_cotangent_shape(x: Any, cotangent: Any) -> None:
@@ -28,6 +28,20 @@ def check_cotangent_shape(x: Any, cotangent: Any) -> None:
             f"the cotangent has shape {tuple(cotangent.shape)} but x has shape "
             f"{tuple(x.shape)}; pass a cotangent of x's shape (vjp does not broadcast)"
         )
+
+
+def finite_points(x: Any, xp: Any) -> Any:
+    """``x`` with +-inf lowered to +-the largest number of its dtype (NaN stays NaN): the points
+    at which the adapters take a trained parameter's gradient ``dg/dalpha``.
+
+    At ``x = +-inf`` autodiff of the primitive meets ``0 * inf`` (``exp(-alpha |x|)`` is 0, its
+    derivative in ``alpha`` that times ``|x|``) where ``dg/dalpha`` has a limit; at the largest
+    finite ``x`` the same formulas give that limit where ``g`` saturates (0, or a number such
+    as ``InvSquareGrad``'s ``-2/alpha**2``), and that largest number times the slope's
+    derivative where ``g`` has a linear tail (whose limit is infinite), not NaN.
+    """
+    largest = float(xp.finfo(x.dtype).max)
+    return xp.clip(x, min=-largest, max=largest)
 
 
 def _on_device_of(x: Any, out: Any, xp: Any) -> Any:

@@ -179,7 +179,9 @@ def _normal_pdf(
 
 def _normal_cdf(x: Any, mu: Any, sigma: Any, xp: Any) -> Any:
     """Distribution function of N(mu, sigma**2), accurate in the lower tail (via ``erfc``)."""
-    return 0.5 * xp.erfc(-(x - mu) / (sigma * _SQRT_2))
+    # (mu - x) times 1 / (sigma sqrt 2): where x / sigma**2 overflows (huge x, small sigma),
+    # the derivative in sigma is 0 * |x| = 0, not 0 * inf.
+    return 0.5 * xp.erfc((mu - x) * (1.0 / (sigma * _SQRT_2)))
 
 
 def _expm1_ratio(z: Any, xp: Any) -> Any:
@@ -549,7 +551,9 @@ def inv_square_grad_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
     \begin{cases} \frac{1}{\alpha(1 + \alpha|x|)} & x < 0 \\
     \frac{2}{\alpha} - \frac{1}{\alpha(1 + \alpha|x|)} & x \ge 0 \end{cases}
     """
-    tail = 1.0 / (alpha * (1.0 + alpha * xp.abs(x)))
+    # (1 / (1 + alpha |x|)) / alpha: where alpha |x| overflows, the derivative in alpha is
+    # |x| / inf**2 = 0, where 1 / (alpha (1 + alpha |x|)) made it 0 * inf.
+    tail = (1.0 / (1.0 + alpha * xp.abs(x))) / alpha
     return xp.where(x < 0, tail, 2.0 / alpha - tail)
 
 
