@@ -111,13 +111,13 @@ _grad_enabled = torch.is_grad_enabled
 # torch.autograd.functional.jacobian(vectorize=True) (PyTorch's older vmap, which
 # _functorch_active does not see) take no out= arguments.
 _legacy_batched = getattr(torch._C._functorch, "is_legacy_batchedtensor", lambda t: False)
-_runners: dict[tuple[Any, ...], Any] = {}
 
 
 def _times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor, fuse: str) -> torch.Tensor:
     """``v * g'(x)`` for a cotangent or tangent ``v`` of ``x``'s shape (as the autograd engine
     passes them; :meth:`TorchAdapter.vjp` checks its own): planned for plain backward passes
-    on plain tensors (see :func:`_runner`), eager operations otherwise.
+    on plain tensors (:func:`spikegrad.backends._torch_plan.plan_of`), eager operations
+    otherwise.
 
     This runs in every backward pass, where each Python step costs about twice what it costs
     outside the autograd engine: the checks are the cheapest first, and the plan is found with
@@ -138,25 +138,12 @@ def _times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor, fuse: str) -
     ):
         key = (spec, x.dtype, "cpu" if x.is_cpu else x.device.type)
         try:
-            plan = _runners[key]
-        except KeyError:
-            plan = _runner(spec, *key[1:])
-            if len(_runners) >= _torch_plan.MAX_PLANS:
-                _runners.clear()
-            _runners[key] = plan
-        except TypeError:  # unhashable values
-            plan = None
+            plan = _torch_plan._plans[key]
+        except (KeyError, TypeError):  # not made yet, or unhashable values (plan_of: None)
+            plan = _torch_plan.plan_of(*key)
         if plan is not None:
             return _torch_plan.times_derivative(plan, v, x, fuse)
     return evaluate(spec.formula.derivative, x, spec.values, _NS, v)
-
-
-def _runner(spec: Spec, dtype: torch.dtype, device: str) -> Any:
-    """The plan of ``v * g'(x)`` (:func:`spikegrad.backends._torch_plan.plan_for`) for CPU
-    and CUDA tensors, or None: evaluate eagerly (other devices)."""
-    if device not in ("cpu", "cuda"):
-        return None
-    return _torch_plan.plan_for(spec.formula, spec.values, dtype, device)
 
 
 class _SpikeNoJvp(torch.autograd.Function):

@@ -67,9 +67,10 @@ from typing import Any, Callable
 import torch
 
 from spikegrad import _config
-from spikegrad._contract import Formula
+from spikegrad._contract import Formula, Spec
 
-__all__ = ["BLOCK", "MAX_PLANS", "exp_cpu", "nan_through", "number", "plan_for", "times_derivative"]
+__all__ = ["BLOCK", "exp_cpu", "nan_through", "number", "plan_for", "plan_of",
+           "times_derivative"]
 
 BLOCK = 1 << 19
 """Elements per block of the blocked evaluation and of each scratch buffer (2 MiB in float32:
@@ -78,8 +79,7 @@ calls, each of which PyTorch splits between its threads: at 2**17 the sigmoid su
 backward on 2**20 elements with two threads took 1.3-1.5 times as long."""
 
 MAX_PLANS = 512
-"""Plans kept (also by the adapter's cache of them): parameter sweeps must not grow the caches
-without bound."""
+"""Plans kept: parameter sweeps must not grow the cache without bound."""
 
 _UNARY = ("abs", "reciprocal", "exp", "expm1", "log", "log1p", "sqrt", "rsqrt", "sin", "cos", "tan",
           "atan", "tanh", "erfc", "square", "sign", "floor", "ceil", "trunc", "round", "negative")
@@ -691,28 +691,35 @@ def _generate(formula: Formula, values: tuple[Any, ...], dtype: torch.dtype, dev
     return plan
 
 
-_plans: dict[tuple[Any, ...], Callable[..., torch.Tensor] | None] = {}
+_plans: dict[tuple[Spec, torch.dtype, str], Callable[..., torch.Tensor] | None] = {}
+"""The plans made, by (spec, dtype, device type); the adapter reads it directly in every
+backward pass (a spec keeps its hash) and calls :func:`plan_of` on a miss."""
 
 
-def plan_for(formula: Formula, values: tuple[Any, ...], dtype: torch.dtype, device: str = "cpu"
-             ) -> Callable[..., torch.Tensor] | None:
+def plan_of(spec: Spec, dtype: torch.dtype, device: str) -> Callable[..., torch.Tensor] | None:
     """The cached plan of ``v * g'(x)`` for one surrogate, dtype and device type (None:
-    evaluate eagerly)."""
-    key = (formula, values, dtype, device)
+    evaluate eagerly; devices other than CPU and CUDA always)."""
+    key = (spec, dtype, device)
     try:
         return _plans[key]
     except KeyError:
         pass
     except TypeError:  # unhashable values
         return None
-    if not formula.symbolic:
+    if device not in ("cpu", "cuda") or not spec.formula.symbolic:
         plan = None
     else:
-        plan = _generate(formula, values, dtype, device)
+        plan = _generate(spec.formula, spec.values, dtype, device)
     if len(_plans) >= MAX_PLANS:
         _plans.clear()
     _plans[key] = plan
     return plan
+
+
+def plan_for(formula: Formula, values: tuple[Any, ...], dtype: torch.dtype, device: str = "cpu"
+             ) -> Callable[..., torch.Tensor] | None:
+    """:func:`plan_of` for a formula and its parameter values."""
+    return plan_of(Spec(formula, values), dtype, device)
 
 
 class _Scratch(threading.local):
