@@ -49,6 +49,18 @@ def test_peak_memory_of_a_real_step_is_counted():
     assert peak is None or peak >= 4 * (1 << 14)  # at least the forward's output
 
 
+def test_peak_memory_leaves_standard_error_alone(capfd):
+    # PyTorch's profiler writes "USDT: ... profiler_start" and "profiler_stop" lines to file
+    # descriptor 2 (two per table cell); the measurement hides them, and only them.
+    torch = pytest.importorskip("torch")
+    x = torch.linspace(-1, 1, 1 << 10, requires_grad=True)
+    bench._torch_peak_bytes(lambda: torch.autograd.grad(torch.sigmoid(x).sum(), x), "cpu")
+    print("after", file=sys.stderr)
+    err = capfd.readouterr().err
+    assert "profiler_st" not in err
+    assert err == "after\n"
+
+
 def test_reports_from_saved_results(tmp_path):
     results = {
         "machine": {"date": "2026-01-01", "processor": "cpu", "cpus": 2, "platform": "linux",

@@ -21,9 +21,11 @@ background load slows them alike. Run ``spikegrad bench`` (``--help`` for the op
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import importlib.util
 import os
+import sys
 import platform
 import statistics
 import time
@@ -129,6 +131,26 @@ def _time_all(fns: dict[str, Callable[[], Any]], sync: Callable[[Any], Any], rep
     return {key: statistics.median(v) for key, v in samples.items()}
 
 
+@contextlib.contextmanager
+def _quiet_stderr() -> Any:
+    """Standard error closed to the profiler's own lines while it runs: PyTorch's profiler
+    (kineto) writes a line to file descriptor 2 as it starts and as it stops (``USDT: ...
+    profiler_start``) whatever ``KINETO_LOG_LEVEL`` says, two lines per measured cell."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no standard error to quiet
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _torch_peak_bytes(step: Callable[[], Any], device: str) -> int | None:
     """The most bytes PyTorch held at once during ``step()`` beyond what existed before."""
     import torch
@@ -143,8 +165,8 @@ def _torch_peak_bytes(step: Callable[[], Any], device: str) -> int | None:
     try:
         from torch._C._profiler import _EventType
 
-        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU],
-                                    profile_memory=True) as prof:
+        with _quiet_stderr(), torch.profiler.profile(
+                activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True) as prof:
             step()
         # Every allocation (positive size) and free (negative) the profiler recorded, each at
         # its own time: the bytes live at each moment, and their maximum.
@@ -166,7 +188,7 @@ def _torch_peak_bytes(step: Callable[[], Any], device: str) -> int | None:
 
 def _torch_rows(names: list[str], sizes: tuple[int, ...], repeat: int, peers: bool,
                 min_seconds: float) -> list[dict[str, Any]]:
-    os.environ.setdefault("KINETO_LOG_LEVEL", "5")  # the profiler's start/stop lines: quiet
+    os.environ.setdefault("KINETO_LOG_LEVEL", "5")  # quiets older PyTorch versions' profiler
     import torch
 
     import spikegrad as sg
