@@ -262,6 +262,31 @@ def test_second_derivative_is_a_number_at_huge_and_infinite_x(cls, dtype):
                                atol=1e-6)
 
 
+# The surrogates whose g' lowers +-inf to the largest number (spikegrad._math._finite).
+LOWERING_INFINITY = [sg.ERF, sg.GaussianGrad, sg.MultiGaussianGrad, sg.Arctan, sg.SoftSign,
+                     sg.InvSquareGrad, sg.SparseFastSigmoid, sg.AlgebraicSigmoid]
+
+
+@pytest.mark.parametrize("cls", LOWERING_INFINITY)
+def test_the_clip_of_infinity_is_compiled_only_where_g_prime_is_differentiated(cls):
+    """The lowering of +-inf serves the derivatives of g' (the test above): the first-order
+    pass, forward and backward as training compiles it (and forward mode), has no clamp in
+    XLA's loop; jax.grad of g' has it."""
+    f = cls()
+    x = jnp.linspace(-3.0, 3.0, 64)
+
+    def step(v, ct):
+        out, pull_back = jax.vjp(f, v)
+        return out, pull_back(ct)[0]
+
+    def compiled(fn, *args):
+        return jax.jit(fn).lower(*args).compile().as_text()
+
+    assert "clamp" not in compiled(step, x, jnp.ones_like(x))
+    assert "clamp" not in compiled(lambda v: jax.jvp(f, (v,), (jnp.ones_like(v),)), x)
+    assert "clamp" in compiled(jax.grad(lambda v: f.surrogate_grad(v).sum()), x)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("alpha", [0.5, 2.0, 100.0])
 def test_scaled_exponentials_keep_the_peak_and_the_tail(alpha, dtype):

@@ -153,7 +153,11 @@ def _finite(t: Any, xp: Any) -> Any:
 
     Only derivatives need it: the planned PyTorch backward, first order only, records no
     ``finfo`` and leaves it out (the same numbers, one pass fewer), and so do the generated
-    CUDA kernels."""
+    CUDA kernels. A namespace with a ``lower_infinite`` hook (see :mod:`spikegrad._namespace`)
+    lowers them only where g' is itself differentiated (JAX)."""
+    hook = getattr(xp, "lower_infinite", None)
+    if hook is not None:
+        return hook(t)
     try:
         largest = float(xp.finfo(t.dtype).max)
     except (AttributeError, TypeError, ValueError):  # mpmath numbers, generated kernels
