@@ -287,6 +287,47 @@ def test_the_clip_of_infinity_is_compiled_only_where_g_prime_is_differentiated(c
     assert "clamp" in compiled(jax.grad(lambda v: f.surrogate_grad(v).sum()), x)
 
 
+@pytest.mark.parametrize(("cls", "alpha"), [
+    *((sg.QPseudoSpike, a) for a in (0.3, 0.5, 0.9, 0.999, 1.0, 1.5, 2.0, 8.0, 1e3)),
+    *((sg.QPseudoSpikeUnitArea, a) for a in (1.02, 1.5, 1.99, 2.0, 2.5, 2.999, 3.0, 8.0)),
+])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_inverse_powers_take_one_logarithm_for_every_alpha(cls, alpha, dtype):
+    """(1 + 2|x|/d)^-alpha from JAX's hook (one log1p whatever d = alpha +- 1; alpha traced):
+    the value computed in logarithms in float64 from the peak to the dtype's largest number
+    and inf, in the three forms the hook chooses between (d/2 from 1 on, from 1/2 to 1, below
+    1/2), with alpha as a constant, traced under jit and batched under vmap. Below the smallest
+    normal number XLA flushes to zero."""
+    info = np.finfo(dtype)
+    f = cls(alpha=alpha)
+    d = alpha + 1.0 if cls is sg.QPseudoSpike else alpha - 1.0
+    x = np.asarray([0.0, 1e-30, 1e-6, 0.01, 0.3, 1.0, 30.0, 1e6, float(info.max) / 64,
+                    float(info.max) / 3, float(info.max), np.inf], dtype=dtype)
+    a = x.astype(np.float64)
+    near = np.minimum(a, 1e6)  # log(1 + 2a/d), beyond 1e6 without forming 2a/d
+    far = np.maximum(a, 1e6)
+    log_base = np.where(a < 1e6, np.log1p(2 * near / d),
+                        np.log(2.0) + np.log(far) - np.log(d) + np.log1p(0.5 * d / far))
+    expected = np.exp(-alpha * log_base)
+    allowed = np.where(np.isinf(a), 0.0,
+                       4 * float(info.eps) * (1 + alpha * np.minimum(log_base, 1e4)) * expected)
+    allowed += float(info.tiny)
+    xj = jnp.asarray(x)
+    by_alpha = jax.jit(lambda v, alpha: cls(alpha=alpha).surrogate_grad(v))
+    batched = jax.vmap(by_alpha, in_axes=(None, 0))(xj, jnp.asarray([alpha, alpha], dtype))
+    for got in (f.surrogate_grad(xj), by_alpha(xj, alpha), batched[0], batched[1]):
+        assert got.dtype == x.dtype
+        error = np.abs(np.asarray(got, dtype="float64") - expected)
+        assert (error <= allowed).all(), (x, np.asarray(got), expected)
+
+    def step(v, ct, alpha):
+        out, pull_back = jax.vjp(cls(alpha=alpha), v)
+        return out, pull_back(ct)[0]
+
+    compiled = jax.jit(step).lower(xj, xj, alpha).compile().as_text()
+    assert compiled.count("log-plus-one(") == 1, compiled
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("alpha", [0.5, 2.0, 100.0])
 def test_scaled_exponentials_keep_the_peak_and_the_tail(alpha, dtype):

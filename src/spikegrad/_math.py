@@ -230,8 +230,13 @@ def _inverse_power(a: Any, d: Any, alpha: Any, xp: Any) -> Any:
     of the dtype's largest number, and ``(1 + 2 a / d)**-alpha`` is below its smallest
     subnormal number (float32 and float64 need an ``alpha`` above 1.17 and 1.05; 16-bit
     inputs are computed in float32), so 0 is its value rounded. Otherwise (a trained or traced
-    ``alpha``, or one up to 1.5) the overflow-free :func:`_log1p_2t`, two ``log1p``.
+    ``alpha``, or one up to 1.5) the overflow-free :func:`_log1p_2t`, two ``log1p``. A
+    namespace with an ``inverse_power`` hook (see :mod:`spikegrad._namespace`) computes it its
+    own way.
     """
+    hook = getattr(xp, "inverse_power", None)
+    if hook is not None:
+        return hook(a, d, alpha)
     if _number(alpha) and alpha > 1.5:
         log_base = xp.log1p(a / (0.5 * d))  # halving d rounds nothing: one rounding of 2a / d
     else:

@@ -26,6 +26,12 @@ passes one:
     a boolean comparison then a cast, and no boolean temporary). Used by
     :func:`spikegrad._math.spike`.
 
+``inverse_power(a, d, alpha)``
+    ``(1 + 2 a / d)**-alpha`` for ``a >= 0`` and ``d > 0``, a number wherever the value is a
+    normal one (JAX: one ``log1p`` per element whatever ``d``, with scalars chosen once per
+    call, where the portable math needs two for a traced ``alpha``). Used by
+    :func:`spikegrad._math._inverse_power`.
+
 ``lower_infinite(t)``
     ``t`` with +-inf lowered to the dtype's largest number where derivatives of it are taken,
     and ``t`` itself where only its value is (JAX: a ``jax.custom_jvp`` identity whose rule
@@ -164,6 +170,9 @@ class MathNamespace:
 
     compare_as: Callable[[Any, str, Any], Any] | None = None
     """The one-pass compare-and-cast hook (see the module docstring), or ``None``."""
+
+    inverse_power: Callable[[Any, Any, Any], Any] | None = None
+    """The one-logarithm inverse power (see the module docstring), or ``None``."""
 
     lower_infinite: Callable[[Any], Any] | None = None
     """The clip of +-inf where derivatives are taken (see the module docstring), or ``None``."""
