@@ -68,7 +68,8 @@ passes one:
 ``sigmoid_slope(z, scale)``
     ``scale * sigmoid(z) * (1 - sigmoid(z))`` with full relative accuracy in both tails (JAX: one
     exponential, where XLA turns the portable form's square of ``exp(-|z|/2)`` into a second
-    one). Used by :func:`spikegrad._math._sigmoid_slope`.
+    one, and the guard against ``exp``'s overflow only where it is differentiated). Used by
+    :func:`spikegrad._math._sigmoid_slope`.
 """
 
 from __future__ import annotations
