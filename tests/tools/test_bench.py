@@ -51,7 +51,8 @@ def test_peak_memory_of_a_real_step_is_counted():
 
 def test_peak_memory_leaves_standard_error_alone(capfd):
     # PyTorch's profiler writes "USDT: ... profiler_start" and "profiler_stop" lines to file
-    # descriptor 2 (two per table cell); the measurement hides them, and only them.
+    # descriptor 2 (two per table cell); the measurement hides them, and standard error is
+    # restored after it.
     torch = pytest.importorskip("torch")
     x = torch.linspace(-1, 1, 1 << 10, requires_grad=True)
     bench._torch_peak_bytes(lambda: torch.autograd.grad(torch.sigmoid(x).sum(), x), "cpu")

@@ -25,9 +25,9 @@ import contextlib
 import datetime
 import importlib.util
 import os
-import sys
 import platform
 import statistics
+import sys
 import time
 from typing import Any, Callable
 
@@ -133,9 +133,10 @@ def _time_all(fns: dict[str, Callable[[], Any]], sync: Callable[[Any], Any], rep
 
 @contextlib.contextmanager
 def _quiet_stderr() -> Any:
-    """Standard error closed to the profiler's own lines while it runs: PyTorch's profiler
-    (kineto) writes a line to file descriptor 2 as it starts and as it stops (``USDT: ...
-    profiler_start``) whatever ``KINETO_LOG_LEVEL`` says, two lines per measured cell."""
+    """File descriptor 2 sent to ``os.devnull`` for the block (the profiler and the step it
+    measures, which has already run while being timed): PyTorch's profiler (kineto) writes a
+    line there as it starts and as it stops (``USDT: ... profiler_start``) whatever
+    ``KINETO_LOG_LEVEL`` says, two lines per measured cell."""
     sys.stderr.flush()
     try:
         saved = os.dup(2)
