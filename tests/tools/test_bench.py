@@ -62,6 +62,44 @@ def test_peak_memory_leaves_standard_error_alone(capfd):
     assert err == "after\n"
 
 
+PINNED = """
+import json, os
+from spikegrad.tools import bench
+core = bench.pin()
+import jax, jax.numpy as jnp, torch
+loop = jax.jit(lambda v: jnp.exp(v) * 2).lower(jnp.ones(1 << 20)).compile().as_text()
+print(json.dumps({"core": core, "affinity": sorted(os.sched_getaffinity(0)),
+                  "torch_threads": torch.get_num_threads(),
+                  "split": "outer_dimension_partitions" in loop}))
+"""
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "sched_setaffinity"), reason="Linux only")
+def test_pin_runs_on_one_core_with_one_thread_per_framework():
+    pytest.importorskip("jax")
+    pytest.importorskip("torch")
+    out = subprocess.run([sys.executable, "-c", PINNED], capture_output=True, text=True,
+                         timeout=300, check=True).stdout
+    got = json.loads(out.strip().splitlines()[-1])
+    assert got["affinity"] == [got["core"]]
+    assert got["torch_threads"] == 1
+    assert not got["split"]  # XLA's loop runs on the calling thread, not split between threads
+
+
+def test_pin_after_jax_has_run_changes_nothing():
+    jax = pytest.importorskip("jax")
+    import os
+
+    jax.numpy.ones(2).block_until_ready()  # JAX has run: its threads are set
+    affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    flags = os.environ.get("XLA_FLAGS")
+    with pytest.raises(RuntimeError, match="pin before JAX first runs"):
+        bench.pin()
+    assert os.environ.get("XLA_FLAGS") == flags
+    if affinity is not None:
+        assert os.sched_getaffinity(0) == affinity
+
+
 def test_reports_from_saved_results(tmp_path):
     results = {
         "machine": {"date": "2026-01-01", "processor": "cpu", "cpus": 2, "platform": "linux",
@@ -85,6 +123,10 @@ def test_reports_from_saved_results(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "30 us (3.00)" in out.stdout
     assert (tmp_path / "page.rst").read_text() == bench.format_rst(results)
+    assert "pinned" not in table and "pinned" not in rst
+    results["machine"]["pinned_core"] = 1  # a --pin run says so
+    assert bench.format_table(results).startswith("pinned to core 1, one thread per framework")
+    assert "(2 CPUs, pinned to one core, XLA on one thread)" in bench.format_rst(results)
 
 
 def test_bench_has_no_parser_of_its_own():

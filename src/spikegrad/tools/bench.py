@@ -31,7 +31,8 @@ import sys
 import time
 from typing import Any, Callable
 
-__all__ = ["DEFAULT_SIZES", "format_rst", "format_table", "machine", "plot", "run"]
+__all__ = ["DEFAULT_SIZES", "ONE_XLA_THREAD", "format_rst", "format_table", "machine", "pin",
+           "plot", "run"]
 
 DEFAULT_SIZES = (4096, 1 << 16, 1 << 20, 1 << 24)
 
@@ -302,6 +303,41 @@ def _row(framework: str, mode: str, library: str, label: str, name: str, n: int,
     }
 
 
+ONE_XLA_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+"""The ``XLA_FLAGS`` that keep XLA's CPU code on the calling thread."""
+
+
+def pin() -> int:
+    """Run this process on one CPU core, with one thread for each framework; return the core.
+
+    On a shared machine with two cores, a framework that splits an operation between two
+    threads is slowed by large, irregular factors whenever anything else runs: two runs of
+    the same JAX loops differ by 0.1-0.3 in their ratios. On one core, with one thread, the
+    comparison of two loops is steady to a few percent. The process is bound to the last core
+    it may run on (``os.sched_setaffinity``), PyTorch to one thread, and XLA's CPU code to the
+    calling thread (:data:`ONE_XLA_THREAD`, added to ``XLA_FLAGS``, which JAX reads when it
+    first runs: after that, this raises ``RuntimeError`` and changes nothing).
+    """
+    jax = sys.modules.get("jax")
+    if jax is not None:
+        from jax._src import xla_bridge
+
+        if getattr(xla_bridge, "backends_are_initialized", lambda: True)():
+            raise RuntimeError(
+                "JAX has already run in this process, so its threads are set; pin before JAX "
+                "first runs (spikegrad bench --pin does)")
+    if not hasattr(os, "sched_setaffinity"):
+        raise RuntimeError("pinning needs os.sched_setaffinity (Linux); run without --pin")
+    core = max(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {core})
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {ONE_XLA_THREAD}".strip()
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+
+        torch.set_num_threads(1)
+    return core
+
+
 def run(
     frameworks: tuple[str, ...] = ("jax", "torch"),
     names: list[str] | None = None,
@@ -310,15 +346,17 @@ def run(
     repeat: int = 7,
     peers: bool = True,
     min_seconds: float = 0.02,
+    pinned: bool = False,
 ) -> dict[str, Any]:
     """Measure; ``{"machine": machine(), "rows": [...]}`` (one row per framework, mode,
     library, surrogate and size) for the installed frameworks. ``names`` defaults to the whole
-    catalogue."""
+    catalogue; ``pinned=True`` first calls :func:`pin` (this process, from then on)."""
     import spikegrad as sg
 
     names = list(names or sg.available())
     for name in names:
         sg.get(name)  # validates the names before any timing
+    core = pin() if pinned else None
     rows: list[dict[str, Any]] = []
     runners = {"jax": _jax_rows, "torch": _torch_rows}
     for framework in frameworks:
@@ -330,7 +368,10 @@ def run(
             progress(framework)
         with sg.backend(framework):
             rows += runners[framework](names, sizes, repeat, peers, min_seconds)
-    return {"machine": machine(), "rows": rows}
+    info = machine()
+    if core is not None:
+        info["pinned_core"] = core
+    return {"machine": info, "rows": rows}
 
 
 def _size(n: int) -> str:
@@ -365,7 +406,10 @@ def format_table(results: dict[str, Any]) -> str:
     """The results as an aligned text table: time in microseconds (ratio to the native op)."""
     header, body = _table(results)
     widths = [max(len(c) for c in column) for column in zip(header, *body)]
-    out = ["  ".join(c.ljust(w) for c, w in zip(header, widths))]
+    out = []
+    if "pinned_core" in results["machine"]:
+        out += [f"pinned to core {results['machine']['pinned_core']}, one thread per framework", ""]
+    out.append("  ".join(c.ljust(w) for c, w in zip(header, widths)))
     out.append("  ".join("-" * w for w in widths))
     out += ["  ".join(c.ljust(w) for c, w in zip(cells, widths)) for cells in body]
     memory = [r for r in results["rows"] if r.get("peak_bytes") is not None]
@@ -386,6 +430,7 @@ def format_rst(results: dict[str, Any], image: str | None = None) -> str:
     text = [
         f"Measured {m['date']} on {m['processor']} ({m['cpus']} CPUs"
         + (f", PyTorch using {m['torch_threads']} threads" if "torch_threads" in m else "")
+        + (", pinned to one core, XLA on one thread" if "pinned_core" in m else "")
         + f"), {m['platform']}, Python {m['python']}; {versions}. Each cell: median time of one forward+backward "
         "in microseconds, and in parentheses its ratio to the native op of the same "
         "framework measured in the same run (``torch.sigmoid``, ``jax.nn.sigmoid``).",

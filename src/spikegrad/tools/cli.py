@@ -159,7 +159,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         try:
             results = bench.run(frameworks, args.surrogate, tuple(args.sizes),
                                 progress=lambda f: bar.update(1), repeat=args.repeat,
-                                peers=not args.no_peers)
+                                peers=not args.no_peers, pinned=args.pin)
         finally:  # also on an error: the error message then starts on a clean line
             bar.close()
     if args.plot:
@@ -238,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=int, default=7, help="timed batches per measurement")
     p.add_argument("--no-peers", action="store_true",
                    help="leave out snntorch, spikingjelly, norse and braintools")
+    p.add_argument("--pin", action="store_true",
+                   help="run on one core with one thread per framework (steadier ratios)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--plot", metavar="PNG", help="also write a chart of the ratios")
     p.add_argument("--rst", metavar="PATH", help="also write the results as reStructuredText")
