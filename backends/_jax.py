@@ -32,6 +32,7 @@ import numpy as np
 from spikegrad._contract import Formula, Spec
 from spikegrad._dtypes import FLOATING_DTYPES, not_floating_error
 from spikegrad._evaluate import check_cotangent_shape, evaluate, finite_points
+from spikegrad._math import _finite
 from spikegrad._namespace import MathNamespace
 
 
@@ -55,20 +56,23 @@ def _differentiated_as(guarded: Callable[..., jax.Array]
     return decorate
 
 
-def _sigmoid_slope_guarded(z: jax.Array, scale: Any) -> jax.Array:
-    """:func:`_sigmoid_slope` with the exponent lowered where ``exp`` overflows (the value is
-    0 either way), so that the derivatives are 0 there too, not 0 * inf (NaN in g'' at +-inf
-    and for huge x)."""
+def _sigmoid_slope_as(z: jax.Array, scale: Any, guarded: bool) -> jax.Array:
+    """:func:`_sigmoid_slope` as written (``guarded=False``) or, for its derivatives, with the
+    exponent lowered where ``exp`` overflows: the value is 0 either way, and the derivative is
+    then 0 too, not 0 * inf (NaN in g'' at +-inf and for huge x)."""
     t = jnp.abs(z)
     m = jnp.maximum(0.25 * scale, 1.0)
     u = t - jnp.log(m)
-    over = u > _log_largest(t.dtype)
-    e = jnp.exp(jnp.where(over, 0.0, u))
-    a = jnp.where(over, 0.0, jnp.minimum(scale, 4.0) / (jnp.reciprocal(m) + e))
+    c, r = jnp.minimum(scale, 4.0), jnp.reciprocal(m)
+    if guarded:
+        over = u > _log_largest(t.dtype)
+        a = jnp.where(over, 0.0, c / (r + jnp.exp(jnp.where(over, 0.0, u))))
+    else:
+        a = c / (r + jnp.exp(u))
     return a * (1.0 - jnp.minimum(jnp.reciprocal(scale), jnp.finfo(t.dtype).max) * a)
 
 
-@_differentiated_as(_sigmoid_slope_guarded)
+@_differentiated_as(functools.partial(_sigmoid_slope_as, guarded=True))
 def _sigmoid_slope(z: jax.Array, scale: Any) -> jax.Array:
     """The ``sigmoid_slope`` hook: ``scale * sigmoid(z) * (1 - sigmoid(z))`` with one
     exponential and one division per element.
@@ -83,13 +87,9 @@ def _sigmoid_slope(z: jax.Array, scale: Any) -> jax.Array:
     the exponent by ``log(m)``, ``m = scale / 4``, computed once per call:
     ``a = (scale/m) / (1/m + exp(|z| - log m))``. ``1/scale`` is capped at the dtype's largest
     number, so a scale that is 0 in the compute dtype gives 0, not NaN. Where ``exp`` overflows,
-    ``a`` is 0 as written; derivatives are taken through :func:`_sigmoid_slope_guarded`.
+    ``a`` is 0 as written; derivatives are taken through :func:`_sigmoid_slope_as` with its guard.
     """
-    t = jnp.abs(z)
-    m = jnp.maximum(0.25 * scale, 1.0)
-    e = jnp.exp(t - jnp.log(m))
-    a = jnp.minimum(scale, 4.0) / (jnp.reciprocal(m) + e)
-    return a * (1.0 - jnp.minimum(jnp.reciprocal(scale), jnp.finfo(t.dtype).max) * a)
+    return _sigmoid_slope_as(z, scale, guarded=False)
 
 
 def _scaled_exp_neg(scale: Any, t: jax.Array) -> jax.Array:
@@ -141,17 +141,11 @@ def _inverse_power(a: jax.Array, d: Any, alpha: Any) -> jax.Array:
     return jnp.exp(-alpha * (jnp.log1p(a / s + q) - c))
 
 
-def _clip_infinite(t: jax.Array) -> jax.Array:
-    """``t`` with +-inf lowered to the largest number of its dtype."""
-    largest = float(jnp.finfo(t.dtype).max)
-    return jnp.clip(t, -largest, largest)
-
-
-@_differentiated_as(_clip_infinite)
+@_differentiated_as(lambda t: _finite(t, jnp))
 def _lower_infinite(t: jax.Array) -> jax.Array:
-    """The ``lower_infinite`` hook: ``t`` itself where only the value is asked for, and
-    :func:`_clip_infinite` wherever it is differentiated (g'' and higher, the trained
-    parameters' tangents).
+    """The ``lower_infinite`` hook: ``t`` itself where only the value is asked for, and the
+    portable clip of :func:`spikegrad._math._finite` wherever it is differentiated (g'' and
+    higher, the trained parameters' tangents).
 
     :func:`spikegrad._math._finite` is used only where the formula's value is the same with
     ``t`` infinite or lowered to the largest number (``t * t`` overflows to inf either way), so

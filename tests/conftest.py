@@ -37,6 +37,18 @@ class BackendCase:
     dtype_name: Callable[[Any], str]  # native array -> dtype name
 
 
+def inverse_power_reference(x: np.ndarray, alpha: float, d: float) -> tuple[np.ndarray, ...]:
+    """``(1 + 2|x|/d)^-alpha`` computed in logarithms in float64, beyond ``|x| = 1e6`` without
+    forming ``2|x|/d`` (which overflows near the largest number), and its logarithm
+    ``log(1 + 2|x|/d)``: the reference of the q_pseudo_spike pair where their base overflows."""
+    a = np.abs(np.asarray(x, dtype=np.float64))
+    near = np.minimum(a, 1e6)
+    far = np.maximum(a, 1e6)
+    log_base = np.where(a < 1e6, np.log1p(2 * near / d),
+                        np.log(2.0) + np.log(far) - np.log(d) + np.log1p(0.5 * d / far))
+    return np.exp(-alpha * log_base), log_base
+
+
 def _numpy_case() -> BackendCase:
     return BackendCase(
         "numpy",

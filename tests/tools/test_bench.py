@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -74,7 +75,7 @@ print(json.dumps({"core": core, "affinity": sorted(os.sched_getaffinity(0)),
 """
 
 
-@pytest.mark.skipif(not hasattr(__import__("os"), "sched_setaffinity"), reason="Linux only")
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux only")
 def test_pin_runs_on_one_core_with_one_thread_per_framework():
     pytest.importorskip("jax")
     pytest.importorskip("torch")
@@ -88,8 +89,6 @@ def test_pin_runs_on_one_core_with_one_thread_per_framework():
 
 def test_pin_after_jax_has_run_changes_nothing():
     jax = pytest.importorskip("jax")
-    import os
-
     jax.numpy.ones(2).block_until_ready()  # JAX has run: its threads are set
     affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
     flags = os.environ.get("XLA_FLAGS")

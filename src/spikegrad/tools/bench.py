@@ -318,8 +318,7 @@ def pin() -> int:
     calling thread (:data:`ONE_XLA_THREAD`, added to ``XLA_FLAGS``, which JAX reads when it
     first runs: after that, this raises ``RuntimeError`` and changes nothing).
     """
-    jax = sys.modules.get("jax")
-    if jax is not None:
+    if "jax" in sys.modules:
         from jax._src import xla_bridge
 
         if getattr(xla_bridge, "backends_are_initialized", lambda: True)():
