@@ -1211,3 +1211,16 @@ def test_16bit_products_are_rounded_once(cls):
             if hasattr(got, "detach"):
                 got = got.detach().double().numpy()
             assert_rounded_once(got, s, x64, ct64, dtype)
+
+
+def test_relu_grad_primitive_is_zero_left_of_its_support_at_subnormal_scales():
+    """g = 0 for x <= -width exactly, also where alpha width^2 is subnormal (a hypothesis case
+    of CI: the polynomial summed as written cancelled to alpha times one subnormal rounding);
+    g(width) is the whole area alpha width^2."""
+    for width in (1.2254088054640357e-156, 1e-3, 1.0, 20.0):
+        s = sg.ReluGrad(alpha=100.0, width=width)
+        x = np.asarray([-np.inf, -1e300, -2 * width, -width, width, np.inf])
+        g = s.surrogate_fun(x)
+        assert (g[:4] == 0).all(), (width, g)
+        if width * width > np.finfo(np.float64).tiny:  # (a subnormal area keeps few digits)
+            np.testing.assert_allclose(g[4:], 100.0 * width * width, rtol=1e-15)

@@ -503,8 +503,13 @@ def relu_grad_primitive(x: Any, alpha: Any, width: Any, *, xp: Any) -> Any:
     \alpha\left(w\,x_c - \tfrac12|x_c|x_c + \tfrac12 w^2\right),
     \quad x_c = \operatorname{clip}(x, -w, w)
     """
+    # The same polynomial as alpha (w + x_c)^2 / 2 left of 0 and alpha (w^2 - (w - x_c)^2 / 2)
+    # right of it: exactly 0 at x_c = -w and no cancellation in the left tail (the sum as
+    # written left alpha times a subnormal rounding of w^2 where w^2 is subnormal: g(-inf) > 0).
     xc = xp.clip(x, min=-width, max=width)
-    return alpha * (width * xc - 0.5 * xp.abs(xc) * xc + 0.5 * width * width)
+    left = width + xc
+    right = width - xc
+    return alpha * xp.where(xc < 0, 0.5 * (left * left), width * width - 0.5 * (right * right))
 
 
 def gaussian_grad_derivative(x: Any, sigma: Any, alpha: Any, *, xp: Any) -> Any:
