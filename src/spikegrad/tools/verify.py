@@ -229,20 +229,11 @@ def primitive_size(s: Any) -> float:
 
 
 def must_be_finite(s: Any, method: Callable[..., Any], x: np.ndarray, dtype: str) -> np.ndarray:
-    """Where ``method(s, x)`` must be finite: everywhere the exact value is within the dtype's
-    range. For g', wherever its float64 value is (a peak such as multi_gaussian_grad's, up to
-    scale (1 + h) / (sqrt(2 pi) sigma), may exceed float16's 65504); for g of a surrogate with
-    linear tails (``linear_tails``), where ``|slope * x|`` is (the slopes are its
-    parameters)."""
+    """Where ``method(s, x)`` must be finite: everywhere, except for g of a surrogate with
+    linear tails (``linear_tails``), whose exact value exceeds the dtype's range where
+    ``|slope * x|`` does (the slopes are its parameters)."""
     x = np.asarray(x, dtype=np.float64)
-    if method is grad:
-        try:
-            with np.errstate(all="ignore"):
-                exact = np.abs(np.asarray(s.surrogate_grad(x), dtype=np.float64))
-        except Exception:  # noqa: BLE001 - a surrogate without NumPy support: all of it
-            return np.ones(x.shape, dtype=bool)
-        return ~(exact >= 0.99 * _max(dtype))  # (a rounding may reach the largest number)
-    if not getattr(type(s), "linear_tails", False):
+    if method is grad or not getattr(type(s), "linear_tails", False):
         return np.ones(x.shape, dtype=bool)
     slope = max([1.0, *(abs(v) for v in s.params.values())])
     return np.abs(x) < 0.5 * _max(dtype) / slope
