@@ -43,6 +43,7 @@ from spikegrad.tools.verify import (
     extremes,
     perturbations,
     primitive_size,
+    rounds_to_infinity,
     scales,
 )
 
@@ -338,6 +339,34 @@ def test_dtype_and_shape_kept_for_every_operation(backend, cls):
 # ------------------------------------------------------------------------------- finiteness
 
 
+def where_gprime_fits(s: sg.Surrogate, x: np.ndarray, dtype: str) -> np.ndarray:
+    """The points of ``x`` where g' (in float64) is within ``dtype``'s range. A narrow peak can
+    exceed float16's 65504 at allowed parameters (multi_gaussian_grad's side peaks, about
+    ``scale h / (s sigma)**2``: -71,683 at ``h=5, s=0.1, sigma=0.001, scale=4`` near
+    ``x = 0.001``), where inf is the correct rounding of g'. ``check_finite`` counts that as a
+    failure, as ``spikegrad check`` reports such parameters of a user's surrogate; the properties
+    below assert that nothing else overflows."""
+    with np.errstate(all="ignore"):
+        exact = s.surrogate_grad(np.asarray(x, dtype=np.float64))
+    return x[~rounds_to_infinity(exact, dtype)]
+
+
+def test_only_a_gprime_beyond_the_dtype_is_left_out_of_the_finiteness_properties():
+    """The peak of the example above is left out, and only it: at every surrogate's defaults no
+    extreme input is, so the properties below check all of them."""
+    peaked = sg.MultiGaussianGrad(h=5, s=0.1, sigma=0.001, scale=4)
+    x = extremes("float16")
+    with pytest.raises(AssertionError, match=r"grad is not finite in float16 at x = \[ 0.00097656"):
+        check_finite(peaked, x, "float16")
+    kept = where_gprime_fits(peaked, x, "float16")
+    np.testing.assert_array_equal(np.setdiff1d(x, kept), [-0.0009765625, 0.0009760856628417969,
+                                                          0.0009765625])
+    check_finite(peaked, kept, "float16")
+    for cls in SURROGATE_CLASSES:
+        for dtype in ("float16", "bfloat16", "float32"):
+            assert where_gprime_fits(cls(), extremes(dtype), dtype).size == extremes(dtype).size
+
+
 @pytest.mark.parametrize("cls", SURROGATE_CLASSES)
 @settings(max_examples=5)
 @given(data=st.data())
@@ -346,7 +375,7 @@ def test_g_and_gprime_finite_at_extreme_inputs(backend, cls, data):
     JAX's are checked with 32-bit parameters below)."""
     s = data.draw(surrogates(cls, integers="edges"))
     for dtype in ("float32", "float64") if backend.name == "jax" else backend.dtypes:
-        check_finite(s, extremes(dtype), dtype,
+        check_finite(s, where_gprime_fits(s, extremes(dtype), dtype), dtype,
                      lambda method, s, v, d: backend.to_numpy(method(s, backend.array(v, d))))
 
 
@@ -360,7 +389,7 @@ def test_g_and_gprime_finite_with_32_bit_jax_parameters(jax_x32, cls, data):
 
     s = data.draw(surrogates(cls, integers="edges"))
     for dtype in ("float16", "float32"):  # 16-bit types are computed in float32
-        check_finite(s, extremes(dtype), dtype,
+        check_finite(s, where_gprime_fits(s, extremes(dtype), dtype), dtype,
                      lambda method, s, v, d: np.asarray(method(s, jnp.asarray(v, dtype=d))))
 
 
@@ -386,7 +415,7 @@ def test_g_and_gprime_finite_for_all_finite_inputs(cls, data):
         assert out.dtype == np.dtype(d)
         return out
 
-    check_finite(s, x, dtype, in_dtype)
+    check_finite(s, where_gprime_fits(s, x, dtype), dtype, in_dtype)
 
 
 # ------------------------------------------------------------------ g' is the derivative of g

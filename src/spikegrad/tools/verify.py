@@ -97,6 +97,21 @@ def _max(dtype: str) -> float:
     return BF16["max"] if dtype == "bfloat16" else float(np.finfo(dtype).max)
 
 
+def rounds_to_infinity(values: np.ndarray, dtype: str) -> np.ndarray:
+    """Where the float64 ``values`` round to +-inf in ``dtype``: from the largest number plus
+    half its ulp on (the tie rounds to the even side, inf).
+
+    Examples
+    --------
+    >>> from spikegrad.tools.verify import rounds_to_infinity
+    >>> rounds_to_infinity(np.array([65504.0, 65519.0, 65520.0, -7e4]), "float16")
+    array([False, False,  True,  True])
+    """
+    big, e = _max(dtype), eps(dtype)
+    with np.errstate(over="ignore"):  # float64's own threshold is inf: nothing rounds there
+        return np.abs(values) >= big + big * e / (2 * (2 - e))
+
+
 def extremes(dtype: str) -> np.ndarray:
     """The dtype's extremes (largest, smallest normal and subnormal, epsilon), signed zeros, a few
     ordinary values, their negatives and their neighbours towards 0, as float64.
@@ -365,7 +380,7 @@ def assert_product_close(got: np.ndarray, expected: np.ndarray, dtype: str, what
     g', or parameter, times a cotangent of 4 may be a normal number on the NumPy side and 0 on
     XLA's).
     """
-    beyond = np.abs(expected) > _max(dtype) * (1 + eps(dtype) / 2)
+    beyond = rounds_to_infinity(expected, dtype)
     np.testing.assert_array_equal(got[beyond], np.sign(expected[beyond]) * np.inf, what)
     got, expected = got[~beyond], expected[~beyond]
     allowed = ulps * eps(dtype) * np.abs(expected) + _tiny(dtype) * max(1.0, factor)
