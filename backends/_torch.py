@@ -31,6 +31,10 @@
   eager operations). Double backward, ``torch.func``, ``torch.compile`` (which fuses by
   itself), tensor subclasses (fake tensors of ``torch.export`` and compilation, ...) and meta
   tensors use the plain eager operations.
+* Compiled backward: on the CPU, a surrogate whose g' numba can vectorize gets one compiled
+  loop for ``v * g'(x)`` (:mod:`spikegrad.backends._torch_kernels`), made in a background
+  thread on its first backward (the plan serves until it is ready; no stall), used wherever
+  the plan would be (``SPIKEGRAD_TORCH_FUSE=plan`` keeps the plan).
 * ``exp`` on CPU tensors is ``exp2(a * log2 e)`` (:func:`~spikegrad.backends._torch_plan.exp_cpu`):
   PyTorch's CPU ``exp`` kernel is 2.5-3 times slower than its ``exp2``.
 * Forward: on plain tensors outside ``torch.compile`` and ``torch.func`` the spike is one
@@ -54,7 +58,7 @@ from spikegrad._dtypes import FLOATING_DTYPES, not_floating_error
 from spikegrad._evaluate import check_cotangent_shape, evaluate, finite_points
 from spikegrad._namespace import MathNamespace
 
-from . import _torch_plan
+from . import _torch_kernels, _torch_plan
 
 # PyTorch's spellings and hooks, shared by both namespaces below.
 _TORCH_FUNCTIONS: dict[str, Any] = {
@@ -115,9 +119,10 @@ _legacy_batched = getattr(torch._C._functorch, "is_legacy_batchedtensor", lambda
 
 def _times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor, fuse: str) -> torch.Tensor:
     """``v * g'(x)`` for a cotangent or tangent ``v`` of ``x``'s shape (as the autograd engine
-    passes them; :meth:`TorchAdapter.vjp` checks its own): planned for plain backward passes
-    on plain tensors (:func:`spikegrad.backends._torch_plan.plan_of`), eager operations
-    otherwise.
+    passes them; :meth:`TorchAdapter.vjp` checks its own): for plain backward passes on plain
+    tensors, a compiled kernel on the CPU where there is one
+    (:func:`spikegrad.backends._torch_kernels.times_derivative`), else planned
+    (:func:`spikegrad.backends._torch_plan.plan_of`); eager operations otherwise.
 
     This runs in every backward pass, where each Python step costs about twice what it costs
     outside the autograd engine: the checks are the cheapest first, and the plan is found with
@@ -136,6 +141,10 @@ def _times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor, fuse: str) -
         and not _legacy_batched(v)
         and not (spec.formula.trainable and _tensor_slots(spec))  # (not kept alive as keys)
     ):
+        if fuse == "auto" and x.is_cpu:  # one compiled loop, once numba has made it
+            out = _torch_kernels.times_derivative(spec, v, x)
+            if out is not None:
+                return out
         key = (spec, x.dtype, "cpu" if x.is_cpu else x.device.type)
         try:
             plan = _torch_plan._plans[key]

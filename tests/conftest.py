@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
+import os
 import pathlib
 from typing import Any, Callable
 
@@ -147,6 +148,19 @@ def _reset_backend_selection():
     yield
     sg.set_backend(None)
     _config.set_torch_fuse(None)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _kernel_cache(tmp_path_factory):
+    """The PyTorch adapter's compiled kernels go to a directory of this run, not the user's
+    cache (``SPIKEGRAD_CACHE_DIR``, read whenever a kernel is made)."""
+    previous = os.environ.get("SPIKEGRAD_CACHE_DIR")
+    os.environ["SPIKEGRAD_CACHE_DIR"] = str(tmp_path_factory.mktemp("kernel-cache"))
+    yield
+    if previous is None:
+        del os.environ["SPIKEGRAD_CACHE_DIR"]
+    else:
+        os.environ["SPIKEGRAD_CACHE_DIR"] = previous
 
 
 def pytest_make_parametrize_id(config, val, argname):  # noqa: ARG001 - pytest hook signature

@@ -179,7 +179,7 @@ def fuse_from_environment(monkeypatch):
 
 def test_torch_fuse_default_and_constants(fuse_from_environment):
     assert _config.torch_fuse() == "auto"
-    assert _config.TORCH_FUSE_MODES == ("auto", "always", "off")
+    assert _config.TORCH_FUSE_MODES == ("auto", "always", "plan", "off")
     assert _config.TORCH_FUSE_MIN_ELEMENTS == 1 << 16
 
 
@@ -211,7 +211,7 @@ def test_torch_fuse_precedence_and_isolation(fuse_from_environment):
 
 def test_invalid_torch_fuse_modes_are_refused(fuse_from_environment):
     with pytest.raises(ValueError, match="unknown spikegrad torch fuse mode 'on' \\(passed to "
-                       "set_torch_fuse\\); valid modes: auto, always, off"):
+                       "set_torch_fuse\\); valid modes: auto, always, plan, off"):
         _config.set_torch_fuse("on")
     with pytest.raises(ValueError, match="'yes' \\(passed to torch_fuse_mode\\)"):
         with _config.torch_fuse_mode("yes"):
@@ -222,7 +222,7 @@ def test_invalid_torch_fuse_modes_are_refused(fuse_from_environment):
 def test_invalid_torch_fuse_environment_is_an_error_when_asked(monkeypatch):
     """What SPIKEGRAD_TORCH_FUSE=yes leaves at import (the subprocess test below checks the
     import and the wording)."""
-    message = "SPIKEGRAD_TORCH_FUSE='yes' is not valid; choose one of auto, always, off"
+    message = "SPIKEGRAD_TORCH_FUSE='yes' is not valid; choose one of auto, always, plan, off"
     monkeypatch.setattr(_config, "_env_torch_fuse", "auto")
     monkeypatch.setattr(_config, "_env_torch_fuse_error", message)
     with pytest.raises(ValueError, match=re.escape(message)):
@@ -246,7 +246,7 @@ def test_invalid_torch_fuse_environment_does_not_break_the_import():
     assert result.stdout.strip() == "[1.] auto", result.stderr
     assert result.stderr.strip().splitlines()[-1] == (
         "ValueError: the environment variable SPIKEGRAD_TORCH_FUSE='yes' is not valid; "
-        "choose one of auto, always, off"
+        "choose one of auto, always, plan, off"
     )
 
 

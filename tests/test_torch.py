@@ -357,7 +357,7 @@ def test_planned_backward_equals_eager_and_reference(cls, dtype, monkeypatch):
     x[:6] = torch.tensor([0.0, -0.0, float("inf"), -float("inf"), float("nan"), 1e30])
     ct = torch.linspace(-1, 1, n, dtype=torch.float64).to(dt)
     grads = {}
-    for mode in ("off", "auto", "always"):
+    for mode in ("off", "plan", "always"):
         xr = x.clone().requires_grad_()
         with _config.torch_fuse_mode(mode):
             (grads[mode],) = torch.autograd.grad(f(xr), xr, ct)
@@ -372,7 +372,7 @@ def test_planned_backward_equals_eager_and_reference(cls, dtype, monkeypatch):
     tiny = np.finfo("float32" if dtype == "bfloat16" else dtype).tiny
     ulp = eps(dtype) * np.maximum(np.abs(reference[finite]), tiny)  # in units of the dtype
     eager_error = np.max(np.abs(eager[finite] - reference[finite]) / ulp)
-    for mode in ("auto", "always"):
+    for mode in ("plan", "always"):
         planned = grads[mode].to(torch.float64).numpy()
         np.testing.assert_array_equal(np.isnan(planned), nan)
         np.testing.assert_array_equal(planned[np.isinf(eager)], eager[np.isinf(eager)])
@@ -384,11 +384,12 @@ def test_planned_backward_equals_eager_and_reference(cls, dtype, monkeypatch):
                        ulps=64)
 
 
-@pytest.mark.parametrize("mode", ["auto", "always"])
+@pytest.mark.parametrize("mode", ["auto", "plan", "always"])
 @pytest.mark.parametrize("shape", [(37, 53), (700, 600)])  # one block; several and a partial one
 def test_planned_backward_of_strided_tensors(mode, shape, monkeypatch):
     """Transposed (non-contiguous) x and cotangent, smaller and larger than a block: the plan
-    flattens them into its scratch buffers and gives the reference's numbers in x's shape."""
+    (which serves them in mode "auto" too: compiled kernels take contiguous tensors) flattens
+    them into its scratch buffers and gives the reference's numbers in x's shape."""
     from spikegrad import _config
     from spikegrad.backends import _torch_plan
 
@@ -803,7 +804,7 @@ def test_fuse_mode_is_validated():
         capture_output=True, text=True, env={**os.environ, "SPIKEGRAD_TORCH_FUSE": "yes"},
         timeout=300,
     )
-    assert "SPIKEGRAD_TORCH_FUSE='yes' is not valid; choose one of auto, always, off" in result.stderr
+    assert "SPIKEGRAD_TORCH_FUSE='yes' is not valid; choose one of auto, always, plan, off" in result.stderr
 
 
 def test_functional_form_with_tensor_parameters_uses_each_value():

@@ -8,6 +8,10 @@ symbol. The same program is wrapped three ways:
 * a standalone CUDA ``__global__`` kernel, compiled by ``nvcc`` in the tests (no GPU needed);
 * a C++ loop, compiled for the CPU in the tests and checked against the NumPy reference.
 
+The same trace in the Python dialect (``dialect="python"``: ``v3 = v1 * v2``, constants as
+``float32(...)``) is the loop body of a numba kernel (:meth:`Kernel.python_source`), the
+PyTorch adapter's compiled CPU backward (:mod:`spikegrad.backends._torch_kernels`).
+
 No formula is written twice. Surrogate parameters are kernel arguments (new values need no
 recompilation); integer parameters fixing the structure (the number of Fourier terms) are
 unrolled into the code. float16 is loaded into float32, computed, and rounded once on store.
@@ -46,12 +50,77 @@ _CUDA_STORAGE = {"float16": "__half", "float32": "float", "float64": "double"}
 _CUPY_STORAGE = {"float16": "float16", "float32": "float", "float64": "double"}  # C names
 
 
-class _Program:
-    """The statements traced so far, in order."""
+class _C:
+    """How a statement is spelled in C (CUDA, CuPy and the C++ of the tests)."""
 
-    def __init__(self, ctype: str) -> None:
+    name = "c"
+    AND, OR = "&&", "||"
+    FUNCTIONS = {
+        "abs": "fabs", "exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p",
+        "sqrt": "sqrt", "sin": "sin", "cos": "cos", "tan": "tan", "atan": "atan",
+        "tanh": "tanh", "erfc": "erfc", "fmod": "fmod", "isinf": "isinf",
+    }
+
+    @staticmethod
+    def literal(text: str, ctype: str) -> str:
+        return f"{text}f" if ctype == "float" else text
+
+    @staticmethod
+    def statement(ctype: str, name: str, expression: str) -> str:
+        return f"const {ctype} {name} = {expression};"
+
+    @staticmethod
+    def ternary(condition: str, a: str, b: str) -> str:
+        return f"{condition} ? {a} : {b}"
+
+    @staticmethod
+    def negation(a: str) -> str:
+        return f"!{a}"
+
+
+class _Python:
+    """How a statement is spelled in Python for numba: ``exp`` is ``exp_``, a function the
+    compiling module supplies (:mod:`spikegrad.backends._torch_kernels`: one that LLVM
+    vectorizes), the others are ``math``'s."""
+
+    name = "python"
+    AND, OR = "&", "|"
+    FUNCTIONS = {name: f"math.{name}" for name in _C.FUNCTIONS}
+    FUNCTIONS.update(abs="abs", exp="exp_")
+
+    @staticmethod
+    def literal(text: str, ctype: str) -> str:
+        return f"{'float32' if ctype == 'float' else 'float64'}({text})"
+
+    @staticmethod
+    def statement(ctype: str, name: str, expression: str) -> str:
+        return f"{name} = {expression}"
+
+    @staticmethod
+    def ternary(condition: str, a: str, b: str) -> str:
+        return f"({a} if {condition} else {b})"
+
+    @staticmethod
+    def negation(a: str) -> str:
+        return f"(not {a})"
+
+
+_DIALECTS = {"c": _C, "python": _Python}
+
+
+class _Program:
+    """The statements traced so far, in order, and the math functions they call."""
+
+    def __init__(self, ctype: str, dialect: str = "c") -> None:
         self.ctype = ctype
+        self.dialect = _DIALECTS[dialect]
         self.lines: list[str] = []
+        self.functions: set[str] = set()
+
+    def call(self, function: str, *args: str) -> str:
+        """A call of the namespace's ``function`` in this dialect."""
+        self.functions.add(function)
+        return f"{self.dialect.FUNCTIONS[function]}({', '.join(args)})"
 
     def literal(self, value: Any) -> str:
         if isinstance(value, Symbol):
@@ -64,13 +133,12 @@ class _Program:
         value = float(value)
         if not math.isfinite(value):
             raise ValueError(f"the kernel generator cannot embed the non-finite constant {value}")
-        text = repr(value)
-        return f"{text}f" if self.ctype == "float" else text
+        return self.dialect.literal(repr(value), self.ctype)
 
     def emit(self, expression: str, boolean: bool = False) -> Symbol:
         name = f"v{len(self.lines)}"
         ctype = "bool" if boolean else self.ctype
-        self.lines.append(f"const {ctype} {name} = {expression};")
+        self.lines.append(self.dialect.statement(ctype, name, expression))
         return Symbol(self, name, boolean)
 
 
@@ -105,10 +173,16 @@ class Symbol:
     def __ge__(self, o: Any) -> Symbol: return self._binary(o, ">=", boolean=True)
     def __eq__(self, o: Any) -> Symbol: return self._binary(o, "==", boolean=True)  # type: ignore[override]
     def __ne__(self, o: Any) -> Symbol: return self._binary(o, "!=", boolean=True)  # type: ignore[override]
-    def __and__(self, o: Any) -> Symbol: return self._binary(o, "&&", boolean=True)
-    def __or__(self, o: Any) -> Symbol: return self._binary(o, "||", boolean=True)
+    def __and__(self, o: Any) -> Symbol:
+        return self._binary(o, self.program.dialect.AND, boolean=True)
+
+    def __or__(self, o: Any) -> Symbol:
+        return self._binary(o, self.program.dialect.OR, boolean=True)
+
     def __neg__(self) -> Symbol: return self.program.emit(f"-{self.name}")
-    def __invert__(self) -> Symbol: return self.program.emit(f"!{self.name}", True)
+
+    def __invert__(self) -> Symbol:
+        return self.program.emit(self.program.dialect.negation(self.name), True)
     __hash__ = None  # type: ignore[assignment]
 
     def __bool__(self) -> bool:
@@ -121,19 +195,15 @@ class Symbol:
 class SymbolicNamespace:
     """The subset of the Array API the surrogate math uses, emitting C instead of computing."""
 
-    _UNARY = {
-        "abs": "fabs", "exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p",
-        "sqrt": "sqrt", "sin": "sin", "cos": "cos", "tan": "tan", "atan": "atan",
-        "tanh": "tanh", "erfc": "erfc",
-    }
+    _UNARY = ("abs", "exp", "expm1", "log", "log1p", "sqrt", "sin", "cos", "tan", "atan", "tanh",
+              "erfc")
 
     def __init__(self, program: _Program) -> None:
         self._p = program
 
     def __getattr__(self, name: str) -> Callable[..., Symbol]:
         if name in self._UNARY:
-            c_name = self._UNARY[name]
-            return lambda x: self._p.emit(f"{c_name}({self._p.literal(x)})")
+            return lambda x: self._p.emit(self._p.call(name, self._p.literal(x)))
         raise AttributeError(
             f"the CUDA kernel generator does not support xp.{name}; supported: "
             f"{', '.join(sorted([*self._UNARY, *_METHODS]))}"
@@ -141,7 +211,7 @@ class SymbolicNamespace:
 
     def where(self, condition: Symbol, a: Any, b: Any) -> Symbol:
         lit = self._p.literal
-        return self._p.emit(f"{lit(condition)} ? {lit(a)} : {lit(b)}")
+        return self._p.emit(self._p.dialect.ternary(lit(condition), lit(a), lit(b)))
 
     def clip(self, x: Any, min: Any = None, max: Any = None) -> Symbol:  # noqa: A002
         # Comparisons rather than fmin/fmax: NaN passes through, as in NumPy.
@@ -161,13 +231,15 @@ class SymbolicNamespace:
     def _extremum(self, a: Any, b: Any, op: str) -> Symbol:
         # NaN propagates, as in the standard (C's fmax/fmin would return the other argument).
         a, b = self._p.literal(a), self._p.literal(b)
-        return self._p.emit(f"({a} != {a} || {a} {op} {b}) ? {a} : {b}")
+        d = self._p.dialect
+        return self._p.emit(d.ternary(f"(({a} != {a}) {d.OR} ({a} {op} {b}))", a, b))
 
     def remainder(self, x: Any, y: Any) -> Symbol:
         """Python's floored modulo (the result has the divisor's sign), as ``xp.remainder``."""
         lit = self._p.literal
-        r = self._p.emit(f"fmod({lit(x)}, {lit(y)})")
-        fix = self._p.emit(f"{r.name} != 0 && (({r.name} < 0) != ({lit(y)} < 0))", boolean=True)
+        r = self._p.emit(self._p.call("fmod", lit(x), lit(y)))
+        fix = self._p.emit(f"({r.name} != 0) {self._p.dialect.AND} "
+                           f"(({r.name} < 0) != ({lit(y)} < 0))", boolean=True)
         return self.where(fix, r + y, r)
 
     def isnan(self, x: Any) -> Symbol:
@@ -175,7 +247,7 @@ class SymbolicNamespace:
         return self._p.emit(f"{name} != {name}", boolean=True)
 
     def isinf(self, x: Any) -> Symbol:
-        return self._p.emit(f"isinf({self._p.literal(x)})", boolean=True)
+        return self._p.emit(self._p.call("isinf", self._p.literal(x)), boolean=True)
 
     def astype(self, x: Symbol, dtype: Any) -> Symbol:
         """A boolean to the compute type (1 or 0); the kernel has one floating type only."""
@@ -210,6 +282,8 @@ class Kernel:
     params: tuple[str, ...]  # dynamic parameter names, as kernel arguments p_<name>
     body: tuple[str, ...]
     result: str
+    dialect: str = "c"
+    functions: frozenset[str] = frozenset()  # the namespace's math functions it calls
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -272,11 +346,30 @@ class Kernel:
         return "\n".join(lines)
 
 
+    # -- Python for numba (the PyTorch adapter's compiled CPU backward) ------------------------
+    def python_source(self) -> str:
+        """A Python function of the ``dialect="python"`` statements for numba: a loop over
+        one-dimensional arrays, ``name(x[, ct], y, *params)``, computing in the compute type
+        (float32 for float16 kernels: the caller converts). The executing namespace supplies
+        ``math``, ``float32``/``float64`` and ``exp_``."""
+        if self.dialect != "python":
+            raise ValueError(f"{self.name} was generated in the {self.dialect!r} dialect; "
+                             "generate(..., dialect='python') makes Python statements")
+        args = [f"{i}_in" for i in self.inputs] + ["y_out"] + [f"p_{p}" for p in self.params]
+        loads = [f"{i}v = {i}_in[i]" for i in self.inputs]
+        lines = [
+            f"def {self.name}({', '.join(args)}):",
+            "    for i in range(y_out.shape[0]):",
+            *(f"        {line}" for line in [*loads, *self.body, f"y_out[i] = {self.result}"]),
+        ]
+        return "\n".join(lines) + "\n"
+
+
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", name).lower()
 
 
-def generate(formula: Formula, kind: str, dtype: str) -> Kernel:
+def generate(formula: Formula, kind: str, dtype: str, dialect: str = "c") -> Kernel:
     """Trace one kernel of a surrogate's formula.
 
     Parameters
@@ -290,7 +383,12 @@ def generate(formula: Formula, kind: str, dtype: str) -> Kernel:
         (``ct * g'``).
     dtype
         ``"float16"``, ``"float32"`` or ``"float64"``.
+    dialect
+        ``"c"`` (CUDA, CuPy, C++) or ``"python"`` (numba: :meth:`Kernel.python_source`).
     """
+    if dialect not in _DIALECTS:
+        raise ValueError(f"unknown kernel dialect {dialect!r}; choose one of "
+                         f"{', '.join(_DIALECTS)}")
     if kind not in KINDS:
         raise ValueError(f"unknown kernel kind {kind!r}; choose one of {', '.join(KINDS)}")
     if dtype not in DTYPES:
@@ -299,13 +397,14 @@ def generate(formula: Formula, kind: str, dtype: str) -> Kernel:
             "(it has no bfloat16); convert the array first, e.g. x.astype(cupy.float32)"
         )
     ctype = _COMPUTE[dtype]
-    program = _Program(ctype)
+    program = _Program(ctype, dialect)
     ns = SymbolicNamespace(program)
     x = Symbol(program, "xv")
     if kind == "forward":
         result = formula.spike(x, xp=ns)
         name = f"spikegrad_spike{'' if formula.spike_at_zero else '_gt'}_{dtype}"
-        return Kernel(name, kind, dtype, ctype, (), tuple(program.lines), result.name)
+        return Kernel(name, kind, dtype, ctype, (), tuple(program.lines), result.name, dialect,
+                      frozenset(program.functions))
     if kind == "primitive" and not formula.has_primitive:
         raise NotImplementedError(f"{formula.name} defines no primitive to generate a kernel for")
     dynamic = formula.value_names
@@ -322,7 +421,8 @@ def generate(formula: Formula, kind: str, dtype: str) -> Kernel:
     if formula.gain != 1.0:  # a constant of the code: kernels of other gains differ
         structure += "_gain" + re.sub(r"\W", "_", repr(formula.gain))
     name = f"spikegrad_{_snake(formula.name)}{structure}_{kind}_{dtype}"
-    return Kernel(name, kind, dtype, ctype, dynamic, tuple(program.lines), result.name)
+    return Kernel(name, kind, dtype, ctype, dynamic, tuple(program.lines), result.name, dialect,
+                  frozenset(program.functions))
 
 
 def cuda_source(surrogate: Any, kind: str = "grad", dtype: str = "float32") -> str:

@@ -7,12 +7,14 @@ The backend, highest precedence first:
 3. the environment variable ``SPIKEGRAD_BACKEND``, read once when spikegrad is imported;
 4. ``"auto"``: the backend is chosen from the type of each array.
 
-The PyTorch backward of a plain backward pass is a plan of ``v * g'(x)`` traced once per
+The PyTorch backward of a plain backward pass is, in mode ``"auto"`` on the CPU, one loop
+compiled by numba where numba is installed and can vectorize g' (compiled in the background;
+until it is ready, and otherwise, the plan); else a plan of ``v * g'(x)`` traced once per
 surrogate (no compiler), whose temporaries live in per-thread scratch buffers reused by every
-call, large tensors evaluated in cache-sized blocks, in mode ``"auto"`` for CPU tensors of at
-least :data:`TORCH_FUSE_MIN_ELEMENTS` elements (smaller ones get new temporaries), in mode
-``"always"`` at every size, and replaced by the plain eager operations in mode ``"off"``. It
-follows the same precedence: :func:`torch_fuse_mode`, then
+call, large tensors evaluated in cache-sized blocks, for CPU tensors of at least
+:data:`TORCH_FUSE_MIN_ELEMENTS` elements (smaller ones get new temporaries). Mode ``"plan"``
+is ``"auto"`` without compiled loops, mode ``"always"`` the plan with scratch buffers at every
+size, mode ``"off"`` the plain eager operations. It follows the same precedence: :func:`torch_fuse_mode`, then
 :func:`set_torch_fuse`, then the environment variable ``SPIKEGRAD_TORCH_FUSE``, then ``"auto"``.
 
 The environment is read at import, but an invalid value is not an error then: importing
@@ -51,7 +53,7 @@ BACKENDS: tuple[str, ...] = ("auto", "numpy", "array_api", "jax", "torch", "cupy
 
 ENV_VAR = "SPIKEGRAD_BACKEND"
 
-TORCH_FUSE_MODES: tuple[str, ...] = ("auto", "always", "off")
+TORCH_FUSE_MODES: tuple[str, ...] = ("auto", "always", "plan", "off")
 """Valid modes of the PyTorch fused backward."""
 
 TORCH_FUSE_ENV_VAR = "SPIKEGRAD_TORCH_FUSE"
@@ -239,7 +241,8 @@ def backend(name: str) -> Iterator[str]:
 
 
 def torch_fuse() -> str:
-    """The fused-backward mode in force for this thread/task: ``"auto"``, ``"always"``, ``"off"``.
+    """The fused-backward mode in force for this thread/task: ``"auto"``, ``"always"``,
+    ``"plan"`` or ``"off"``.
 
     Read by the PyTorch adapter; cheap (no validation) and constant for ``torch.compile``.
 
@@ -269,8 +272,10 @@ def set_torch_fuse(mode: str | None) -> None:
     Parameters
     ----------
     mode
-        ``"auto"`` (fuse tensors of at least :data:`TORCH_FUSE_MIN_ELEMENTS` elements),
-        ``"always"``, ``"off"``, or ``None`` (``$SPIKEGRAD_TORCH_FUSE``, else ``"auto"``).
+        ``"auto"`` (compiled loops where ready, else planned, with scratch buffers from
+        :data:`TORCH_FUSE_MIN_ELEMENTS` elements on), ``"plan"`` (``"auto"`` without compiled
+        loops), ``"always"`` (planned, scratch buffers at every size), ``"off"`` (eager
+        operations), or ``None`` (``$SPIKEGRAD_TORCH_FUSE``, else ``"auto"``).
 
     Raises
     ------

@@ -138,7 +138,7 @@ def test_python_dash_m():
 
 
 BAD_BACKEND = "unknown spikegrad backend 'bogus' (from $SPIKEGRAD_BACKEND); valid names: auto"
-BAD_FUSE = "SPIKEGRAD_TORCH_FUSE='yes' is not valid; choose one of auto, always, off"
+BAD_FUSE = "SPIKEGRAD_TORCH_FUSE='yes' is not valid; choose one of auto, always, plan, off"
 
 
 def one_error_line(stderr: str, command: str, message: str) -> None:

@@ -1,0 +1,414 @@
+"""Compiled CPU kernels for the PyTorch backward: ``v * g'(x)`` in one pass over memory.
+
+The planned backward (:mod:`spikegrad.backends._torch_plan`) calls one vectorized PyTorch
+kernel per operation of g': each a pass over memory and 1.5-3 microseconds of dispatch (the
+sigmoid surrogate: seven calls, 1.5-1.9 times ``torch.sigmoid``'s forward and backward at a
+million elements). PyTorch's CPU build fuses nothing without a C++ compiler. numba (LLVM, a
+pip package, no compiler needed) compiles the whole of ``v * g'(x)`` into one loop instead:
+
+* the loop body is :mod:`spikegrad._codegen`'s trace of the same math in its Python dialect,
+  the trace that makes the CUDA kernels (no formula is written here); parameters are kernel
+  arguments, so one compilation serves every parameter value;
+* LLVM vectorizes the loop when g' is made of arithmetic, comparisons, selects, ``abs``,
+  ``sqrt`` and ``exp`` (:data:`VECTORIZED`: 21 of the 24 catalogue surrogates); ``exp`` is
+  :func:`exp_`, ``exp2(a log2 e)`` as the adapter computes it, with a polynomial ``exp2`` that
+  LLVM vectorizes (within an ulp of the correctly rounded value, full range: subnormal
+  results, overflow to inf, NaN). Other functions (``log1p``, ``cos``...) would be scalar calls
+  of the C library, slower than the plan's vectorized ones: those surrogates keep the plan;
+* computed in float32 (float32 inputs; 16-bit ones converted and the product rounded once, as
+  everywhere); float64 keeps the plan;
+* large tensors are split between PyTorch's intra-op threads (``torch.get_num_threads()``),
+  the kernel running without the GIL.
+
+Compilation takes 0.3-1 s, so it never runs in the caller's thread: the first backward of a
+surrogate asks a background thread to compile its kernel and uses the plan until the kernel is
+ready (no first-call stall); :func:`wait` waits for pending compilations (the benchmark does,
+before it times). Without numba, every backward uses the plan. A kernel serves plain backward
+passes only, exactly where the plan would (no ``create_graph``, no ``torch.func``, not under
+``torch.compile``, no tensor subclasses), for contiguous CPU tensors with parameters that are
+numbers representable as normal float32 numbers; the mode ``SPIKEGRAD_TORCH_FUSE=plan``
+keeps the plan everywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import math
+import os
+import pathlib
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+import spikegrad
+from spikegrad._codegen import Kernel, generate
+from spikegrad._contract import Formula, Spec
+
+__all__ = ["CACHE_ENV_VAR", "COMPILE_TIMEOUT", "PARALLEL_MIN_ELEMENTS", "VECTORIZED", "cache_dir",
+           "kernel_source", "module_source", "times_derivative", "wait"]
+
+VECTORIZED = frozenset({"abs", "sqrt", "exp"})
+"""The math functions a compiled kernel may call: LLVM vectorizes loops that call only these
+(``exp`` as :func:`exp_`)."""
+
+PARALLEL_MIN_ELEMENTS = 1 << 22
+"""From this many elements on, the kernel runs in ``torch.get_num_threads()`` parts at once.
+Below, one thread: PyTorch's own threads, still spinning after the forward pass's parallel
+comparison (OpenMP waits actively for a while before it sleeps), share the cores with the
+second part (at a million elements on two cores the backward took longer in two parts than in
+one)."""
+
+_FLOAT32_INPUTS = (torch.float32, torch.float16, torch.bfloat16)
+
+
+def _kernel(formula: Formula) -> Kernel | None:
+    try:
+        kernel = generate(formula, "vjp", "float32", dialect="python")
+    except Exception:  # noqa: BLE001 - math the generator cannot follow: the plan serves it
+        return None
+    return kernel if kernel.functions <= VECTORIZED else None
+
+
+def kernel_source(formula: Formula) -> str | None:
+    """The Python source of ``formula``'s compiled backward, ``v * g'(x)`` in float32, or None
+    when g' calls a function outside :data:`VECTORIZED` (or cannot be traced).
+
+    Examples
+    --------
+    >>> import spikegrad as sg
+    >>> from spikegrad.backends._torch_kernels import kernel_source
+    >>> print(kernel_source(sg.LeakyRelu().spec.formula))  # doctest: +ELLIPSIS
+    def spikegrad_leaky_relu_vjp_float32(x_in, ct_in, y_out, p_alpha, p_beta):
+        for i in range(y_out.shape[0]):
+            xv = x_in[i]
+            ctv = ct_in[i]
+            v0 = xv < float32(0.0)
+    ...
+    >>> kernel_source(sg.QPseudoSpike().spec.formula) is None  # log1p: the plan serves it
+    True
+    """
+    kernel = _kernel(formula)
+    return None if kernel is None else kernel.python_source()
+
+
+# ---------------------------------------------------------------------------- compilation
+
+_PENDING = object()
+_state: dict[Formula, Any] = {}  # compiled kernel, _PENDING, or None (no kernel)
+_ready: dict[tuple[Spec, torch.dtype], Any] = {}  # (kernel, float32 parameters) or None
+_MAX_READY = 512
+_condition = threading.Condition()
+_jobs: queue.SimpleQueue[Formula] = queue.SimpleQueue()
+_worker: list[threading.Thread] = []
+
+CACHE_ENV_VAR = "SPIKEGRAD_CACHE_DIR"
+"""Where compiled kernels are kept (default: ``$XDG_CACHE_HOME/spikegrad``, else
+``~/.cache/spikegrad``; a temporary directory if that cannot be written)."""
+
+COMPILE_TIMEOUT = 600.0
+"""Seconds a compiling process may take before it is given up (the plan then serves)."""
+
+_HEADER = """# Generated by spikegrad {version} from {formula}: v * g'(x) in float32 (see
+# spikegrad.backends._torch_kernels). Compiled by numba and cached beside this file.
+import math
+
+import numba
+from numpy import float32, float64
+
+from spikegrad.backends._kernel_math import as_pointer, exp_
+
+
+@numba.njit(nogil=True, error_model="numpy", cache=True)
+"""
+
+# The entry point: tensors' addresses and sizes, and the parameters.
+_ENTRY = """
+
+@numba.njit({signature!r}, nogil=True, error_model="numpy", cache=True)
+def run(x, ct, y, n, {params}):
+    {name}(numba.carray(as_pointer(x), n), numba.carray(as_pointer(ct), n),
+           numba.carray(as_pointer(y), n), {params})
+"""
+
+NICE_COMPILE = 0
+"""The scheduling priority (``nice``) of the compiling process: its own process, sharing no
+GIL, so it only takes CPU time, in turn with the caller's threads (at 10 it could wait for a
+busy training loop indefinitely)."""
+
+NICE = 10
+"""The scheduling priority (``nice``) of the thread that loads compiled kernels (importing numba
+holds the GIL for up to 0.1 s at a time): the caller's threads come first. In a loop of
+backward passes of a million elements keeping both cores busy, the longest pass while a kernel
+loads went from 230-250 ms to 100-170 ms."""
+
+# Run in a new process: loading each module (path, name, path, name, ...) compiles its kernel
+# into numba's cache; a module numba refuses is reported and skipped.
+_COMPILE = f"""
+import importlib.util, os, sys, traceback
+os.nice({NICE_COMPILE})
+args = sys.argv[1:]
+for path, name in zip(args[::2], args[1::2]):
+    try:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    except Exception:
+        traceback.print_exc()
+"""
+
+
+def cache_dir() -> pathlib.Path:
+    """The directory of the generated kernel modules (see :data:`CACHE_ENV_VAR`), made if
+    needed."""
+    base = os.environ.get(CACHE_ENV_VAR) or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "spikegrad")
+    path = pathlib.Path(base) / f"kernels-{spikegrad.__version__}"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".probe-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError:
+        if not _temporary:
+            _temporary.append(pathlib.Path(tempfile.mkdtemp(prefix="spikegrad-kernels-")))
+        path = _temporary[0]
+    return path
+
+
+_temporary: list[pathlib.Path] = []
+
+
+def module_source(kernel: Kernel) -> str:
+    """The source of the module that compiles ``kernel`` (``dialect="python"``): the loop over
+    arrays, and ``run(x, ct, y, n, *params)``, the same over ``n`` float32 numbers at the
+    addresses ``x``, ``ct`` and ``y``."""
+    signature = f"void({', '.join(['int64'] * 4 + ['float32'] * len(kernel.params))})"
+    params = ", ".join(f"p_{p}" for p in kernel.params)
+    header = _HEADER.format(version=spikegrad.__version__, formula=kernel.name)
+    entry = _ENTRY.format(signature=signature, name=kernel.name, params=params)
+    return header + kernel.python_source() + entry
+
+
+def _module_file(kernel: Kernel) -> tuple[pathlib.Path, str]:
+    """The kernel's module, written once into :func:`cache_dir` (named by a hash of its
+    source: a changed formula is a new module); its path and module name."""
+    source = module_source(kernel)
+    name = f"{kernel.name}_{hashlib.sha256(source.encode()).hexdigest()[:16]}"
+    path = cache_dir() / f"{name}.py"
+    if not path.exists() or path.read_text() != source:
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(source)
+        os.replace(partial, path)  # atomic: another process reads it whole or not at all
+    return path, name
+
+
+def _load(path: pathlib.Path, name: str) -> Any:
+    """Import the kernel's module (as ``name``: numba's cache refers to it by that name)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = sys.modules[name] = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def _numba_installed() -> bool:
+    return importlib.util.find_spec("numba") is not None
+
+
+def _cached(path: pathlib.Path, name: str) -> bool:
+    """Whether numba's cache beside the module holds its compiled entry point."""
+    return any(path.parent.glob(f"__pycache__/{name}.run-*.nbi"))
+
+
+def _compile(formulas: list[Formula]) -> dict[Formula, Callable[..., None] | None]:
+    """The compiled kernel of each formula, or None (no numba, no vectorizable kernel, or the
+    compilation failed).
+
+    numba compiles the modules not yet in its cache in one new process (a second of CPU time
+    per kernel holding that process's GIL, not the caller's: here its backward passes would
+    wait for the GIL, up to a few hundred milliseconds each); this thread then loads the cached
+    machine code (numba's import, 0.3 s, is the only GIL-bound work left here) and calls each
+    kernel once, which sets up its dispatch. A later process finds the cache and compiles
+    nothing.
+    """
+    kernels = {f: _kernel(f) if _numba_installed() else None for f in formulas}
+    files = {f: _module_file(k) for f, k in kernels.items() if k is not None}
+    missing = [str(part) for path, name in files.values() if not _cached(path, name)
+               for part in (path, name)]
+    if missing:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        done = subprocess.run([sys.executable, "-c", _COMPILE, *missing], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              timeout=COMPILE_TIMEOUT, check=False)
+        if done.stderr:
+            _failed(done.stderr.decode(errors="replace")[-4000:])
+    out: dict[Formula, Callable[..., None] | None] = dict.fromkeys(formulas)
+    ones, result = np.ones(1, np.float32), np.empty(1, np.float32)
+    for formula, (path, name) in files.items():
+        if not _cached(path, name):  # not compiled there: loading it would compile it here
+            continue
+        compiled = _load(path, name).run
+        compiled(ones.ctypes.data, ones.ctypes.data, result.ctypes.data, 1,
+                 *(np.float32(1.0),) * len(kernels[formula].params))  # type: ignore[union-attr]
+        out[formula] = compiled
+    return out
+
+
+_failures: list[str] = []  # the end of the last failed compilations' error output (debugging)
+
+
+def _failed(text: str) -> None:
+    del _failures[:-9]
+    _failures.append(text)
+
+
+def _work() -> None:
+    try:  # Linux: this thread only
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
+    except (AttributeError, OSError):
+        pass
+    while True:
+        formulas = [_jobs.get()]  # and all the others asked for meanwhile: one process
+        while True:
+            try:
+                formulas.append(_jobs.get_nowait())
+            except queue.Empty:
+                break
+        try:
+            kernels = _compile(formulas)
+        except Exception as exc:  # noqa: BLE001 - whatever fails, the plan serves
+            _failed(repr(exc))
+            kernels = dict.fromkeys(formulas)
+        with _condition:
+            _state.update(kernels)
+            _condition.notify_all()
+
+
+def _schedule(formula: Formula) -> None:
+    with _condition:
+        if formula in _state:
+            return
+        _state[formula] = _PENDING
+        if not _worker:
+            thread = threading.Thread(target=_work, name="spikegrad-kernels", daemon=True)
+            _worker.append(thread)
+            thread.start()
+    _jobs.put(formula)
+
+
+def wait(timeout: float | None = None) -> bool:
+    """Wait until no kernel is being compiled; False if ``timeout`` seconds passed first."""
+    with _condition:
+        return _condition.wait_for(
+            lambda: not any(k is _PENDING for k in _state.values()), timeout)
+
+
+def _float32_values(values: tuple[Any, ...]) -> tuple[np.float32, ...] | None:
+    """The parameters as float32 kernel arguments, or None where float32 would change one
+    beyond its rounding (a tensor, an overflow, an underflow to a subnormal number or 0)."""
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return None
+        with np.errstate(over="ignore", under="ignore"):
+            c = np.float32(v)
+        if not (math.isfinite(c) and (v == 0 or abs(c) >= np.finfo(np.float32).tiny)):
+            return None
+        out.append(c)
+    return tuple(out)
+
+
+def _entry(spec: Spec, dtype: torch.dtype) -> Any:
+    """The (kernel, parameters) of ``spec`` in ``dtype``, None if it has none, or _PENDING."""
+    key = (spec, dtype)
+    if dtype not in _FLOAT32_INPUTS or not spec.formula.symbolic:
+        entry = None
+    else:
+        params = _float32_values(spec.values)
+        if params is None:
+            entry = None
+        else:
+            kernel = _state.get(spec.formula, _PENDING)
+            if spec.formula not in _state:
+                _schedule(spec.formula)
+            if kernel is _PENDING:
+                return _PENDING
+            entry = None if kernel is None else (kernel, params)
+    if len(_ready) >= _MAX_READY:
+        _ready.clear()
+    _ready[key] = entry
+    return entry
+
+
+# ------------------------------------------------------------------------------ execution
+
+_pool: list[Any] = []  # (ThreadPoolExecutor, workers)
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    if not _pool or _pool[0][1] != workers:
+        if _pool:
+            _pool.pop()[0].shutdown(wait=False)
+        _pool.append((ThreadPoolExecutor(workers, thread_name_prefix="spikegrad"), workers))
+    return _pool[0][0]
+
+
+def _run(kernel: Callable[..., None], params: tuple[Any, ...], x: torch.Tensor, v: torch.Tensor,
+         out: torch.Tensor) -> torch.Tensor:
+    """``kernel`` over contiguous float32 tensors ``x``, ``v`` into ``out``; ``out``."""
+    n = x.numel()
+    xp, vp, op = x.data_ptr(), v.data_ptr(), out.data_ptr()
+    parts = min(torch.get_num_threads(), n // (PARALLEL_MIN_ELEMENTS // 2))
+    if n < PARALLEL_MIN_ELEMENTS or parts <= 1:
+        kernel(xp, vp, op, n, *params)
+        return out
+    step = (-(-n // parts) + 63) & ~63  # whole cache lines
+    bounds = [(i, min(i + step, n)) for i in range(0, n, step)]
+    pool = _executor(len(bounds) - 1)
+    futures = [pool.submit(kernel, xp + 4 * i, vp + 4 * i, op + 4 * i, j - i, *params)
+               for i, j in bounds[1:]]
+    kernel(xp, vp, op, bounds[0][1], *params)
+    for f in futures:
+        f.result()
+    return out
+
+
+def times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor | None:
+    """``v * g'(x)`` by the compiled kernel of ``spec`` (plain CPU tensors of one dtype and
+    shape, as the adapter's planned backward is given), or None when there is none (yet), or
+    ``x`` is not contiguous: the caller then uses the plan. A cotangent that is not contiguous
+    (``loss.sum()``'s, expanded from one number) is copied first."""
+    entry = _ready.get((spec, x.dtype), _PENDING)
+    if entry is _PENDING:
+        entry = _entry(spec, x.dtype)
+    if entry is None or entry is _PENDING or not x.is_contiguous():
+        return None
+    kernel, params = entry
+    v = v.contiguous()
+    if x.dtype is torch.float32:
+        return _run(kernel, params, x, v, torch.empty_like(x))
+    x32, v32 = x.to(torch.float32), v.to(torch.float32)
+    return _run(kernel, params, x32, v32, torch.empty_like(x32)).to(x.dtype)
+
+
+def _after_fork() -> None:
+    """A forked child (a DataLoader worker) has none of the parent's threads: compilations
+    pending there restart, and the pool is made anew."""
+    _worker.clear()
+    _pool.clear()
+    global _condition, _jobs
+    _condition = threading.Condition()
+    _jobs = queue.SimpleQueue()
+    for formula in [f for f, k in _state.items() if k is _PENDING]:
+        del _state[formula]
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)

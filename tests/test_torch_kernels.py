@@ -1,0 +1,281 @@
+"""The PyTorch adapter's compiled CPU backward (backends/_torch_kernels.py, numba).
+
+* its ``exp2`` is within an ulp of ``2**t`` over float32's whole range (subnormal results,
+  overflow, NaN);
+* each catalogue surrogate whose g' is vectorizable gets a kernel, the others the plan, and
+  the kernel gives the float64 reference's ``ct * g'(x)`` at drawn parameters, in float32 and
+  16-bit types, split between threads or not;
+* a backward never waits for a compilation: the plan serves until the kernel is ready, and
+  without numba, for float64, strided tensors and parameters float32 cannot hold;
+* a failed compilation leaves the plan, with the error kept.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import spikegrad as sg
+from spikegrad import _codegen, _config
+
+from .conftest import SURROGATE_CLASSES, assert_within_ulps
+from .test_properties import surrogates
+
+torch = pytest.importorskip("torch")
+numba = pytest.importorskip("numba")
+
+from spikegrad.backends import _torch_kernels as kernels  # noqa: E402
+
+WITHOUT_KERNEL = {"QPseudoSpike", "QPseudoSpikeUnitArea", "SquarewaveFourierSeries"}
+WITH_KERNEL = [cls for cls in SURROGATE_CLASSES if cls.__name__ not in WITHOUT_KERNEL]
+
+
+@pytest.fixture(scope="module")
+def compiled():
+    """Every catalogue kernel, compiled (in one process) and loaded."""
+    for cls in SURROGATE_CLASSES:
+        kernels._schedule(cls().spec.formula)
+    assert kernels.wait(kernels.COMPILE_TIMEOUT), "compilation did not finish"
+    return {cls: kernels._state[cls().spec.formula] for cls in SURROGATE_CLASSES}
+
+
+@pytest.fixture
+def fresh(monkeypatch):
+    """The module's state emptied for one test (and restored after it)."""
+    monkeypatch.setattr(kernels, "_state", {})
+    monkeypatch.setattr(kernels, "_ready", {})
+    monkeypatch.setattr(kernels, "_worker", [])
+    monkeypatch.setattr(kernels, "_jobs", kernels.queue.SimpleQueue())
+    monkeypatch.setattr(kernels, "_condition", threading.Condition())
+    return kernels
+
+
+# ----------------------------------------------------------------------------------- exp2
+
+
+def test_exp2_is_within_an_ulp_over_the_whole_range():
+    from spikegrad.backends._kernel_math import exp2_
+
+    @numba.njit
+    def run(t, out):
+        for i in range(t.shape[0]):
+            out[i] = exp2_(t[i])
+
+    rng = np.random.default_rng(0)
+    special = [np.nan, np.inf, -np.inf, 128.0, 127.99999, -126.0, -149.0, -149.5, -150.0, 0.0]
+    t = np.concatenate([rng.uniform(-160, 130, 400_000), np.linspace(-150, -125, 50_001),
+                        np.linspace(-1, 1, 50_001), special]).astype(np.float32)
+    got = np.empty_like(t)
+    run(t, got)
+    exact = np.exp2(t.astype(np.float64))
+    with np.errstate(over="ignore"):
+        rounded = exact.astype(np.float32)
+    normal = np.isfinite(rounded) & (np.abs(exact) >= np.finfo(np.float32).tiny)
+    ulp = np.spacing(rounded[normal]).astype(np.float64)
+    assert np.max(np.abs(got[normal] - exact[normal]) / ulp) < 1.0
+    subnormal = (rounded != 0) & ~normal & np.isfinite(rounded)
+    assert subnormal.sum() > 1000
+    assert np.max(np.abs(got[subnormal] - exact[subnormal])) <= 2.0**-149
+    np.testing.assert_array_equal(got[np.isinf(rounded)], np.inf)
+    np.testing.assert_array_equal(got[(rounded == 0) & ~np.isnan(t)], 0.0)
+    assert np.isnan(got[np.isnan(t)]).all()
+
+
+# -------------------------------------------------------------------------------- kernels
+
+
+def test_the_vectorizable_surrogates_get_kernels(compiled):
+    assert len(WITH_KERNEL) == 21
+    for cls, kernel in compiled.items():
+        assert (kernel is not None) == (cls in WITH_KERNEL), cls
+    for cls in SURROGATE_CLASSES:
+        source = kernels.kernel_source(cls().spec.formula)
+        assert (source is None) == (cls.__name__ in WITHOUT_KERNEL)
+
+
+@pytest.mark.parametrize("cls", WITH_KERNEL)
+@settings(max_examples=8, deadline=None)
+@given(data=st.data())
+def test_kernel_gives_the_reference(compiled, cls, data):
+    """At drawn parameters (those float32 holds), float32 and the 16-bit types: the reference's
+    ``ct * g'(x)`` within the tolerance of the generated C kernels, inf where it overflows,
+    NaN where x is NaN; the same numbers split between threads."""
+    s = data.draw(surrogates(cls))
+    if kernels._float32_values(s.spec.values) is None:
+        assert kernels.times_derivative(s.spec, torch.ones(3), torch.ones(3)) is None
+        return
+    x64 = np.concatenate([np.linspace(-12, 12, 3001), [0.0, -0.0, np.inf, -np.inf, np.nan,
+                                                       3e38, -3e38, 1e-40, 1e-30]])
+    ct64 = np.linspace(-2, 2, x64.size)
+    with np.errstate(all="ignore"):
+        reference = ct64 * s.surrogate_grad(x64)
+    for dtype in ("float32", "float16", "bfloat16"):
+        dt = getattr(torch, dtype)
+        x, ct = torch.tensor(x64).to(dt), torch.tensor(ct64).to(dt)
+        got = kernels.times_derivative(s.spec, ct, x)
+        assert got is not None and got.dtype == dt and got.shape == x.shape
+        got = got.double().numpy()
+        ref = (ct.double().numpy() * s.surrogate_grad(x.double().numpy())
+               if dtype != "float32" else reference)
+        with np.errstate(all="ignore"):
+            rounded = torch.tensor(ref).to(dt).double().numpy()
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+        finite = np.isfinite(rounded)
+        np.testing.assert_array_equal(got[~finite & ~np.isnan(ref)],
+                                      rounded[~finite & ~np.isnan(ref)])
+        moderate = finite & (np.abs(x.double().numpy()) <= 12)
+        assert_within_ulps(got[moderate], ref[moderate], dtype if dtype != "bfloat16" else
+                           "bfloat16")
+    x = torch.tensor(np.resize(x64, 5000), dtype=torch.float32)
+    ct = torch.tensor(np.resize(ct64, 5000), dtype=torch.float32)
+    whole = kernels.times_derivative(s.spec, ct, x)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(3)
+        kernels.PARALLEL_MIN_ELEMENTS, saved = 1024, kernels.PARALLEL_MIN_ELEMENTS
+        parts = kernels.times_derivative(s.spec, ct, x)
+    finally:
+        kernels.PARALLEL_MIN_ELEMENTS = saved
+        torch.set_num_threads(threads)
+    torch.testing.assert_close(parts, whole, rtol=0, atol=0, equal_nan=True)
+
+
+def test_backward_takes_the_kernel_in_mode_auto(compiled):
+    """A plain backward pass of contiguous float32 tensors runs the kernel (here counted) in
+    mode "auto", and the plan in mode "plan"; both give the reference."""
+    f = sg.Sigmoid(alpha=3.0)
+    calls = []
+    kernel, params = kernels._entry(f.spec, torch.float32)
+
+    def counted(*args):
+        calls.append(args[3])
+        return kernel(*args)
+
+    kernels._ready[(f.spec, torch.float32)] = (counted, params)
+    x = torch.linspace(-4, 4, 1001, requires_grad=True)
+    expected = f.surrogate_grad(x.detach().double().numpy())
+    for mode, count in (("auto", [1001]), ("plan", [1001])):
+        with _config.torch_fuse_mode(mode):
+            (g,) = torch.autograd.grad(f(x).sum(), x)  # (an expanded cotangent, copied)
+        assert calls == count
+        assert_within_ulps(g.double().numpy(), expected, "float32")
+    del kernels._ready[(f.spec, torch.float32)]
+
+
+def test_the_plan_serves_float64_strided_tensors_and_parameters_float32_cannot_hold(compiled):
+    x = torch.linspace(-3, 3, 64)
+    assert kernels.times_derivative(sg.Sigmoid().spec, x, x) is not None
+    assert kernels.times_derivative(sg.Sigmoid().spec, x.double(), x.double()) is None
+    strided = torch.linspace(-3, 3, 64).reshape(8, 8).t()
+    assert kernels.times_derivative(sg.Sigmoid().spec, strided, strided) is None
+    expanded = torch.ones(()).expand(64)
+    got = kernels.times_derivative(sg.Sigmoid().spec, expanded, x)
+    torch.testing.assert_close(got, kernels.times_derivative(sg.Sigmoid().spec, x * 0 + 1, x))
+    # allowed values, but subnormal in float32 and beyond its range
+    for f in (sg.Sigmoid(alpha=1e-40), Wide(a=1e39)):
+        assert kernels.times_derivative(f.spec, x, x) is None
+        xr = x.clone().requires_grad_()
+        (g,) = torch.autograd.grad(f(xr).sum(), xr)
+        np.testing.assert_allclose(g.double().numpy(), f.surrogate_grad(x.double().numpy()),
+                                   rtol=1e-5, atol=1e-30)
+
+
+class Wide(sg.Surrogate):
+    """A user's surrogate whose parameter may exceed float32's range."""
+
+    a = sg.Param(1.0, gt=0)
+
+    @staticmethod
+    def grad(x, a, *, xp):
+        return xp.exp(-xp.abs(x)) * (a * 1e-30)
+
+
+# --------------------------------------------------------------------- no stall, no numba
+
+
+def test_a_backward_never_waits_for_a_compilation(fresh, monkeypatch):
+    """While the kernel compiles (held here until released), backward passes run the plan;
+    once it is ready they run the kernel."""
+    release, started = threading.Event(), threading.Event()
+    compile_for_real = kernels._compile
+
+    def held(formulas):
+        started.set()
+        assert release.wait(60)
+        return compile_for_real(formulas)
+
+    monkeypatch.setattr(kernels, "_compile", held)
+    f = sg.SlayerGrad(alpha=2.0)
+    x = torch.linspace(-3, 3, 2000, requires_grad=True)
+    expected = f.surrogate_grad(x.detach().double().numpy())
+    for _ in range(3):  # the first asks for the kernel; none of them waits for it
+        (g,) = torch.autograd.grad(f(x).sum(), x)
+        assert_within_ulps(g.double().numpy(), expected, "float32")
+    assert started.wait(60)
+    assert kernels._state[f.spec.formula] is kernels._PENDING
+    assert not kernels.wait(0.05)
+    release.set()
+    assert kernels.wait(kernels.COMPILE_TIMEOUT)
+    (g,) = torch.autograd.grad(f(x).sum(), x)
+    assert kernels._ready[(f.spec, torch.float32)] is not None
+    assert_within_ulps(g.double().numpy(), expected, "float32")
+
+
+def test_without_numba_the_plan_serves(fresh, monkeypatch):
+    monkeypatch.setattr(kernels, "_numba_installed", lambda: False)
+    f = sg.Arctan(alpha=2.0)
+    x = torch.linspace(-3, 3, 100, requires_grad=True)
+    (g,) = torch.autograd.grad(f(x).sum(), x)
+    assert kernels.wait(60)
+    assert kernels._state[f.spec.formula] is None
+    (g,) = torch.autograd.grad(f(x).sum(), x)
+    assert kernels._ready[(f.spec, torch.float32)] is None
+    assert_within_ulps(g.double().numpy(), f.surrogate_grad(x.detach().double().numpy()),
+                       "float32")
+
+
+def test_a_failed_compilation_leaves_the_plan_and_its_error(fresh, monkeypatch, tmp_path):
+    monkeypatch.setenv(kernels.CACHE_ENV_VAR, str(tmp_path))
+    monkeypatch.setattr(kernels, "_COMPILE", "import sys; sys.exit('no compiler today')")
+    f = sg.GaussianGrad(sigma=0.7)
+    x = torch.linspace(-3, 3, 100, requires_grad=True)
+    torch.autograd.grad(f(x).sum(), x)
+    assert kernels.wait(60)
+    assert kernels._state[f.spec.formula] is None
+    assert "no compiler today" in kernels._failures[-1]
+    (g,) = torch.autograd.grad(f(x).sum(), x)
+    assert_within_ulps(g.double().numpy(), f.surrogate_grad(x.detach().double().numpy()),
+                       "float32")
+
+
+def test_a_forked_child_compiles_anew(fresh):
+    """A forked child has none of its parent's threads: what was compiling starts again."""
+    f = sg.Sigmoid().spec.formula
+    kernels._state[f] = kernels._PENDING
+    kernels._worker.append(object())
+    kernels._after_fork()
+    assert f not in kernels._state and not kernels._worker
+
+
+# --------------------------------------------------------------------------- the source
+
+
+def test_module_source_compiles_the_loop_and_an_entry_by_address():
+    kernel = _codegen.generate(sg.LeakyRelu().spec.formula, "vjp", "float32", dialect="python")
+    source = kernels.module_source(kernel)
+    assert "def spikegrad_leaky_relu_vjp_float32(x_in, ct_in, y_out, p_alpha, p_beta):" in source
+    assert "'void(int64, int64, int64, int64, float32, float32)'" in source
+    assert "def run(x, ct, y, n, p_alpha, p_beta):" in source
+    assert source.count("cache=True") == 2
+
+
+def test_python_and_c_dialects_are_not_mixed():
+    kernel = _codegen.generate(sg.Sigmoid().spec.formula, "grad", "float32")
+    with pytest.raises(ValueError, match="dialect='python'"):
+        kernel.python_source()
+    with pytest.raises(ValueError, match="unknown kernel dialect 'fortran'"):
+        _codegen.generate(sg.Sigmoid().spec.formula, "grad", "float32", dialect="fortran")
