@@ -11,23 +11,24 @@ pip package, no compiler needed) compiles the whole of ``v * g'(x)`` into one lo
   arguments, so one compilation serves every parameter value;
 * LLVM vectorizes the loop when g' is made of arithmetic, comparisons, selects, ``abs``,
   ``sqrt`` and ``exp`` (:data:`VECTORIZED`: 21 of the 24 catalogue surrogates); ``exp`` is
-  :func:`exp_`, ``exp2(a log2 e)`` as the adapter computes it, with a polynomial ``exp2`` that
-  LLVM vectorizes (within an ulp of the correctly rounded value, full range: subnormal
+  :func:`spikegrad.backends._kernel_math.exp_`, ``exp2(a log2 e)`` as the adapter computes
+  it, with a polynomial ``exp2`` that LLVM vectorizes (within an ulp; full range: subnormal
   results, overflow to inf, NaN). Other functions (``log1p``, ``cos``...) would be scalar calls
   of the C library, slower than the plan's vectorized ones: those surrogates keep the plan;
 * computed in float32 (float32 inputs; 16-bit ones converted and the product rounded once, as
   everywhere); float64 keeps the plan;
-* large tensors are split between PyTorch's intra-op threads (``torch.get_num_threads()``),
-  the kernel running without the GIL.
+* called with the tensors' addresses; from :data:`PARALLEL_MIN_ELEMENTS` elements on split
+  between ``torch.get_num_threads()`` threads, the kernel running without the GIL.
 
-Compilation takes 0.3-1 s, so it never runs in the caller's thread: the first backward of a
-surrogate asks a background thread to compile its kernel and uses the plan until the kernel is
-ready (no first-call stall); :func:`wait` waits for pending compilations (the benchmark does,
-before it times). Without numba, every backward uses the plan. A kernel serves plain backward
-passes only, exactly where the plan would (no ``create_graph``, no ``torch.func``, not under
+Compilation takes about a second of CPU time per kernel, with the GIL held, so it never runs
+in the caller's process: the first backward of a surrogate asks a background thread for its
+kernel and uses the plan until the kernel is ready (no first-call stall). That thread has a
+child process compile the kernels into numba's cache on disk (:func:`cache_dir`), loads them
+and tells the adapter; :func:`wait` waits for it (the benchmark does, before it times).
+Without numba, every backward uses the plan. A kernel serves plain backward passes only,
+exactly where the plan would (no ``create_graph``, no ``torch.func``, not under
 ``torch.compile``, no tensor subclasses), for contiguous CPU tensors with parameters that are
-numbers representable as normal float32 numbers; the mode ``SPIKEGRAD_TORCH_FUSE=plan``
-keeps the plan everywhere.
+numbers representable as normal float32 numbers, in mode ``SPIKEGRAD_TORCH_FUSE=auto``.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ __all__ = ["CACHE_ENV_VAR", "COMPILE_TIMEOUT", "PARALLEL_MIN_ELEMENTS", "VECTORI
 
 VECTORIZED = frozenset({"abs", "sqrt", "exp"})
 """The math functions a compiled kernel may call: LLVM vectorizes loops that call only these
-(``exp`` as :func:`exp_`)."""
+(``exp`` as :func:`spikegrad.backends._kernel_math.exp_`)."""
 
 PARALLEL_MIN_ELEMENTS = 1 << 22
 """From this many elements on, the kernel runs in ``torch.get_num_threads()`` parts at once.
@@ -138,11 +139,6 @@ def run(x, ct, y, n, {params}):
            numba.carray(as_pointer(y), n), {params})
 """
 
-NICE_COMPILE = 0
-"""The scheduling priority (``nice``) of the compiling process: its own process, sharing no
-GIL, so it only takes CPU time, in turn with the caller's threads (at 10 it could wait for a
-busy training loop indefinitely)."""
-
 NICE = 10
 """The scheduling priority (``nice``) of the thread that loads compiled kernels (importing numba
 holds the GIL for up to 0.1 s at a time): the caller's threads come first. In a loop of
@@ -150,10 +146,11 @@ backward passes of a million elements keeping both cores busy, the longest pass 
 loads went from 230-250 ms to 100-170 ms."""
 
 # Run in a new process: loading each module (path, name, path, name, ...) compiles its kernel
-# into numba's cache; a module numba refuses is reported and skipped.
-_COMPILE = f"""
-import importlib.util, os, sys, traceback
-os.nice({NICE_COMPILE})
+# into numba's cache; a module numba refuses is reported and skipped. The process keeps the
+# normal priority: it shares no GIL with the caller, only the CPU (at a lower one it could
+# wait indefinitely for a training loop that keeps every core busy).
+_COMPILE = """
+import importlib.util, sys, traceback
 args = sys.argv[1:]
 for path, name in zip(args[::2], args[1::2]):
     try:

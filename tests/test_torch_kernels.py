@@ -279,3 +279,14 @@ def test_python_and_c_dialects_are_not_mixed():
         kernel.python_source()
     with pytest.raises(ValueError, match="unknown kernel dialect 'fortran'"):
         _codegen.generate(sg.Sigmoid().spec.formula, "grad", "float32", dialect="fortran")
+
+
+def test_docstring_examples():
+    """(backends/ is not among the doctest paths: its CuPy module needs CuPy to import.)"""
+    import doctest
+
+    from spikegrad.backends import _kernel_math
+
+    for module in (kernels, _kernel_math):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.attempted > 0 and result.failed == 0, module.__name__
