@@ -31,10 +31,10 @@
   eager operations). Double backward, ``torch.func``, ``torch.compile`` (which fuses by
   itself), tensor subclasses (fake tensors of ``torch.export`` and compilation, ...) and meta
   tensors use the plain eager operations.
-* Compiled backward: on the CPU, a surrogate whose g' numba can vectorize gets one compiled
-  loop for ``v * g'(x)`` (:mod:`spikegrad.backends._torch_kernels`), made in a background
-  thread on its first backward (the plan serves until it is ready; no stall), used wherever
-  the plan would be (``SPIKEGRAD_TORCH_FUSE=plan`` keeps the plan).
+* Compiled backward: in mode ``auto``, on the CPU, a surrogate whose g' numba can vectorize
+  gets one compiled loop for ``v * g'(x)`` (:mod:`spikegrad.backends._torch_kernels`),
+  compiled by a child process and loaded by a background thread after its first backward (the
+  plan serves until it is ready: no stall), used wherever the plan would be.
 * ``exp`` on CPU tensors is ``exp2(a * log2 e)`` (:func:`~spikegrad.backends._torch_plan.exp_cpu`):
   PyTorch's CPU ``exp`` kernel is 2.5-3 times slower than its ``exp2``.
 * Forward: on plain tensors outside ``torch.compile`` and ``torch.func`` the spike is one
@@ -142,16 +142,23 @@ def _times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor, fuse: str) -
         and not (spec.formula.trainable and _tensor_slots(spec))  # (not kept alive as keys)
     ):
         if fuse == "auto" and x.is_cpu:  # one compiled loop, once numba has made it
-            out = _torch_kernels.times_derivative(spec, v, x)
+            out = _torch_kernels.times_derivative(spec, v, x, _planned)
             if out is not None:
                 return out
-        key = (spec, x.dtype, "cpu" if x.is_cpu else x.device.type)
-        try:
-            plan = _torch_plan._plans[key]
-        except (KeyError, TypeError):  # not made yet, or unhashable values (plan_of: None)
-            plan = _torch_plan.plan_of(*key)
-        if plan is not None:
-            return _torch_plan.times_derivative(plan, v, x, fuse)
+        return _planned(spec, v, x, fuse)
+    return evaluate(spec.formula.derivative, x, spec.values, _NS, v)
+
+
+def _planned(spec: Spec, v: torch.Tensor, x: torch.Tensor, fuse: str) -> torch.Tensor:
+    """``v * g'(x)`` by the plan of ``spec`` (:func:`_times_derivative`'s plain case), or by
+    the eager operations where the formula has no plan."""
+    key = (spec, x.dtype, "cpu" if x.is_cpu else x.device.type)
+    try:
+        plan = _torch_plan._plans[key]
+    except (KeyError, TypeError):  # not made yet, or unhashable values (plan_of: None)
+        plan = _torch_plan.plan_of(*key)
+    if plan is not None:
+        return _torch_plan.times_derivative(plan, v, x, fuse)
     return evaluate(spec.formula.derivative, x, spec.values, _NS, v)
 
 

@@ -43,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
@@ -66,6 +67,19 @@ Below, one thread: PyTorch's own threads, still spinning after the forward pass'
 comparison (OpenMP waits actively for a while before it sleeps), share the cores with the
 second part (at a million elements on two cores the backward took longer in two parts than in
 one)."""
+
+TUNE_MIN_ELEMENTS = 1 << 17
+"""From this many elements on, where PyTorch has more than one thread, the kernel (one thread)
+and the plan (PyTorch's threads) are timed :data:`TUNE_SAMPLES` times each, in turn, in the
+first backward passes of each surrogate, dtype and size (to a power of two), and the faster
+serves from then on. At a million elements on two cores the kernel takes 0.6 of the plan's
+time for leaky_relu and s2nn, about as long for sigmoid and arctan, 1.4 times as long for
+gaussian_grad (whose plan is five calls, each on both cores)."""
+
+TUNE_SAMPLES = 5
+
+_verdicts: dict[tuple[Spec, torch.dtype, int], Any] = {}  # True: kernel, False: plan, or
+# the (kernel, plan) times so far
 
 _FLOAT32_INPUTS = (torch.float32, torch.float16, torch.bfloat16)
 
@@ -377,16 +391,47 @@ def _run(kernel: Callable[..., None], params: tuple[Any, ...], x: torch.Tensor, 
     return out
 
 
-def times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor | None:
+def times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor,
+                     planned: Callable[..., torch.Tensor]) -> torch.Tensor | None:
     """``v * g'(x)`` by the compiled kernel of ``spec`` (plain CPU tensors of one dtype and
-    shape, as the adapter's planned backward is given), or None when there is none (yet), or
-    ``x`` is not contiguous: the caller then uses the plan. A cotangent that is not contiguous
-    (``loss.sum()``'s, expanded from one number) is copied first."""
+    shape, as the adapter's planned backward is given), or None when the plan is to serve: no
+    kernel (yet), ``x`` not contiguous, or the plan measured faster at this size
+    (:data:`TUNE_MIN_ELEMENTS`; ``planned(spec, v, x, "auto")`` is the plan, called here while
+    the two are timed). A cotangent that is not contiguous (``loss.sum()``'s, expanded from one
+    number) is copied first."""
     entry = _ready.get((spec, x.dtype), _PENDING)
     if entry is _PENDING:
         entry = _entry(spec, x.dtype)
     if entry is None or entry is _PENDING or not x.is_contiguous():
         return None
+    n = x.numel()
+    if n < TUNE_MIN_ELEMENTS or torch.get_num_threads() == 1:
+        return _compute(entry, v, x)
+    key = (spec, x.dtype, n.bit_length())
+    verdict = _verdicts.get(key)
+    if verdict is None:
+        if len(_verdicts) >= _MAX_READY:
+            _verdicts.clear()
+        verdict = _verdicts[key] = ([], [])
+    if verdict is True:
+        return _compute(entry, v, x)
+    if verdict is False:
+        return None
+    kernel_times, plan_times = verdict  # still timing: each in turn, TUNE_SAMPLES times
+    start = time.perf_counter()
+    if len(kernel_times) <= len(plan_times):
+        out = _compute(entry, v, x)
+        kernel_times.append(time.perf_counter() - start)
+    else:
+        out = planned(spec, v, x, "auto")
+        plan_times.append(time.perf_counter() - start)
+        if len(plan_times) == TUNE_SAMPLES:
+            _verdicts[key] = min(kernel_times) <= min(plan_times)
+    return out
+
+
+def _compute(entry: tuple[Callable[..., None], tuple[Any, ...]], v: torch.Tensor,
+             x: torch.Tensor) -> torch.Tensor:
     kernel, params = entry
     v = v.contiguous()
     if x.dtype is torch.float32:

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -110,7 +111,7 @@ def test_kernel_gives_the_reference(compiled, cls, data):
     s = data.draw(surrogates(cls))
     params = kernels._float32_values(s.spec.values)
     if params is None:
-        assert kernels.times_derivative(s.spec, torch.ones(3), torch.ones(3)) is None
+        assert kernels.times_derivative(s.spec, torch.ones(3), torch.ones(3), None) is None
         return
     # (float32 may round a parameter just outside its declared range: no surrogate object)
     rounded_spec = Spec(s.spec.formula, tuple(float(v) for v in params))
@@ -120,7 +121,7 @@ def test_kernel_gives_the_reference(compiled, cls, data):
     for dtype in ("float32", "float16", "bfloat16"):
         dt = getattr(torch, dtype)
         x, ct = torch.tensor(x64).to(dt), torch.tensor(ct64).to(dt)
-        got = kernels.times_derivative(s.spec, ct, x)
+        got = kernels.times_derivative(s.spec, ct, x, None)
         assert got is not None and got.dtype == dt and got.shape == x.shape
         got = got.double().numpy()
         with np.errstate(all="ignore"):
@@ -133,12 +134,12 @@ def test_kernel_gives_the_reference(compiled, cls, data):
         assert_within_ulps(got[moderate], ref[moderate], dtype)
     x = torch.tensor(np.resize(x64, 5000), dtype=torch.float32)
     ct = torch.tensor(np.resize(ct64, 5000), dtype=torch.float32)
-    whole = kernels.times_derivative(s.spec, ct, x)
+    whole = kernels.times_derivative(s.spec, ct, x, None)
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(3)
         kernels.PARALLEL_MIN_ELEMENTS, saved = 1024, kernels.PARALLEL_MIN_ELEMENTS
-        parts = kernels.times_derivative(s.spec, ct, x)
+        parts = kernels.times_derivative(s.spec, ct, x, None)
     finally:
         kernels.PARALLEL_MIN_ELEMENTS = saved
         torch.set_num_threads(threads)
@@ -169,16 +170,17 @@ def test_backward_takes_the_kernel_in_mode_auto(compiled):
 
 def test_the_plan_serves_float64_strided_tensors_and_parameters_float32_cannot_hold(compiled):
     x = torch.linspace(-3, 3, 64)
-    assert kernels.times_derivative(sg.Sigmoid().spec, x, x) is not None
-    assert kernels.times_derivative(sg.Sigmoid().spec, x.double(), x.double()) is None
+    assert kernels.times_derivative(sg.Sigmoid().spec, x, x, None) is not None
+    assert kernels.times_derivative(sg.Sigmoid().spec, x.double(), x.double(), None) is None
     strided = torch.linspace(-3, 3, 64).reshape(8, 8).t()
-    assert kernels.times_derivative(sg.Sigmoid().spec, strided, strided) is None
+    assert kernels.times_derivative(sg.Sigmoid().spec, strided, strided, None) is None
     expanded = torch.ones(()).expand(64)
-    got = kernels.times_derivative(sg.Sigmoid().spec, expanded, x)
-    torch.testing.assert_close(got, kernels.times_derivative(sg.Sigmoid().spec, x * 0 + 1, x))
+    got = kernels.times_derivative(sg.Sigmoid().spec, expanded, x, None)
+    torch.testing.assert_close(got, kernels.times_derivative(sg.Sigmoid().spec, x * 0 + 1, x,
+                                                             None))
     # allowed values, but subnormal in float32 and beyond its range
     for f in (sg.Sigmoid(alpha=1e-40), Wide(a=1e39)):
-        assert kernels.times_derivative(f.spec, x, x) is None
+        assert kernels.times_derivative(f.spec, x, x, None) is None
         xr = x.clone().requires_grad_()
         (g,) = torch.autograd.grad(f(xr).sum(), xr)
         np.testing.assert_allclose(g.double().numpy(), f.surrogate_grad(x.double().numpy()),
@@ -193,6 +195,49 @@ class Wide(sg.Surrogate):
     @staticmethod
     def grad(x, a, *, xp):
         return xp.exp(-xp.abs(x)) * (a * 1e-30)
+
+
+@pytest.mark.parametrize("kernel_delay, verdict", [(0.02, False), (0.0, True)])
+def test_large_tensors_take_the_faster_of_kernel_and_plan(compiled, monkeypatch, kernel_delay,
+                                                          verdict):
+    """From TUNE_MIN_ELEMENTS on, with PyTorch threads to spare, the first passes time both
+    (here a kernel slowed by 20 ms, or a plan slowed so), each giving the reference, and the
+    faster serves after them."""
+    monkeypatch.setattr(kernels, "TUNE_MIN_ELEMENTS", 1000)
+    monkeypatch.setattr(kernels, "_verdicts", {})
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    f = sg.Sigmoid(alpha=2.5)
+    kernel, params = kernels._entry(f.spec, torch.float32)
+    calls = {"kernel": 0, "plan": 0}
+
+    def slow_kernel(*args):
+        calls["kernel"] += 1
+        time.sleep(kernel_delay)
+        return kernel(*args)
+
+    def slow_plan(spec, v, x, fuse):
+        calls["plan"] += 1
+        time.sleep(0.02 - kernel_delay)
+        return v * torch.tensor(spec.formula.derivative(x.double().numpy(), spec.values, xp=np),
+                                dtype=x.dtype)
+
+    kernels._ready[(f.spec, torch.float32)] = (slow_kernel, params)
+    x = torch.linspace(-3, 3, 1500)
+    ct = torch.linspace(-1, 1, 1500)
+    expected = ct.double().numpy() * f.surrogate_grad(x.double().numpy())
+    try:
+        for _ in range(2 * kernels.TUNE_SAMPLES):
+            got = kernels.times_derivative(f.spec, ct, x, slow_plan)
+            assert_within_ulps(got.double().numpy(), expected, "float32")
+        assert calls == {"kernel": kernels.TUNE_SAMPLES, "plan": kernels.TUNE_SAMPLES}
+        assert kernels._verdicts[(f.spec, torch.float32, 11)] is verdict
+        got = kernels.times_derivative(f.spec, ct, x, slow_plan)
+        assert (got is not None) == verdict  # None: the caller's plan serves
+        small = kernels.times_derivative(f.spec, ct[:999], x[:999], slow_plan)
+        assert small is not None  # below TUNE_MIN_ELEMENTS: the kernel, untimed
+        assert calls["kernel"] == kernels.TUNE_SAMPLES + verdict + 1
+    finally:
+        del kernels._ready[(f.spec, torch.float32)]
 
 
 # --------------------------------------------------------------------- no stall, no numba

@@ -50,62 +50,36 @@ _CUDA_STORAGE = {"float16": "__half", "float32": "float", "float64": "double"}
 _CUPY_STORAGE = {"float16": "float16", "float32": "float", "float64": "double"}  # C names
 
 
-class _C:
-    """How a statement is spelled in C (CUDA, CuPy and the C++ of the tests)."""
+@dataclasses.dataclass(frozen=True)
+class _Dialect:
+    """How statements are spelled: templates filled by :class:`_Program`."""
 
-    name = "c"
-    AND, OR = "&&", "||"
-    FUNCTIONS = {
-        "abs": "fabs", "exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p",
-        "sqrt": "sqrt", "sin": "sin", "cos": "cos", "tan": "tan", "atan": "atan",
-        "tanh": "tanh", "erfc": "erfc", "fmod": "fmod", "isinf": "isinf",
-    }
-
-    @staticmethod
-    def literal(text: str, ctype: str) -> str:
-        return f"{text}f" if ctype == "float" else text
-
-    @staticmethod
-    def statement(ctype: str, name: str, expression: str) -> str:
-        return f"const {ctype} {name} = {expression};"
-
-    @staticmethod
-    def ternary(condition: str, a: str, b: str) -> str:
-        return f"{condition} ? {a} : {b}"
-
-    @staticmethod
-    def negation(a: str) -> str:
-        return f"!{a}"
+    literal: dict[str, str]  # by compute type: the format of a constant
+    statement: str  # of ctype, name, expression
+    ternary: str  # of condition, a, b
+    negation: str  # of a
+    AND: str
+    OR: str
+    functions: dict[str, str]  # the namespace's name -> the dialect's
 
 
-class _Python:
-    """How a statement is spelled in Python for numba: ``exp`` is ``exp_``, a function the
-    compiling module supplies (:mod:`spikegrad.backends._torch_kernels`: one that LLVM
-    vectorizes), the others are ``math``'s."""
+_C_FUNCTIONS = {
+    "abs": "fabs", "exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p",
+    "sqrt": "sqrt", "sin": "sin", "cos": "cos", "tan": "tan", "atan": "atan",
+    "tanh": "tanh", "erfc": "erfc", "fmod": "fmod", "isinf": "isinf",
+}
 
-    name = "python"
-    AND, OR = "&", "|"
-    FUNCTIONS = {name: f"math.{name}" for name in _C.FUNCTIONS}
-    FUNCTIONS.update(abs="abs", exp="exp_")
-
-    @staticmethod
-    def literal(text: str, ctype: str) -> str:
-        return f"{'float32' if ctype == 'float' else 'float64'}({text})"
-
-    @staticmethod
-    def statement(ctype: str, name: str, expression: str) -> str:
-        return f"{name} = {expression}"
-
-    @staticmethod
-    def ternary(condition: str, a: str, b: str) -> str:
-        return f"({a} if {condition} else {b})"
-
-    @staticmethod
-    def negation(a: str) -> str:
-        return f"(not {a})"
-
-
-_DIALECTS = {"c": _C, "python": _Python}
+_DIALECTS = {
+    # CUDA, CuPy and the C++ of the tests
+    "c": _Dialect({"float": "{}f", "double": "{}"}, "const {ctype} {name} = {expression};",
+                  "{condition} ? {a} : {b}", "!{a}", "&&", "||", _C_FUNCTIONS),
+    # numba: ``exp`` is ``exp_``, a function the compiling module supplies
+    # (spikegrad.backends._kernel_math: one that LLVM vectorizes), the others are ``math``'s
+    "python": _Dialect({"float": "float32({})", "double": "float64({})"},
+                       "{name} = {expression}", "({a} if {condition} else {b})", "(not {a})",
+                       "&", "|", {**{k: f"math.{k}" for k in _C_FUNCTIONS},
+                                  "abs": "abs", "exp": "exp_"}),
+}
 
 
 class _Program:
@@ -120,7 +94,7 @@ class _Program:
     def call(self, function: str, *args: str) -> str:
         """A call of the namespace's ``function`` in this dialect."""
         self.functions.add(function)
-        return f"{self.dialect.FUNCTIONS[function]}({', '.join(args)})"
+        return f"{self.dialect.functions[function]}({', '.join(args)})"
 
     def literal(self, value: Any) -> str:
         if isinstance(value, Symbol):
@@ -133,12 +107,13 @@ class _Program:
         value = float(value)
         if not math.isfinite(value):
             raise ValueError(f"the kernel generator cannot embed the non-finite constant {value}")
-        return self.dialect.literal(repr(value), self.ctype)
+        return self.dialect.literal[self.ctype].format(repr(value))
 
     def emit(self, expression: str, boolean: bool = False) -> Symbol:
         name = f"v{len(self.lines)}"
         ctype = "bool" if boolean else self.ctype
-        self.lines.append(self.dialect.statement(ctype, name, expression))
+        self.lines.append(self.dialect.statement.format(ctype=ctype, name=name,
+                                                        expression=expression))
         return Symbol(self, name, boolean)
 
 
@@ -182,7 +157,7 @@ class Symbol:
     def __neg__(self) -> Symbol: return self.program.emit(f"-{self.name}")
 
     def __invert__(self) -> Symbol:
-        return self.program.emit(self.program.dialect.negation(self.name), True)
+        return self.program.emit(self.program.dialect.negation.format(a=self.name), True)
     __hash__ = None  # type: ignore[assignment]
 
     def __bool__(self) -> bool:
@@ -193,7 +168,8 @@ class Symbol:
 
 
 class SymbolicNamespace:
-    """The subset of the Array API the surrogate math uses, emitting C instead of computing."""
+    """The subset of the Array API the surrogate math uses, emitting statements (C, or Python
+    for numba) instead of computing."""
 
     _UNARY = ("abs", "exp", "expm1", "log", "log1p", "sqrt", "sin", "cos", "tan", "atan", "tanh",
               "erfc")
@@ -211,7 +187,8 @@ class SymbolicNamespace:
 
     def where(self, condition: Symbol, a: Any, b: Any) -> Symbol:
         lit = self._p.literal
-        return self._p.emit(self._p.dialect.ternary(lit(condition), lit(a), lit(b)))
+        return self._p.emit(self._p.dialect.ternary.format(condition=lit(condition), a=lit(a),
+                                                           b=lit(b)))
 
     def clip(self, x: Any, min: Any = None, max: Any = None) -> Symbol:  # noqa: A002
         # Comparisons rather than fmin/fmax: NaN passes through, as in NumPy.
@@ -232,7 +209,8 @@ class SymbolicNamespace:
         # NaN propagates, as in the standard (C's fmax/fmin would return the other argument).
         a, b = self._p.literal(a), self._p.literal(b)
         d = self._p.dialect
-        return self._p.emit(d.ternary(f"(({a} != {a}) {d.OR} ({a} {op} {b}))", a, b))
+        return self._p.emit(d.ternary.format(condition=f"(({a} != {a}) {d.OR} ({a} {op} {b}))",
+                                             a=a, b=b))
 
     def remainder(self, x: Any, y: Any) -> Symbol:
         """Python's floored modulo (the result has the divisor's sign), as ``xp.remainder``."""
@@ -344,7 +322,6 @@ class Kernel:
             "}",
         ]
         return "\n".join(lines)
-
 
     # -- Python for numba (the PyTorch adapter's compiled CPU backward) ------------------------
     def python_source(self) -> str:
