@@ -256,8 +256,8 @@ def _compile(formulas: list[Formula]) -> dict[Formula, Callable[..., None] | Non
     if missing:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         done = subprocess.run([sys.executable, "-c", _COMPILE, *missing], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              timeout=COMPILE_TIMEOUT, check=False)
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, timeout=COMPILE_TIMEOUT, check=False)
         if done.stderr:
             _failed(done.stderr.decode(errors="replace")[-4000:])
     out: dict[Formula, Callable[..., None] | None] = dict.fromkeys(formulas)
