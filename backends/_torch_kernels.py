@@ -16,7 +16,8 @@ pip package, no compiler needed) compiles the whole of ``v * g'(x)`` into one lo
   results, overflow to inf, NaN). Other functions (``log1p``, ``cos``...) would be scalar calls
   of the C library, slower than the plan's vectorized ones: those surrogates keep the plan;
 * computed in float32 (float32 inputs; 16-bit ones converted and the product rounded once, as
-  everywhere); float64 keeps the plan;
+  everywhere), expressions of parameters alone in float64, rounded where they meet ``x``, as
+  PyTorch computes Python numbers; float64 inputs keep the plan;
 * called with the tensors' addresses; from :data:`PARALLEL_MIN_ELEMENTS` elements on split
   between ``torch.get_num_threads()`` threads, the kernel running without the GIL.
 
@@ -28,7 +29,7 @@ and tells the adapter; :func:`wait` waits for it (the benchmark does, before it 
 Without numba, every backward uses the plan. A kernel serves plain backward passes only,
 exactly where the plan would (no ``create_graph``, no ``torch.func``, not under
 ``torch.compile``, no tensor subclasses), for contiguous CPU tensors with parameters that are
-numbers representable as normal float32 numbers, in mode ``SPIKEGRAD_TORCH_FUSE=auto``.
+numbers, in mode ``SPIKEGRAD_TORCH_FUSE=auto``.
 """
 
 from __future__ import annotations
@@ -201,7 +202,7 @@ def module_source(kernel: Kernel) -> str:
     """The source of the module that compiles ``kernel`` (``dialect="python"``): the loop over
     arrays, and ``run(x, ct, y, n, *params)``, the same over ``n`` float32 numbers at the
     addresses ``x``, ``ct`` and ``y``."""
-    signature = f"void({', '.join(['int64'] * 4 + ['float32'] * len(kernel.params))})"
+    signature = f"void({', '.join(['int64'] * 4 + ['float64'] * len(kernel.params))})"
     params = ", ".join(f"p_{p}" for p in kernel.params)
     header = _HEADER.format(version=spikegrad.__version__, formula=kernel.name)
     entry = _ENTRY.format(signature=signature, name=kernel.name, params=params)
@@ -267,7 +268,7 @@ def _compile(formulas: list[Formula]) -> dict[Formula, Callable[..., None] | Non
             continue
         compiled = _load(path, name).run
         compiled(ones.ctypes.data, ones.ctypes.data, result.ctypes.data, 1,
-                 *(np.float32(1.0),) * len(kernels[formula].params))  # type: ignore[union-attr]
+                 *(1.0,) * len(kernels[formula].params))  # type: ignore[union-attr]
         out[formula] = compiled
     return out
 
@@ -321,19 +322,14 @@ def wait(timeout: float | None = None) -> bool:
             lambda: not any(k is _PENDING for k in _state.values()), timeout)
 
 
-def _float32_values(values: tuple[Any, ...]) -> tuple[np.float32, ...] | None:
-    """The parameters as float32 kernel arguments, or None where float32 would change one
-    beyond its rounding (a tensor, an overflow, an underflow to a subnormal number or 0)."""
-    out = []
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            return None
-        with np.errstate(over="ignore", under="ignore"):
-            c = np.float32(v)
-        if not (math.isfinite(c) and (v == 0 or abs(c) >= np.finfo(np.float32).tiny)):
-            return None
-        out.append(c)
-    return tuple(out)
+def _parameter_values(values: tuple[Any, ...]) -> tuple[float, ...] | None:
+    """The parameters as kernel arguments (float64: expressions of parameters alone are
+    computed in double and rounded to float32 where they meet ``x``, as PyTorch computes Python
+    numbers), or None for values that are not numbers (tensors: the plan serves)."""
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+               for v in values):
+        return None
+    return tuple(float(v) for v in values)
 
 
 def _entry(spec: Spec, dtype: torch.dtype) -> Any:
@@ -342,7 +338,7 @@ def _entry(spec: Spec, dtype: torch.dtype) -> Any:
     if dtype not in _FLOAT32_INPUTS or not spec.formula.symbolic:
         entry = None
     else:
-        params = _float32_values(spec.values)
+        params = _parameter_values(spec.values)
         if params is None:
             entry = None
         else:

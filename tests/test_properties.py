@@ -687,9 +687,8 @@ def autodiff(request):
     torch = pytest.importorskip("torch")
 
     def vjp(f, x, ct):
-        # The plan, which computes the plain operations' numbers within PLAN_ULPS (in mode
-        # "auto" a compiled kernel may serve instead: its own parameters are float32, tested
-        # against the float64 reference in test_torch_kernels).
+        # The plan, deterministically (in mode "auto" a compiled kernel may serve instead,
+        # depending on when it was ready: tested against these operations in test_torch_kernels).
         x = x.detach().requires_grad_(True)
         with _config.torch_fuse_mode("plan"):
             return torch.autograd.grad(f(x), x, ct)[0]

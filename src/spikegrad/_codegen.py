@@ -10,7 +10,9 @@ symbol. The same program is wrapped three ways:
 
 The same trace in the Python dialect (``dialect="python"``: ``v3 = v1 * v2``, constants as
 ``float32(...)``) is the loop body of a numba kernel (:meth:`Kernel.python_source`), the
-PyTorch adapter's compiled CPU backward (:mod:`spikegrad.backends._torch_kernels`).
+PyTorch adapter's compiled CPU backward (:mod:`spikegrad.backends._torch_kernels`). There,
+parameters are float64 and expressions of parameters alone are computed in float64, rounded
+to the compute type where they meet ``x``: as PyTorch computes with Python numbers.
 
 No formula is written twice. Surrogate parameters are kernel arguments (new values need no
 recompilation); integer parameters fixing the structure (the number of Fourier terms) are
@@ -61,6 +63,9 @@ class _Dialect:
     AND: str
     OR: str
     functions: dict[str, str]  # the namespace's name -> the dialect's
+    # Python (numba): expressions of parameters alone are computed in float64 and rounded to
+    # the compute type where they meet x, as PyTorch computes Python numbers (C: all in ctype)
+    parameters_in_double: bool = False
 
 
 _C_FUNCTIONS = {
@@ -78,12 +83,13 @@ _DIALECTS = {
     "python": _Dialect({"float": "float32({})", "double": "float64({})"},
                        "{name} = {expression}", "({a} if {condition} else {b})", "(not {a})",
                        "&", "|", {**{k: f"math.{k}" for k in _C_FUNCTIONS},
-                                  "abs": "abs", "exp": "exp_"}),
+                                  "abs": "abs", "exp": "exp_"}, parameters_in_double=True),
 }
 
 
 class _Program:
-    """The statements traced so far, in order, and the math functions they call."""
+    """The statements traced so far, in order, and the math functions they call on values that
+    vary with ``x`` (a call on parameters alone is made once per kernel call, not per element)."""
 
     def __init__(self, ctype: str, dialect: str = "c") -> None:
         self.ctype = ctype
@@ -91,13 +97,28 @@ class _Program:
         self.lines: list[str] = []
         self.functions: set[str] = set()
 
-    def call(self, function: str, *args: str) -> str:
-        """A call of the namespace's ``function`` in this dialect."""
+    def call(self, function: str, *args: str, varying: bool = True) -> str:
+        """A call of the namespace's ``function`` in this dialect (of parameters alone, in
+        float64: Python's ``math``)."""
+        if not varying and self.dialect.parameters_in_double:
+            return f"math.{function}({', '.join(args)})" if function != "abs" else f"abs({args[0]})"
         self.functions.add(function)
         return f"{self.dialect.functions[function]}({', '.join(args)})"
 
-    def literal(self, value: Any) -> str:
+    def operands(self, *values: Any) -> tuple[list[str], bool]:
+        """The operands of one operation, as written, and whether its result varies with
+        ``x``: where it does, parameter expressions computed in float64 and constants are
+        rounded to the compute type first."""
+        varying = any(isinstance(v, Symbol) and v.varying for v in values)
+        return [self.render(v, varying) for v in values], varying
+
+    def render(self, value: Any, varying: bool = True) -> str:
+        """``value`` (a symbol or a number) as an operand of an expression that varies with
+        ``x`` or, if not ``varying``, of parameters alone."""
+        double = self.dialect.parameters_in_double
         if isinstance(value, Symbol):
+            if double and varying and not value.varying and not value.boolean:
+                return self.dialect.literal[self.ctype].format(value.name)
             return value.name
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(
@@ -107,32 +128,40 @@ class _Program:
         value = float(value)
         if not math.isfinite(value):
             raise ValueError(f"the kernel generator cannot embed the non-finite constant {value}")
-        return self.dialect.literal[self.ctype].format(repr(value))
+        ctype = self.ctype if varying or not double else "double"
+        return self.dialect.literal[ctype].format(repr(value))
 
-    def emit(self, expression: str, boolean: bool = False) -> Symbol:
+    def literal(self, value: Any) -> str:
+        """``value`` as an operand of an expression that varies with ``x``."""
+        return self.render(value, True)
+
+    def emit(self, expression: str, boolean: bool = False, varying: bool = True) -> Symbol:
         name = f"v{len(self.lines)}"
         ctype = "bool" if boolean else self.ctype
         self.lines.append(self.dialect.statement.format(ctype=ctype, name=name,
                                                         expression=expression))
-        return Symbol(self, name, boolean)
+        return Symbol(self, name, boolean, varying)
 
 
 class Symbol:
-    """A traced value: the name of a C variable holding it."""
+    """A traced value: the name of a variable holding it, and whether it varies with ``x``
+    (else it is an expression of parameters alone)."""
 
     __array_priority__ = 1000  # make NumPy scalars defer to our reflected operators
     dtype = "compute"  # a kernel computes in one floating type (see SymbolicNamespace.astype)
 
-    def __init__(self, program: _Program, name: str, boolean: bool = False) -> None:
+    def __init__(self, program: _Program, name: str, boolean: bool = False,
+                 varying: bool = True) -> None:
         self.program = program
         self.name = name
         self.boolean = boolean
+        self.varying = varying
 
     def _binary(self, other: Any, op: str, reverse: bool = False, boolean: bool = False) -> Symbol:
-        a, b = self.name, self.program.literal(other)
+        (a, b), varying = self.program.operands(self, other)
         if reverse:
             a, b = b, a
-        return self.program.emit(f"{a} {op} {b}", boolean)
+        return self.program.emit(f"{a} {op} {b}", boolean, varying)
 
     def __add__(self, o: Any) -> Symbol: return self._binary(o, "+")
     def __radd__(self, o: Any) -> Symbol: return self._binary(o, "+", True)
@@ -154,10 +183,12 @@ class Symbol:
     def __or__(self, o: Any) -> Symbol:
         return self._binary(o, self.program.dialect.OR, boolean=True)
 
-    def __neg__(self) -> Symbol: return self.program.emit(f"-{self.name}")
+    def __neg__(self) -> Symbol:
+        return self.program.emit(f"-{self.name}", varying=self.varying)
 
     def __invert__(self) -> Symbol:
-        return self.program.emit(self.program.dialect.negation.format(a=self.name), True)
+        return self.program.emit(self.program.dialect.negation.format(a=self.name), True,
+                                 self.varying)
     __hash__ = None  # type: ignore[assignment]
 
     def __bool__(self) -> bool:
@@ -179,16 +210,20 @@ class SymbolicNamespace:
 
     def __getattr__(self, name: str) -> Callable[..., Symbol]:
         if name in self._UNARY:
-            return lambda x: self._p.emit(self._p.call(name, self._p.literal(x)))
+            return lambda x: self._unary(name, x)
         raise AttributeError(
             f"the CUDA kernel generator does not support xp.{name}; supported: "
             f"{', '.join(sorted([*self._UNARY, *_METHODS]))}"
         )
 
+    def _unary(self, name: str, x: Any) -> Symbol:
+        (arg,), varying = self._p.operands(x)
+        return self._p.emit(self._p.call(name, arg, varying=varying), varying=varying)
+
     def where(self, condition: Symbol, a: Any, b: Any) -> Symbol:
-        lit = self._p.literal
-        return self._p.emit(self._p.dialect.ternary.format(condition=lit(condition), a=lit(a),
-                                                           b=lit(b)))
+        (c, a, b), varying = self._p.operands(condition, a, b)
+        return self._p.emit(self._p.dialect.ternary.format(condition=c, a=a, b=b),
+                            varying=varying)
 
     def clip(self, x: Any, min: Any = None, max: Any = None) -> Symbol:  # noqa: A002
         # Comparisons rather than fmin/fmax: NaN passes through, as in NumPy.
@@ -207,25 +242,26 @@ class SymbolicNamespace:
 
     def _extremum(self, a: Any, b: Any, op: str) -> Symbol:
         # NaN propagates, as in the standard (C's fmax/fmin would return the other argument).
-        a, b = self._p.literal(a), self._p.literal(b)
+        (a, b), varying = self._p.operands(a, b)
         d = self._p.dialect
         return self._p.emit(d.ternary.format(condition=f"(({a} != {a}) {d.OR} ({a} {op} {b}))",
-                                             a=a, b=b))
+                                             a=a, b=b), varying=varying)
 
     def remainder(self, x: Any, y: Any) -> Symbol:
         """Python's floored modulo (the result has the divisor's sign), as ``xp.remainder``."""
-        lit = self._p.literal
-        r = self._p.emit(self._p.call("fmod", lit(x), lit(y)))
+        (x_, y_), varying = self._p.operands(x, y)
+        r = self._p.emit(self._p.call("fmod", x_, y_, varying=varying), varying=varying)
         fix = self._p.emit(f"({r.name} != 0) {self._p.dialect.AND} "
-                           f"(({r.name} < 0) != ({lit(y)} < 0))", boolean=True)
+                           f"(({r.name} < 0) != ({y_} < 0))", True, varying)
         return self.where(fix, r + y, r)
 
     def isnan(self, x: Any) -> Symbol:
-        name = self._p.literal(x)
-        return self._p.emit(f"{name} != {name}", boolean=True)
+        (name,), varying = self._p.operands(x)
+        return self._p.emit(f"{name} != {name}", True, varying)
 
     def isinf(self, x: Any) -> Symbol:
-        return self._p.emit(self._p.call("isinf", self._p.literal(x)), boolean=True)
+        (name,), varying = self._p.operands(x)
+        return self._p.emit(self._p.call("isinf", name, varying=varying), True, varying)
 
     def astype(self, x: Symbol, dtype: Any) -> Symbol:
         """A boolean to the compute type (1 or 0); the kernel has one floating type only."""
@@ -234,7 +270,7 @@ class SymbolicNamespace:
         return self.where(x, 1.0, 0.0) if x.boolean else x
 
     def full_like(self, x: Any, value: Any) -> Symbol:
-        return self._p.emit(self._p.literal(value))
+        return self._p.emit(self._p.literal(value))  # an array: varies (in the compute type)
 
     def zeros_like(self, x: Any) -> Symbol:
         return self.full_like(x, 0.0)
@@ -385,7 +421,7 @@ def generate(formula: Formula, kind: str, dtype: str, dialect: str = "c") -> Ker
     if kind == "primitive" and not formula.has_primitive:
         raise NotImplementedError(f"{formula.name} defines no primitive to generate a kernel for")
     dynamic = formula.value_names
-    values = tuple(Symbol(program, f"p_{n}") for n in dynamic)
+    values = tuple(Symbol(program, f"p_{n}", varying=False) for n in dynamic)
     fn = formula.primitive if kind == "primitive" else formula.derivative
     result = fn(x, values, xp=ns)
     if not isinstance(result, Symbol):  # a constant g' or g
