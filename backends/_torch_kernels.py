@@ -273,7 +273,9 @@ def _compile(formulas: list[Formula]) -> dict[Formula, Callable[..., None] | Non
     return out
 
 
-_failures: list[str] = []  # the end of the last failed compilations' error output (debugging)
+# The end of the compiling processes' error output (warnings included) and the errors of failed
+# loads: the last ten, for debugging.
+_failures: list[str] = []
 
 
 def _failed(text: str) -> None:
