@@ -35,16 +35,20 @@ numbers, in mode ``SPIKEGRAD_TORCH_FUSE=auto``.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import importlib.util
 import math
 import os
 import pathlib
+import platform
 import queue
+import re
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import concurrent.futures
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
@@ -127,7 +131,8 @@ _worker: list[threading.Thread] = []
 
 CACHE_ENV_VAR = "SPIKEGRAD_CACHE_DIR"
 """Where compiled kernels are kept (default: ``$XDG_CACHE_HOME/spikegrad``, else
-``~/.cache/spikegrad``; a temporary directory if that cannot be written)."""
+``~/.cache/spikegrad``; a temporary directory if that cannot be written), in a directory per
+spikegrad and numba version and per machine."""
 
 COMPILE_TIMEOUT = 600.0
 """Seconds a compiling process may take before it is given up (the plan then serves)."""
@@ -182,7 +187,12 @@ def cache_dir() -> pathlib.Path:
     needed."""
     base = os.environ.get(CACHE_ENV_VAR) or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "spikegrad")
-    path = pathlib.Path(base) / f"kernels-{spikegrad.__version__}"
+    # numba recompiles a cached kernel of another numba version or CPU when it loads it, which
+    # would be in this process: one directory per spikegrad and numba version and per machine
+    # (a home directory shared by the nodes of a cluster)
+    machine = re.sub(r"[^\w.-]", "_", platform.node() or "host")
+    path = (pathlib.Path(base) / f"kernels-{spikegrad.__version__}-numba{_numba_version()}"
+            / machine)
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / f".probe-{os.getpid()}"
@@ -234,9 +244,18 @@ def _numba_installed() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
+def _numba_version() -> str:
+    try:
+        return importlib.metadata.version("numba")
+    except importlib.metadata.PackageNotFoundError:
+        return "none"
+
+
 def _cached(path: pathlib.Path, name: str) -> bool:
-    """Whether numba's cache beside the module holds its compiled entry point."""
-    return any(path.parent.glob(f"__pycache__/{name}.run-*.nbi"))
+    """Whether numba's cache beside the module holds its compiled entry point for this Python
+    (numba names its index files by the interpreter's version)."""
+    version = f"py{sys.version_info.major}{sys.version_info.minor}"
+    return any(path.parent.glob(f"__pycache__/{name}.run-*.{version}.nbi"))
 
 
 def _compile(formulas: list[Formula]) -> dict[Formula, Callable[..., None] | None]:
@@ -358,20 +377,26 @@ def _entry(spec: Spec, dtype: torch.dtype) -> Any:
 
 # ------------------------------------------------------------------------------ execution
 
-_pool: list[Any] = []  # (ThreadPoolExecutor, workers)
+_pools: dict[int, ThreadPoolExecutor] = {}  # by number of workers, kept (threads may share)
+_pool_lock = threading.Lock()
 
 
 def _executor(workers: int) -> ThreadPoolExecutor:
-    if not _pool or _pool[0][1] != workers:
-        if _pool:
-            _pool.pop()[0].shutdown(wait=False)
-        _pool.append((ThreadPoolExecutor(workers, thread_name_prefix="spikegrad"), workers))
-    return _pool[0][0]
+    pool = _pools.get(workers)
+    if pool is None:
+        with _pool_lock:
+            pool = _pools.get(workers)
+            if pool is None:
+                pool = _pools[workers] = ThreadPoolExecutor(workers,
+                                                            thread_name_prefix="spikegrad")
+    return pool
 
 
 def _run(kernel: Callable[..., None], params: tuple[Any, ...], x: torch.Tensor, v: torch.Tensor,
          out: torch.Tensor) -> torch.Tensor:
-    """``kernel`` over contiguous float32 tensors ``x``, ``v`` into ``out``; ``out``."""
+    """``kernel`` over contiguous float32 tensors ``x``, ``v`` into ``out``; ``out``. The
+    parts given to other threads are waited for whatever happens here (they write through
+    the tensors' addresses: the tensors must outlive them)."""
     n = x.numel()
     xp, vp, op = x.data_ptr(), v.data_ptr(), out.data_ptr()
     parts = min(torch.get_num_threads(), n // (PARALLEL_MIN_ELEMENTS // 2))
@@ -381,9 +406,13 @@ def _run(kernel: Callable[..., None], params: tuple[Any, ...], x: torch.Tensor, 
     step = (-(-n // parts) + 63) & ~63  # whole cache lines
     bounds = [(i, min(i + step, n)) for i in range(0, n, step)]
     pool = _executor(len(bounds) - 1)
-    futures = [pool.submit(kernel, xp + 4 * i, vp + 4 * i, op + 4 * i, j - i, *params)
-               for i, j in bounds[1:]]
-    kernel(xp, vp, op, bounds[0][1], *params)
+    futures = []
+    try:
+        for i, j in bounds[1:]:
+            futures.append(pool.submit(kernel, xp + 4 * i, vp + 4 * i, op + 4 * i, j - i, *params))
+        kernel(xp, vp, op, bounds[0][1], *params)
+    finally:
+        concurrent.futures.wait(futures)
     for f in futures:
         f.result()
     return out
@@ -442,9 +471,10 @@ def _after_fork() -> None:
     """A forked child (a DataLoader worker) has none of the parent's threads: compilations
     pending there restart, and the pool is made anew."""
     _worker.clear()
-    _pool.clear()
-    global _condition, _jobs
+    _pools.clear()
+    global _condition, _jobs, _pool_lock
     _condition = threading.Condition()
+    _pool_lock = threading.Lock()
     _jobs = queue.SimpleQueue()
     for formula in [f for f, k in _state.items() if k is _PENDING]:
         del _state[formula]

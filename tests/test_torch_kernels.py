@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
@@ -251,6 +252,46 @@ def test_large_tensors_take_the_faster_of_kernel_and_plan(compiled, monkeypatch,
         assert calls["kernel"] == kernels.TUNE_SAMPLES + verdict + 1
     finally:
         del kernels._ready[(f.spec, torch.float32)]
+
+
+def test_threads_splitting_tensors_of_different_sizes_at_once(compiled, monkeypatch):
+    """Two threads whose backward passes split into different numbers of parts at the same
+    time (a pool per number of workers, every part waited for): each gets its own numbers."""
+    monkeypatch.setattr(kernels, "PARALLEL_MIN_ELEMENTS", 1024)
+    monkeypatch.setattr(kernels, "_pools", {})
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
+    f = sg.LeakyRelu(alpha=0.3)
+    inputs = {n: (torch.linspace(-2, 2, n), torch.linspace(-1, 1, n)) for n in (1500, 4100)}
+    alone = {n: x * 0 + kernels.times_derivative(f.spec, v, x, None) for n, (x, v) in
+             inputs.items()}
+    errors = []
+
+    def work(n):
+        x, v = inputs[n]
+        try:
+            for _ in range(200):
+                torch.testing.assert_close(kernels.times_derivative(f.spec, v, x, None),
+                                           alone[n], rtol=0, atol=0)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in inputs]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors
+    assert sorted(kernels._pools) == [1, 3]
+
+
+def test_a_cache_of_another_python_is_not_this_ones(tmp_path):
+    path, name = tmp_path / "k.py", "k"
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "k.run-9.py399.nbi").write_text("")
+    assert not kernels._cached(path, name)
+    version = f"py{sys.version_info.major}{sys.version_info.minor}"
+    (tmp_path / "__pycache__" / f"k.run-9.{version}.nbi").write_text("")
+    assert kernels._cached(path, name)
 
 
 # --------------------------------------------------------------------- no stall, no numba
