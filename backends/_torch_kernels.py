@@ -123,7 +123,7 @@ def kernel_source(formula: Formula) -> str | None:
 
 _PENDING = object()
 _state: dict[Formula, Any] = {}  # compiled kernel, _PENDING, or None (no kernel)
-_ready: dict[tuple[Spec, torch.dtype], Any] = {}  # (kernel, float32 parameters) or None
+_ready: dict[tuple[Spec, torch.dtype], Any] = {}  # (kernel, parameters) or None
 _MAX_READY = 512
 _condition = threading.Condition()
 _jobs: queue.SimpleQueue[Formula] = queue.SimpleQueue()
@@ -269,7 +269,8 @@ def _compile(formulas: list[Formula]) -> dict[Formula, Callable[..., None] | Non
     kernel once, which sets up its dispatch. A later process finds the cache and compiles
     nothing.
     """
-    kernels = {f: _kernel(f) if _numba_installed() else None for f in formulas}
+    installed = _numba_installed()
+    kernels = {f: _kernel(f) if installed else None for f in formulas}
     files = {f: _module_file(k) for f, k in kernels.items() if k is not None}
     missing = [str(part) for path, name in files.values() if not _cached(path, name)
                for part in (path, name)]
@@ -355,23 +356,19 @@ def _parameter_values(values: tuple[Any, ...]) -> tuple[float, ...] | None:
 
 def _entry(spec: Spec, dtype: torch.dtype) -> Any:
     """The (kernel, parameters) of ``spec`` in ``dtype``, None if it has none, or _PENDING."""
-    key = (spec, dtype)
-    if dtype not in _FLOAT32_INPUTS or not spec.formula.symbolic:
-        entry = None
-    else:
-        params = _parameter_values(spec.values)
-        if params is None:
-            entry = None
-        else:
-            kernel = _state.get(spec.formula, _PENDING)
-            if spec.formula not in _state:
-                _schedule(spec.formula)
-            if kernel is _PENDING:
-                return _PENDING
-            entry = None if kernel is None else (kernel, params)
+    params = _parameter_values(spec.values)
+    entry = None
+    if dtype in _FLOAT32_INPUTS and spec.formula.symbolic and params is not None:
+        if spec.formula not in _state:
+            _schedule(spec.formula)
+        kernel = _state[spec.formula]
+        if kernel is _PENDING:
+            return _PENDING  # (not kept: asked again on the next pass)
+        if kernel is not None:
+            entry = (kernel, params)
     if len(_ready) >= _MAX_READY:
         _ready.clear()
-    _ready[key] = entry
+    _ready[(spec, dtype)] = entry
     return entry
 
 

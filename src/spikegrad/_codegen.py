@@ -63,9 +63,10 @@ class _Dialect:
     AND: str
     OR: str
     functions: dict[str, str]  # the namespace's name -> the dialect's
-    # Python (numba): expressions of parameters alone are computed in float64 and rounded to
-    # the compute type where they meet x, as PyTorch computes Python numbers (C: all in ctype)
-    parameters_in_double: bool = False
+    # Python (numba): expressions of parameters alone are computed in float64 (calling these
+    # functions) and rounded to the compute type where they meet x, as PyTorch computes Python
+    # numbers; None (C): everything in the compute type
+    parameter_functions: dict[str, str] | None = None
 
 
 _C_FUNCTIONS = {
@@ -73,6 +74,8 @@ _C_FUNCTIONS = {
     "sqrt": "sqrt", "sin": "sin", "cos": "cos", "tan": "tan", "atan": "atan",
     "tanh": "tanh", "erfc": "erfc", "fmod": "fmod", "isinf": "isinf",
 }
+
+_MATH_FUNCTIONS = {**{k: f"math.{k}" for k in _C_FUNCTIONS}, "abs": "abs"}
 
 _DIALECTS = {
     # CUDA, CuPy and the C++ of the tests
@@ -82,8 +85,7 @@ _DIALECTS = {
     # (spikegrad.backends._kernel_math: one that LLVM vectorizes), the others are ``math``'s
     "python": _Dialect({"float": "float32({})", "double": "float64({})"},
                        "{name} = {expression}", "({a} if {condition} else {b})", "(not {a})",
-                       "&", "|", {**{k: f"math.{k}" for k in _C_FUNCTIONS},
-                                  "abs": "abs", "exp": "exp_"}, parameters_in_double=True),
+                       "&", "|", {**_MATH_FUNCTIONS, "exp": "exp_"}, _MATH_FUNCTIONS),
 }
 
 
@@ -98,12 +100,13 @@ class _Program:
         self.functions: set[str] = set()
 
     def call(self, function: str, *args: str, varying: bool = True) -> str:
-        """A call of the namespace's ``function`` in this dialect (of parameters alone, in
-        float64: Python's ``math``)."""
-        if not varying and self.dialect.parameters_in_double:
-            return f"math.{function}({', '.join(args)})" if function != "abs" else f"abs({args[0]})"
-        self.functions.add(function)
-        return f"{self.dialect.functions[function]}({', '.join(args)})"
+        """A call of the namespace's ``function`` in this dialect (of parameters alone: in
+        float64, where the dialect computes them so)."""
+        table = self.dialect.parameter_functions
+        if varying or table is None:
+            self.functions.add(function)
+            table = self.dialect.functions
+        return f"{table[function]}({', '.join(args)})"
 
     def operands(self, *values: Any) -> tuple[list[str], bool]:
         """The operands of one operation, as written, and whether its result varies with
@@ -115,7 +118,7 @@ class _Program:
     def render(self, value: Any, varying: bool = True) -> str:
         """``value`` (a symbol or a number) as an operand of an expression that varies with
         ``x`` or, if not ``varying``, of parameters alone."""
-        double = self.dialect.parameters_in_double
+        double = self.dialect.parameter_functions is not None
         if isinstance(value, Symbol):
             if double and varying and not value.varying and not value.boolean:
                 return self.dialect.literal[self.ctype].format(value.name)
@@ -130,10 +133,6 @@ class _Program:
             raise ValueError(f"the kernel generator cannot embed the non-finite constant {value}")
         ctype = self.ctype if varying or not double else "double"
         return self.dialect.literal[ctype].format(repr(value))
-
-    def literal(self, value: Any) -> str:
-        """``value`` as an operand of an expression that varies with ``x``."""
-        return self.render(value, True)
 
     def emit(self, expression: str, boolean: bool = False, varying: bool = True) -> Symbol:
         name = f"v{len(self.lines)}"
@@ -270,7 +269,7 @@ class SymbolicNamespace:
         return self.where(x, 1.0, 0.0) if x.boolean else x
 
     def full_like(self, x: Any, value: Any) -> Symbol:
-        return self._p.emit(self._p.literal(value))  # an array: varies (in the compute type)
+        return self._p.emit(self._p.render(value))  # an array: varies (in the compute type)
 
     def zeros_like(self, x: Any) -> Symbol:
         return self.full_like(x, 0.0)
