@@ -3,11 +3,14 @@
 * its ``exp2`` is within an ulp of ``2**t`` over float32's whole range (subnormal results,
   overflow, NaN);
 * each catalogue surrogate whose g' is vectorizable gets a kernel, the others the plan, and
-  the kernel gives the float64 reference's ``ct * g'(x)`` at drawn parameters, in float32 and
-  16-bit types, split between threads or not;
+  the kernel gives the plain PyTorch operations' numbers (within PLAN_ULPS) at drawn
+  parameters, and the float64 reference's ``ct * g'(x)`` where they are float32 numbers, in
+  float32 and 16-bit types, split between threads or not (several threads at once too);
+* large tensors take the faster of kernel and plan, as timed;
 * a backward never waits for a compilation: the plan serves until the kernel is ready, and
-  without numba, for float64, strided tensors and parameters float32 cannot hold;
-* a failed compilation leaves the plan, with the error kept.
+  without numba, for float64 and strided tensors; parameters beyond float32 get the kernel;
+* a failed compilation leaves the plan, with the error kept; a cache of another Python is not
+  taken for this one's.
 """
 
 from __future__ import annotations
