@@ -1,8 +1,10 @@
-"""What compiled kernels call besides arithmetic: ``exp_`` and ``as_pointer`` (numba).
+"""What compiled kernels call besides arithmetic (numba): ``exp_``, pointers at addresses, and
+``fetch_add``.
 
 Imported by the generated kernel modules of :mod:`spikegrad.backends._torch_kernels` (in the
 process that compiles them and in the one that loads them); it imports numba, which nothing
-else in spikegrad does at import. Both functions are compiled once and cached on disk by numba.
+else in spikegrad does at import. ``exp2_`` and ``exp_`` are compiled once and cached on disk by
+numba; the intrinsics are code generators, compiled into each kernel.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import numpy as np
 from numba import types
 from numba.extending import intrinsic
 
-__all__ = ["as_pointer", "exp2_", "exp_", "exp2_python", "exp_python"]
+__all__ = ["as_doubles", "as_pointer", "as_words", "exp2_", "exp_", "exp2_python",
+           "exp_python", "fetch_add"]
 
 LOG2E = 1.4426950408889634
 """``log2(e)``: ``exp(a)`` is ``exp2(a * LOG2E)``, as the PyTorch adapter computes it."""
@@ -73,14 +76,37 @@ def exp_python(a: Any) -> Any:
 exp_ = numba.njit(cache=True)(exp_python)
 
 
+def _pointer_at(element: Any) -> Any:
+    """An intrinsic ``f(address)``: the pointer to ``element`` values at an integer address."""
+    pointer = types.CPointer(element)
+
+    def typer(typingctx: Any, address: Any) -> Any:
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            return builder.inttoptr(args[0], context.get_value_type(pointer))
+
+        return pointer(address), codegen
+
+    return typer
+
+
+as_pointer = intrinsic(_pointer_at(types.float32))
+"""The float32 pointer at an integer ``address`` (a tensor's ``data_ptr()``), for
+``numba.carray``: a kernel called with addresses costs half a microsecond where arrays made with
+``Tensor.numpy()`` cost 2.5 each."""
+as_words = intrinsic(_pointer_at(types.int64))
+"""The int64 pointer at an integer ``address`` (the words of a kernel's call, see ``part``)."""
+as_doubles = intrinsic(_pointer_at(types.float64))
+"""The float64 pointer at an integer ``address`` (the parameters of a kernel's call)."""
+
+
 @intrinsic
-def as_pointer(typingctx: Any, address: Any) -> Any:
-    """The float32 pointer at an integer ``address`` (a tensor's ``data_ptr()``), for
-    ``numba.carray``: a kernel called with addresses costs half a microsecond where arrays made
-    with ``Tensor.numpy()`` cost 2.5 each."""
-    pointer = types.CPointer(types.float32)
+def fetch_add(typingctx: Any, address: Any, value: Any) -> Any:
+    """Add ``value`` to the int64 at ``address`` atomically; the value it had. The threads of
+    one kernel call claim their parts of the tensors with it (each part goes to exactly one
+    thread; the OpenMP region's end makes the results visible to the caller)."""
 
     def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        return builder.inttoptr(args[0], context.get_value_type(pointer))
+        word = builder.inttoptr(args[0], context.get_value_type(types.CPointer(types.int64)))
+        return builder.atomic_rmw("add", word, args[1], "monotonic")
 
-    return pointer(address), codegen
+    return types.int64(types.int64, types.int64), codegen

@@ -18,8 +18,9 @@ pip package, no compiler needed) compiles the whole of ``v * g'(x)`` into one lo
 * computed in float32 (float32 inputs; 16-bit ones converted and the product rounded once, as
   everywhere), expressions of parameters alone in float64, rounded where they meet ``x``, as
   PyTorch computes Python numbers; float64 inputs keep the plan;
-* called with the tensors' addresses; from :data:`PARALLEL_MIN_ELEMENTS` elements on split
-  between ``torch.get_num_threads()`` threads, the kernel running without the GIL.
+* called with the tensors' addresses, without the GIL; from :data:`PARALLEL_GRAIN` elements per
+  thread on shared, as PyTorch shares its own operations, by the threads of PyTorch's OpenMP
+  team (``GOMP_parallel``: the threads that run PyTorch's operations, no other pool).
 
 Compilation takes about a second of CPU time per kernel, with the GIL held, so it never runs
 in the caller's process: the first backward of a surrogate asks a background thread for its
@@ -34,6 +35,7 @@ numbers, in mode ``SPIKEGRAD_TORCH_FUSE=auto``.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -47,9 +49,8 @@ import subprocess
 import sys
 import tempfile
 import threading
+import struct
 import time
-import concurrent.futures
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 import numpy as np
@@ -59,27 +60,27 @@ import spikegrad
 from spikegrad._codegen import Kernel, generate
 from spikegrad._contract import Formula, Spec
 
-__all__ = ["CACHE_ENV_VAR", "COMPILE_TIMEOUT", "PARALLEL_MIN_ELEMENTS", "VECTORIZED", "cache_dir",
+__all__ = ["CACHE_ENV_VAR", "COMPILE_TIMEOUT", "PARALLEL_GRAIN", "VECTORIZED", "cache_dir",
            "kernel_source", "module_source", "times_derivative", "wait"]
 
 VECTORIZED = frozenset({"abs", "sqrt", "exp"})
 """The math functions a compiled kernel may call: LLVM vectorizes loops that call only these
 (``exp`` as :func:`spikegrad.backends._kernel_math.exp_`)."""
 
-PARALLEL_MIN_ELEMENTS = 1 << 22
-"""From this many elements on, the kernel runs in ``torch.get_num_threads()`` parts at once.
-Below, one thread: PyTorch's own threads, still spinning after the forward pass's parallel
-comparison (OpenMP waits actively for a while before it sleeps), share the cores with the
-second part (at a million elements on two cores the backward took longer in two parts than in
-one)."""
+PARALLEL_GRAIN = 32768
+"""The elements per thread from which a kernel call is shared by threads of PyTorch's OpenMP
+team (PyTorch's own grain size for element-wise operations): ``min(torch.get_num_threads(),
+n // PARALLEL_GRAIN)`` threads. The team's threads are PyTorch's: after a parallel operation
+they wait actively for a while (OpenMP's default), so threads of our own would share the cores
+with them (at a million elements on two cores, two threads of ours took longer than one);
+PyTorch's take the work at once."""
 
 TUNE_MIN_ELEMENTS = 1 << 17
-"""From this many elements on, where PyTorch has more than one thread, the kernel (one thread)
-and the plan (PyTorch's threads) are timed :data:`TUNE_SAMPLES` times each, in turn, in the
-first backward passes of each surrogate, dtype and size (to a power of two), and the faster
-serves from then on. At a million elements on two cores the kernel takes 0.6 of the plan's
-time for leaky_relu and s2nn, about as long for sigmoid and arctan, 1.4 times as long for
-gaussian_grad (whose plan is five calls, each on both cores)."""
+"""From this many elements on, where PyTorch has more than one thread, the kernel and the plan
+are timed :data:`TUNE_SAMPLES` times each, in turn, in the first backward passes of each
+surrogate, dtype and size (to a power of two), and the faster serves from then on: where no
+OpenMP team shares the kernel's calls (see :func:`_openmp`), the plan's operations may be
+faster on many cores than the kernel on one."""
 
 TUNE_SAMPLES = 5
 
@@ -144,19 +145,30 @@ import math
 import numba
 from numpy import float32, float64
 
-from spikegrad.backends._kernel_math import as_pointer, exp_
+from spikegrad.backends._kernel_math import as_doubles, as_pointer, as_words, exp_, fetch_add
 
 
 @numba.njit(nogil=True, error_model="numpy", cache=True)
 """
 
-# The entry point: tensors' addresses and sizes, and the parameters.
-_ENTRY = """
+# The entry point, a C function of one address: the call's words (the addresses of x, ct and y,
+# n, the part size, ct's step: 1, or 0 where every part reads the same ct, and the next part's
+# start: see _call) and, after them, the parameters (float64). Every thread of an OpenMP team
+# runs it, claiming parts until none is left.
+_PART = """
 
-@numba.njit({signature!r}, nogil=True, error_model="numpy", cache=True)
-def run(x, ct, y, n, {params}):
-    {name}(numba.carray(as_pointer(x), n), numba.carray(as_pointer(ct), n),
-           numba.carray(as_pointer(y), n), {params})
+@numba.cfunc("void(int64)", error_model="numpy", cache=True)
+def part(data):
+    words = numba.carray(as_words(data), {words})
+    values = numba.carray(as_doubles(data + {values_at}), {count})
+    x, ct, y, n, size, step = words[0], words[1], words[2], words[3], words[4], words[5]
+    i = fetch_add(data + {next_at}, size)
+    while i < n:
+        m = min(size, n - i)
+        {name}(numba.carray(as_pointer(x + 4 * i), m),
+               numba.carray(as_pointer(ct + 4 * i * step), m),
+               numba.carray(as_pointer(y + 4 * i), m), {values})
+        i = fetch_add(data + {next_at}, size)
 """
 
 NICE = 10
@@ -210,12 +222,13 @@ _temporary: list[pathlib.Path] = []
 
 def module_source(kernel: Kernel) -> str:
     """The source of the module that compiles ``kernel`` (``dialect="python"``): the loop over
-    arrays, and ``run(x, ct, y, n, *params)``, the same over ``n`` float32 numbers at the
-    addresses ``x``, ``ct`` and ``y``."""
-    signature = f"void({', '.join(['int64'] * 4 + ['float64'] * len(kernel.params))})"
-    params = ", ".join(f"p_{p}" for p in kernel.params)
+    arrays, and ``part(data)``, a C function that runs it over the float32 numbers at the
+    addresses the words at ``data`` give, one part at a time (see :func:`_call`)."""
+    count = len(kernel.params)
     header = _HEADER.format(version=spikegrad.__version__, formula=kernel.name)
-    entry = _ENTRY.format(signature=signature, name=kernel.name, params=params)
+    entry = _PART.format(name=kernel.name, count=count, words=_WORDS.size // 8, next_at=8 * _NEXT,
+                         values_at=_WORDS.size,
+                         values=", ".join(f"values[{i}]" for i in range(count)))
     return header + kernel.python_source() + entry
 
 
@@ -255,10 +268,10 @@ def _cached(path: pathlib.Path, name: str) -> bool:
     """Whether numba's cache beside the module holds its compiled entry point for this Python
     (numba names its index files by the interpreter's version)."""
     version = f"py{sys.version_info.major}{sys.version_info.minor}"
-    return any(path.parent.glob(f"__pycache__/{name}.run-*.{version}.nbi"))
+    return any(path.parent.glob(f"__pycache__/{name}.part-*.{version}.nbi"))
 
 
-def _compile(formulas: list[Formula]) -> dict[Formula, Callable[..., None] | None]:
+def _compile(formulas: list[Formula]) -> dict[Formula, _Compiled | None]:
     """The compiled kernel of each formula, or None (no numba, no vectorizable kernel, or the
     compilation failed).
 
@@ -266,8 +279,7 @@ def _compile(formulas: list[Formula]) -> dict[Formula, Callable[..., None] | Non
     per kernel holding that process's GIL, not the caller's: here its backward passes would
     wait for the GIL, up to a few hundred milliseconds each); this thread then loads the cached
     machine code (numba's import, 0.3 s, is the only GIL-bound work left here) and calls each
-    kernel once, which sets up its dispatch. A later process finds the cache and compiles
-    nothing.
+    kernel once. A later process finds the cache and compiles nothing.
     """
     installed = _numba_installed()
     kernels = {f: _kernel(f) if installed else None for f in formulas}
@@ -281,14 +293,14 @@ def _compile(formulas: list[Formula]) -> dict[Formula, Callable[..., None] | Non
                               stderr=subprocess.PIPE, timeout=COMPILE_TIMEOUT, check=False)
         if done.stderr:
             _failed(done.stderr.decode(errors="replace")[-4000:])
-    out: dict[Formula, Callable[..., None] | None] = dict.fromkeys(formulas)
-    ones, result = np.ones(1, np.float32), np.empty(1, np.float32)
+    out: dict[Formula, _Compiled | None] = dict.fromkeys(formulas)
     for formula, (path, name) in files.items():
         if not _cached(path, name):  # not compiled there: loading it would compile it here
             continue
-        compiled = _load(path, name).run
-        compiled(ones.ctypes.data, ones.ctypes.data, result.ctypes.data, 1,
-                 *(1.0,) * len(kernels[formula].params))  # type: ignore[union-attr]
+        compiled = _Compiled(_load(path, name).part.address)
+        one = torch.ones(1)
+        params = _packed((1.0,) * len(kernels[formula].params))  # type: ignore[union-attr]
+        _call((compiled, params), one, one, torch.empty(1), parts=1)
         out[formula] = compiled
     return out
 
@@ -365,7 +377,7 @@ def _entry(spec: Spec, dtype: torch.dtype) -> Any:
         if kernel is _PENDING:
             return _PENDING  # (not kept: asked again on the next pass)
         if kernel is not None:
-            entry = (kernel, params)
+            entry = (kernel, _packed(params))
     if len(_ready) >= _MAX_READY:
         _ready.clear()
     _ready[(spec, dtype)] = entry
@@ -374,44 +386,86 @@ def _entry(spec: Spec, dtype: torch.dtype) -> Any:
 
 # ------------------------------------------------------------------------------ execution
 
-_pools: dict[int, ThreadPoolExecutor] = {}  # by number of workers, kept (threads may share)
-_pool_lock = threading.Lock()
+class _Compiled:
+    """A loaded kernel: the address of its entry point ``part`` and a ctypes function to call it
+    in this thread."""
+
+    __slots__ = ("address", "direct")
+
+    def __init__(self, address: int) -> None:
+        self.address = address
+        self.direct = ctypes.CFUNCTYPE(None, ctypes.c_int64)(address)
 
 
-def _executor(workers: int) -> ThreadPoolExecutor:
-    pool = _pools.get(workers)
-    if pool is None:
-        with _pool_lock:
-            pool = _pools.get(workers)
-            if pool is None:
-                pool = _pools[workers] = ThreadPoolExecutor(workers,
-                                                            thread_name_prefix="spikegrad")
-    return pool
+# The words at the start of a call's data (int64: see _PART), then the parameters (float64).
+_WORDS = struct.Struct("7q")
+_NEXT = 6  # the word of the next part's start, which the threads advance (fetch_add)
+PART_MAX = 1 << 16
+"""The most elements a thread claims at a time: also the length of the one part of a cotangent
+expanded from a single number (``loss.sum()``'s) that every part reads."""
 
 
-def _run(kernel: Callable[..., None], params: tuple[Any, ...], x: torch.Tensor, v: torch.Tensor,
-         out: torch.Tensor) -> torch.Tensor:
-    """``kernel`` over contiguous float32 tensors ``x``, ``v`` into ``out``; ``out``. The
-    parts given to other threads are waited for whatever happens here (they write through
-    the tensors' addresses: the tensors must outlive them)."""
+def _packed(params: tuple[float, ...]) -> bytes:
+    return struct.pack(f"{len(params)}d", *params)
+
+
+def _openmp() -> Any:
+    """PyTorch's OpenMP runtime's ``GOMP_parallel(fn, data, threads, flags)``, which runs
+    ``fn(data)`` on a team of its threads (the calling one included) and returns when all have
+    returned; None where PyTorch's parallel backend is not OpenMP, or its library is not one of
+    PyTorch's own already loaded (GNU libgomp on Linux; LLVM's libomp, on macOS, has the same
+    entry point), or in a forked child (GNU OpenMP's threads do not survive a fork: PyTorch
+    itself hangs there in a parallel operation unless given one thread)."""
+    if not _team:
+        function = None
+        if (not _forked and hasattr(os, "RTLD_NOLOAD")  # (not on Windows)
+                and "parallel backend: OpenMP" in torch.__config__.parallel_info()):
+            for path in sorted((pathlib.Path(torch.__file__).parent / "lib").glob("*omp*")):
+                try:  # RTLD_NOLOAD: the runtime PyTorch loaded, never a second one
+                    library = ctypes.CDLL(str(path), mode=os.RTLD_NOLOAD | os.RTLD_LAZY)
+                    function = library.GOMP_parallel
+                except (OSError, AttributeError):
+                    continue
+                function.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint,
+                                     ctypes.c_uint]
+                function.restype = None
+                break
+        _team.append(function)
+    return _team[0]
+
+
+_team: list[Any] = []  # [GOMP_parallel or None] once looked up
+_forked: list[bool] = []  # [True] in a forked child
+
+
+def _parts(n: int) -> int:
+    """How many threads share a call over ``n`` elements: as PyTorch splits its own
+    element-wise operations, up to ``torch.get_num_threads()``, one per
+    :data:`PARALLEL_GRAIN` elements; one where there is no OpenMP team to run them."""
+    if n < 2 * PARALLEL_GRAIN or _openmp() is None:
+        return 1
+    return min(torch.get_num_threads(), n // PARALLEL_GRAIN)
+
+
+def _call(entry: tuple[_Compiled, bytes], x: torch.Tensor, v: torch.Tensor, out: torch.Tensor,
+          parts: int) -> torch.Tensor:
+    """The kernel over contiguous float32 tensors ``x``, ``v`` into ``out`` by ``parts``
+    threads of PyTorch's OpenMP team (its threads, which are hot after PyTorch's own operations
+    and share the cores with nothing of ours), each claiming parts of about a quarter of its
+    share, at most :data:`PART_MAX`; ``out``. ``v`` may instead be one part's length, read by
+    every part (an expanded cotangent, see :func:`_compute`). Returns when every thread has,
+    so the tensors outlive every access."""
+    compiled, params = entry
     n = x.numel()
-    xp, vp, op = x.data_ptr(), v.data_ptr(), out.data_ptr()
-    parts = min(torch.get_num_threads(), n // (PARALLEL_MIN_ELEMENTS // 2))
-    if n < PARALLEL_MIN_ELEMENTS or parts <= 1:
-        kernel(xp, vp, op, n, *params)
-        return out
-    step = (-(-n // parts) + 63) & ~63  # whole cache lines
-    bounds = [(i, min(i + step, n)) for i in range(0, n, step)]
-    pool = _executor(len(bounds) - 1)
-    futures = []
-    try:
-        for i, j in bounds[1:]:
-            futures.append(pool.submit(kernel, xp + 4 * i, vp + 4 * i, op + 4 * i, j - i, *params))
-        kernel(xp, vp, op, bounds[0][1], *params)
-    finally:
-        concurrent.futures.wait(futures)
-    for f in futures:
-        f.result()
+    size = n if parts <= 1 else (-(-n // (4 * parts)) + 15) & ~15  # whole cache lines
+    size = min(size, PART_MAX)
+    step = 1 if v.numel() == n else 0
+    data = ctypes.create_string_buffer(
+        _WORDS.pack(x.data_ptr(), v.data_ptr(), out.data_ptr(), n, size, step, 0) + params)
+    if parts <= 1:
+        compiled.direct(ctypes.addressof(data))
+    else:
+        _openmp()(compiled.address, ctypes.addressof(data), parts, 0)
     return out
 
 
@@ -421,8 +475,9 @@ def times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor,
     shape, as the adapter's planned backward is given), or None when the plan is to serve: no
     kernel (yet), ``x`` not contiguous, or the plan measured faster at this size
     (:data:`TUNE_MIN_ELEMENTS`; ``planned(spec, v, x, "auto")`` is the plan, called here while
-    the two are timed). A cotangent that is not contiguous (``loss.sum()``'s, expanded from one
-    number) is copied first."""
+    the two are timed). A cotangent expanded from one number (``loss.sum()``'s) is read as one
+    part's length of that number (see :func:`_compute`), another that is not contiguous is
+    copied first."""
     entry = _ready.get((spec, x.dtype), _PENDING)
     if entry is _PENDING:
         entry = _entry(spec, x.dtype)
@@ -454,24 +509,31 @@ def times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor,
     return out
 
 
-def _compute(entry: tuple[Callable[..., None], tuple[Any, ...]], v: torch.Tensor,
-             x: torch.Tensor) -> torch.Tensor:
-    kernel, params = entry
-    v = v.contiguous()
+def _compute(entry: tuple[_Compiled, bytes], v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """:func:`_call` for tensors of any float32-computed dtype; a cotangent expanded from one
+    number (all strides 0: ``loss.sum()``'s) becomes one part's length of that number, a
+    cotangent strided otherwise a contiguous copy."""
+    n = x.numel()
+    if not v.is_contiguous():
+        if n > PART_MAX and not any(v.stride()):
+            v = v.as_strided((1,), (1,)).expand(PART_MAX).contiguous()
+        else:
+            v = v.contiguous()
+    parts = _parts(n)
     if x.dtype is torch.float32:
-        return _run(kernel, params, x, v, torch.empty_like(x))
+        return _call(entry, x, v, torch.empty_like(x), parts)
     x32, v32 = x.to(torch.float32), v.to(torch.float32)
-    return _run(kernel, params, x32, v32, torch.empty_like(x32)).to(x.dtype)
+    return _call(entry, x32, v32, torch.empty_like(x32), parts).to(x.dtype)
 
 
 def _after_fork() -> None:
     """A forked child (a DataLoader worker) has none of the parent's threads: compilations
-    pending there restart, and the pool is made anew."""
+    pending there restart, and kernels run in the calling thread (see :func:`_openmp`)."""
     _worker.clear()
-    _pools.clear()
-    global _condition, _jobs, _pool_lock
+    _forked[:] = [True]
+    _team.clear()
+    global _condition, _jobs
     _condition = threading.Condition()
-    _pool_lock = threading.Lock()
     _jobs = queue.SimpleQueue()
     for formula in [f for f, k in _state.items() if k is _PENDING]:
         del _state[formula]

@@ -5,7 +5,8 @@
 * each catalogue surrogate whose g' is vectorizable gets a kernel, the others the plan, and
   the kernel gives the plain PyTorch operations' numbers (within PLAN_ULPS) at drawn
   parameters, and the float64 reference's ``ct * g'(x)`` where they are float32 numbers, in
-  float32 and 16-bit types, split between threads or not (several threads at once too);
+  float32 and 16-bit types, shared by PyTorch's OpenMP threads or not (several callers at
+  once too; in a forked child too);
 * large tensors take the faster of kernel and plan, as timed;
 * a backward never waits for a compilation: the plan serves until the kernel is ready, and
   without numba, for float64 and strided tensors; parameters beyond float32 get the kernel;
@@ -15,6 +16,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import threading
 import time
@@ -58,6 +60,8 @@ def fresh(monkeypatch):
     monkeypatch.setattr(kernels, "_worker", [])
     monkeypatch.setattr(kernels, "_jobs", kernels.queue.SimpleQueue())
     monkeypatch.setattr(kernels, "_condition", threading.Condition())
+    monkeypatch.setattr(kernels, "_team", [])
+    monkeypatch.setattr(kernels, "_forked", [])
     return kernels
 
 
@@ -150,26 +154,27 @@ def test_kernel_gives_the_reference(compiled, cls, data):
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(3)
-        kernels.PARALLEL_MIN_ELEMENTS, saved = 1024, kernels.PARALLEL_MIN_ELEMENTS
+        kernels.PARALLEL_GRAIN, saved = 1024, kernels.PARALLEL_GRAIN
+        assert kernels._parts(x.numel()) == (3 if kernels._openmp() else 1)
         parts = kernels.times_derivative(s.spec, ct, x, None)
     finally:
-        kernels.PARALLEL_MIN_ELEMENTS = saved
+        kernels.PARALLEL_GRAIN = saved
         torch.set_num_threads(threads)
     torch.testing.assert_close(parts, whole, rtol=0, atol=0, equal_nan=True)
 
 
-def test_backward_takes_the_kernel_in_mode_auto(compiled):
+def test_backward_takes_the_kernel_in_mode_auto(compiled, monkeypatch):
     """A plain backward pass of contiguous float32 tensors runs the kernel (here counted) in
     mode "auto", and the plan in mode "plan"; both give the reference."""
     f = sg.Sigmoid(alpha=3.0)
     calls = []
-    kernel, params = kernels._entry(f.spec, torch.float32)
+    call = kernels._call
 
-    def counted(*args):
-        calls.append(args[3])
-        return kernel(*args)
+    def counted(entry, x, *args, **kwargs):
+        calls.append(x.numel())
+        return call(entry, x, *args, **kwargs)
 
-    kernels._ready[(f.spec, torch.float32)] = (counted, params)
+    monkeypatch.setattr(kernels, "_call", counted)
     x = torch.linspace(-4, 4, 1001, requires_grad=True)
     expected = f.surrogate_grad(x.detach().double().numpy())
     for mode, count in (("auto", [1001]), ("plan", [1001])):
@@ -177,7 +182,6 @@ def test_backward_takes_the_kernel_in_mode_auto(compiled):
             (g,) = torch.autograd.grad(f(x).sum(), x)  # (an expanded cotangent, copied)
         assert calls == count
         assert_within_ulps(g.double().numpy(), expected, "float32")
-    del kernels._ready[(f.spec, torch.float32)]
 
 
 def test_the_plan_serves_float64_and_strided_tensors(compiled):
@@ -224,13 +228,14 @@ def test_large_tensors_take_the_faster_of_kernel_and_plan(compiled, monkeypatch,
     monkeypatch.setattr(kernels, "_verdicts", {})
     monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
     f = sg.Sigmoid(alpha=2.5)
-    kernel, params = kernels._entry(f.spec, torch.float32)
+    assert kernels._entry(f.spec, torch.float32) is not None
     calls = {"kernel": 0, "plan": 0}
+    call = kernels._call
 
-    def slow_kernel(*args):
+    def slow_kernel(*args, **kwargs):
         calls["kernel"] += 1
         time.sleep(kernel_delay)
-        return kernel(*args)
+        return call(*args, **kwargs)
 
     def slow_plan(spec, v, x, fuse):
         calls["plan"] += 1
@@ -238,33 +243,29 @@ def test_large_tensors_take_the_faster_of_kernel_and_plan(compiled, monkeypatch,
         return v * torch.tensor(spec.formula.derivative(x.double().numpy(), spec.values, xp=np),
                                 dtype=x.dtype)
 
-    kernels._ready[(f.spec, torch.float32)] = (slow_kernel, params)
+    monkeypatch.setattr(kernels, "_call", slow_kernel)
     x = torch.linspace(-3, 3, 1500)
     ct = torch.linspace(-1, 1, 1500)
     expected = ct.double().numpy() * f.surrogate_grad(x.double().numpy())
-    try:
-        for _ in range(2 * kernels.TUNE_SAMPLES):
-            got = kernels.times_derivative(f.spec, ct, x, slow_plan)
-            assert_within_ulps(got.double().numpy(), expected, "float32")
-        assert calls == {"kernel": kernels.TUNE_SAMPLES, "plan": kernels.TUNE_SAMPLES}
-        assert kernels._verdicts[(f.spec, torch.float32, 11)] is verdict
+    for _ in range(2 * kernels.TUNE_SAMPLES):
         got = kernels.times_derivative(f.spec, ct, x, slow_plan)
-        assert (got is not None) == verdict  # None: the caller's plan serves
-        small = kernels.times_derivative(f.spec, ct[:999], x[:999], slow_plan)
-        assert small is not None  # below TUNE_MIN_ELEMENTS: the kernel, untimed
-        assert calls["kernel"] == kernels.TUNE_SAMPLES + verdict + 1
-    finally:
-        del kernels._ready[(f.spec, torch.float32)]
+        assert_within_ulps(got.double().numpy(), expected, "float32")
+    assert calls == {"kernel": kernels.TUNE_SAMPLES, "plan": kernels.TUNE_SAMPLES}
+    assert kernels._verdicts[(f.spec, torch.float32, 11)] is verdict
+    got = kernels.times_derivative(f.spec, ct, x, slow_plan)
+    assert (got is not None) == verdict  # None: the caller's plan serves
+    small = kernels.times_derivative(f.spec, ct[:999], x[:999], slow_plan)
+    assert small is not None  # below TUNE_MIN_ELEMENTS: the kernel, untimed
+    assert calls["kernel"] == kernels.TUNE_SAMPLES + verdict + 1
 
 
 def test_threads_splitting_tensors_of_different_sizes_at_once(compiled, monkeypatch):
-    """Two threads whose backward passes split into different numbers of parts at the same
-    time (a pool per number of workers, every part waited for): each gets its own numbers."""
-    monkeypatch.setattr(kernels, "PARALLEL_MIN_ELEMENTS", 1024)
-    monkeypatch.setattr(kernels, "_pools", {})
+    """Two threads whose backward passes are shared by OpenMP teams of different sizes at the
+    same time (each calling thread has its own team): each gets its own numbers."""
+    monkeypatch.setattr(kernels, "PARALLEL_GRAIN", 1024)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
     f = sg.LeakyRelu(alpha=0.3)
-    inputs = {n: (torch.linspace(-2, 2, n), torch.linspace(-1, 1, n)) for n in (1500, 4100)}
+    inputs = {n: (torch.linspace(-2, 2, n), torch.linspace(-1, 1, n)) for n in (2100, 4100)}
     alone = {n: x * 0 + kernels.times_derivative(f.spec, v, x, None) for n, (x, v) in
              inputs.items()}
     errors = []
@@ -284,16 +285,62 @@ def test_threads_splitting_tensors_of_different_sizes_at_once(compiled, monkeypa
     for th in threads:
         th.join()
     assert not errors
-    assert sorted(kernels._pools) == [1, 3]
+    assert [kernels._parts(n) for n in inputs] == ([2, 4] if kernels._openmp() else [1, 1])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts /proc/self/task")
+def test_parts_run_on_pytorchs_own_threads(compiled):
+    """A shared call runs on PyTorch's OpenMP team: no thread is added to the process (a
+    second OpenMP runtime or a pool of ours would add its own), every element is computed once,
+    and an inf or NaN in one part stays in its place."""
+    import os
+
+    assert kernels._openmp() is not None  # PyTorch's wheels for Linux use GNU OpenMP
+    n = 3 * kernels.PARALLEL_GRAIN * max(torch.get_num_threads(), 2) + 37
+    x, v = torch.linspace(-3, 3, n), torch.linspace(2, -2, n)
+    x[n // 2], x[-1], v[7] = float("nan"), float("inf"), float("inf")
+    torch.sigmoid(x)  # PyTorch's team, made
+    tasks = len(os.listdir("/proc/self/task"))
+    f = sg.Sigmoid(alpha=2.5)
+    got = kernels.times_derivative(f.spec, v, x, None)
+    assert len(os.listdir("/proc/self/task")) == tasks
+    if torch.get_num_threads() > 1:
+        assert kernels._parts(n) > 1
+    with _config.torch_fuse_mode("plan"):
+        (ref,) = torch.autograd.grad(f(x.requires_grad_()), x, v)
+    np.testing.assert_array_equal(got.isnan().numpy(), ref.isnan().numpy())
+    assert got[7] == ref[7] == float("inf")
+    ok = ref.isfinite()
+    assert_within_ulps(got[ok].double().numpy(), ref[ok].double().numpy(), "float32",
+                       ulps=PLAN_ULPS)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_an_expanded_cotangent_is_read_in_place(compiled, monkeypatch, dtype):
+    """``loss.sum()``'s cotangent, one number expanded to x's shape, is not copied to x's size:
+    every part reads one part's length of it, with the numbers of a contiguous cotangent."""
+    monkeypatch.setattr(kernels, "TUNE_MIN_ELEMENTS", 1 << 40)  # the kernel, untimed
+    dt = getattr(torch, dtype)
+    f = sg.GaussianGrad(sigma=0.7)
+    n = 5 * (kernels.PART_MAX // 5) * 3 + 10  # (more than three parts)
+    x = torch.linspace(-3, 3, n).to(dt).reshape(-1, 5)
+    v = torch.tensor(0.375, dtype=dt).expand(x.shape)
+    got = kernels.times_derivative(f.spec, v, x, None)
+    assert got is not None and got.dtype == dt
+    torch.testing.assert_close(got, kernels.times_derivative(f.spec, v.contiguous(), x, None),
+                               rtol=0, atol=0)
+    expected = 0.375 * f.surrogate_grad(x.double().numpy())
+    assert_within_ulps(got.double().numpy(), torch.tensor(expected).to(dt).double().numpy(),
+                       dtype)
 
 
 def test_a_cache_of_another_python_is_not_this_ones(tmp_path):
     path, name = tmp_path / "k.py", "k"
     (tmp_path / "__pycache__").mkdir()
-    (tmp_path / "__pycache__" / "k.run-9.py399.nbi").write_text("")
+    (tmp_path / "__pycache__" / "k.part-9.py399.nbi").write_text("")
     assert not kernels._cached(path, name)
     version = f"py{sys.version_info.major}{sys.version_info.minor}"
-    (tmp_path / "__pycache__" / f"k.run-9.{version}.nbi").write_text("")
+    (tmp_path / "__pycache__" / f"k.part-9.{version}.nbi").write_text("")
     assert kernels._cached(path, name)
 
 
@@ -356,12 +403,43 @@ def test_a_failed_compilation_leaves_the_plan_and_its_error(fresh, monkeypatch, 
 
 
 def test_a_forked_child_compiles_anew(fresh):
-    """A forked child has none of its parent's threads: what was compiling starts again."""
+    """A forked child has none of its parent's threads: what was compiling starts again, and
+    kernels run in the calling thread (GNU OpenMP's team is gone)."""
     f = sg.Sigmoid().spec.formula
     kernels._state[f] = kernels._PENDING
     kernels._worker.append(object())
     kernels._after_fork()
     assert f not in kernels._state and not kernels._worker
+    assert kernels._openmp() is None and kernels._parts(1 << 24) == 1
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork here")
+def test_a_forked_child_runs_shared_sizes_without_hanging(compiled, monkeypatch):
+    """After the parent's team ran a kernel, a forked child's large backward finishes (GNU
+    OpenMP's threads do not survive a fork: a call on the parent's team would wait forever)."""
+    import multiprocessing
+
+    monkeypatch.setattr(kernels, "TUNE_MIN_ELEMENTS", 1 << 40)  # the kernel, not PyTorch's ops
+    f = sg.Arctan()
+    n = 4 * kernels.PARALLEL_GRAIN * torch.get_num_threads()
+    x, v = torch.linspace(-3, 3, n), torch.ones(n)
+    expected = kernels.times_derivative(f.spec, v, x, None)
+    assert expected is not None
+
+    def child(queue):  # (no parallel PyTorch operation here: PyTorch's would hang)
+        got = kernels.times_derivative(f.spec, v, x, None)
+        queue.put(got is not None and hashlib.sha256(got.numpy().tobytes()).digest()
+                  == hashlib.sha256(expected.numpy().tobytes()).digest())
+
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    process = context.Process(target=child, args=(queue,))
+    process.start()
+    process.join(60)
+    if process.is_alive():
+        process.kill()
+        pytest.fail("the forked child's backward hung")
+    assert process.exitcode == 0 and queue.get(timeout=5)
 
 
 # --------------------------------------------------------------------------- the source
@@ -371,8 +449,9 @@ def test_module_source_compiles_the_loop_and_an_entry_by_address():
     kernel = _codegen.generate(sg.LeakyRelu().spec.formula, "vjp", "float32", dialect="python")
     source = kernels.module_source(kernel)
     assert "def spikegrad_leaky_relu_vjp_float32(x_in, ct_in, y_out, p_alpha, p_beta):" in source
-    assert "'void(int64, int64, int64, int64, float64, float64)'" in source
-    assert "def run(x, ct, y, n, p_alpha, p_beta):" in source
+    assert '@numba.cfunc("void(int64)"' in source and "def part(data):" in source
+    assert "values = numba.carray(as_doubles(data + 56), 2)" in source
+    assert "values[0], values[1])" in source and "fetch_add(data + 48, size)" in source
     assert source.count("cache=True") == 2
 
 
