@@ -51,7 +51,7 @@ import tempfile
 import threading
 import struct
 import time
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 import torch
@@ -151,11 +151,18 @@ from spikegrad.backends._kernel_math import as_doubles, as_pointer, as_words, ex
 @numba.njit(nogil=True, error_model="numpy", cache=True)
 """
 
-# The entry point, a C function of one address: the call's words (the addresses of x, ct and y,
-# n, the part size, ct's step: 1, or 0 where every part reads the same ct, and the next part's
-# start: see _call) and, after them, the parameters (float64). Every thread of an OpenMP team
-# runs it, claiming parts until none is left.
-_PART = """
+# The entry points. run: the tensors' addresses, n and the parameters, for a call in this
+# thread. part: a C function of one address, for OpenMP's threads: the call's words (the
+# addresses of x, ct and y, n, the piece size, ct's step: 1, or 0 where every piece reads the
+# same ct, and the next piece's start: see _call) and, after them, the parameters (float64).
+# Every thread of the team runs it, claiming pieces until none is left.
+_ENTRIES = """
+
+@numba.njit({signature!r}, nogil=True, error_model="numpy", cache=True)
+def run(x, ct, y, n, {params}):
+    {name}(numba.carray(as_pointer(x), n), numba.carray(as_pointer(ct), n),
+           numba.carray(as_pointer(y), n), {params})
+
 
 @numba.cfunc("void(int64)", error_model="numpy", cache=True)
 def part(data):
@@ -222,14 +229,17 @@ _temporary: list[pathlib.Path] = []
 
 def module_source(kernel: Kernel) -> str:
     """The source of the module that compiles ``kernel`` (``dialect="python"``): the loop over
-    arrays, and ``part(data)``, a C function that runs it over the float32 numbers at the
-    addresses the words at ``data`` give, one part at a time (see :func:`_call`)."""
+    arrays; ``run(x, ct, y, n, *params)``, the same over ``n`` float32 numbers at the addresses
+    ``x``, ``ct`` and ``y``; and ``part(data)``, a C function that runs it over the numbers at
+    the addresses the words at ``data`` give, one part at a time (see :func:`_call`)."""
     count = len(kernel.params)
     header = _HEADER.format(version=spikegrad.__version__, formula=kernel.name)
-    entry = _PART.format(name=kernel.name, count=count, words=_WORDS.size // 8, next_at=8 * _NEXT,
-                         values_at=_WORDS.size,
-                         values=", ".join(f"values[{i}]" for i in range(count)))
-    return header + kernel.python_source() + entry
+    entries = _ENTRIES.format(
+        signature=f"void({', '.join(['int64'] * 4 + ['float64'] * count)})", name=kernel.name,
+        params=", ".join(f"p_{p}" for p in kernel.params), count=count,
+        words=_WORDS.size // 8, next_at=8 * _NEXT, values_at=_WORDS.size,
+        values=", ".join(f"values[{i}]" for i in range(count)))
+    return header + kernel.python_source() + entries
 
 
 def _module_file(kernel: Kernel) -> tuple[pathlib.Path, str]:
@@ -265,10 +275,11 @@ def _numba_version() -> str:
 
 
 def _cached(path: pathlib.Path, name: str) -> bool:
-    """Whether numba's cache beside the module holds its compiled entry point for this Python
+    """Whether numba's cache beside the module holds its compiled entry points for this Python
     (numba names its index files by the interpreter's version)."""
     version = f"py{sys.version_info.major}{sys.version_info.minor}"
-    return any(path.parent.glob(f"__pycache__/{name}.part-*.{version}.nbi"))
+    return all(any(path.parent.glob(f"__pycache__/{name}.{entry}-*.{version}.nbi"))
+               for entry in ("run", "part"))
 
 
 def _compile(formulas: list[Formula]) -> dict[Formula, _Compiled | None]:
@@ -279,7 +290,8 @@ def _compile(formulas: list[Formula]) -> dict[Formula, _Compiled | None]:
     per kernel holding that process's GIL, not the caller's: here its backward passes would
     wait for the GIL, up to a few hundred milliseconds each); this thread then loads the cached
     machine code (numba's import, 0.3 s, is the only GIL-bound work left here) and calls each
-    kernel once. A later process finds the cache and compiles nothing.
+    kernel once, which sets up its dispatch. A later process finds the cache and compiles
+    nothing.
     """
     installed = _numba_installed()
     kernels = {f: _kernel(f) if installed else None for f in formulas}
@@ -297,9 +309,10 @@ def _compile(formulas: list[Formula]) -> dict[Formula, _Compiled | None]:
     for formula, (path, name) in files.items():
         if not _cached(path, name):  # not compiled there: loading it would compile it here
             continue
-        compiled = _Compiled(_load(path, name).part.address)
+        module = _load(path, name)
+        compiled = _Compiled(module.run, module.part.address)
         one = torch.ones(1)
-        params = _packed((1.0,) * len(kernels[formula].params))  # type: ignore[union-attr]
+        params = (1.0,) * len(kernels[formula].params)  # type: ignore[union-attr]
         _call((compiled, params), one, one, torch.empty(1), parts=1)
         out[formula] = compiled
     return out
@@ -377,7 +390,7 @@ def _entry(spec: Spec, dtype: torch.dtype) -> Any:
         if kernel is _PENDING:
             return _PENDING  # (not kept: asked again on the next pass)
         if kernel is not None:
-            entry = (kernel, _packed(params))
+            entry = (kernel, params)
     if len(_ready) >= _MAX_READY:
         _ready.clear()
     _ready[(spec, dtype)] = entry
@@ -386,27 +399,20 @@ def _entry(spec: Spec, dtype: torch.dtype) -> Any:
 
 # ------------------------------------------------------------------------------ execution
 
-class _Compiled:
-    """A loaded kernel: the address of its entry point ``part`` and a ctypes function to call it
-    in this thread."""
+class _Compiled(NamedTuple):
+    """A loaded kernel's entry points (see :func:`module_source`): ``run``, and the address of
+    ``part``."""
 
-    __slots__ = ("address", "direct")
-
-    def __init__(self, address: int) -> None:
-        self.address = address
-        self.direct = ctypes.CFUNCTYPE(None, ctypes.c_int64)(address)
+    run: Callable[..., None]
+    part: int
 
 
-# The words at the start of a call's data (int64: see _PART), then the parameters (float64).
+# The words at the start of a team's call data (int64: see _ENTRIES), then the parameters (float64).
 _WORDS = struct.Struct("7q")
-_NEXT = 6  # the word of the next part's start, which the threads advance (fetch_add)
+_NEXT = 6  # the word of the next piece's start, which the threads advance (fetch_add)
 PART_MAX = 1 << 16
-"""The most elements a thread claims at a time: also the length of the one part of a cotangent
-expanded from a single number (``loss.sum()``'s) that every part reads."""
-
-
-def _packed(params: tuple[float, ...]) -> bytes:
-    return struct.pack(f"{len(params)}d", *params)
+"""The most elements a thread of a team claims at a time: also the length of the one piece of a
+cotangent expanded from a single number (``loss.sum()``'s) that every piece reads."""
 
 
 def _openmp() -> Any:
@@ -447,25 +453,26 @@ def _parts(n: int) -> int:
     return min(torch.get_num_threads(), n // PARALLEL_GRAIN)
 
 
-def _call(entry: tuple[_Compiled, bytes], x: torch.Tensor, v: torch.Tensor, out: torch.Tensor,
-          parts: int) -> torch.Tensor:
-    """The kernel over contiguous float32 tensors ``x``, ``v`` into ``out`` by ``parts``
-    threads of PyTorch's OpenMP team (its threads, which are hot after PyTorch's own operations
-    and share the cores with nothing of ours), each claiming parts of about a quarter of its
-    share, at most :data:`PART_MAX`; ``out``. ``v`` may instead be one part's length, read by
-    every part (an expanded cotangent, see :func:`_compute`). Returns when every thread has,
-    so the tensors outlive every access."""
+def _call(entry: tuple[_Compiled, tuple[float, ...]], x: torch.Tensor, v: torch.Tensor,
+          out: torch.Tensor, parts: int) -> torch.Tensor:
+    """The kernel over contiguous float32 tensors ``x``, ``v`` into ``out``; ``out``. One part:
+    ``run`` in this thread. More: ``part`` on ``parts`` threads of PyTorch's OpenMP team (its
+    threads, hot after PyTorch's own operations, sharing the cores with nothing of ours), each
+    claiming pieces of about a quarter of its share, at most :data:`PART_MAX` elements, until
+    none is left; ``v`` may then be one piece's length, read for every piece (an expanded
+    cotangent, see :func:`_compute`). Returns when every thread has, so the tensors outlive
+    every access."""
     compiled, params = entry
     n = x.numel()
-    size = n if parts <= 1 else (-(-n // (4 * parts)) + 15) & ~15  # whole cache lines
-    size = min(size, PART_MAX)
+    if parts <= 1:
+        compiled.run(x.data_ptr(), v.data_ptr(), out.data_ptr(), n, *params)
+        return out
+    size = min((-(-n // (4 * parts)) + 15) & ~15, PART_MAX)  # whole cache lines
     step = 1 if v.numel() == n else 0
     data = ctypes.create_string_buffer(
-        _WORDS.pack(x.data_ptr(), v.data_ptr(), out.data_ptr(), n, size, step, 0) + params)
-    if parts <= 1:
-        compiled.direct(ctypes.addressof(data))
-    else:
-        _openmp()(compiled.address, ctypes.addressof(data), parts, 0)
+        _WORDS.pack(x.data_ptr(), v.data_ptr(), out.data_ptr(), n, size, step, 0)
+        + struct.pack(f"{len(params)}d", *params))
+    _openmp()(compiled.part, ctypes.addressof(data), parts, 0)
     return out
 
 
@@ -509,17 +516,18 @@ def times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor,
     return out
 
 
-def _compute(entry: tuple[_Compiled, bytes], v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+def _compute(entry: tuple[_Compiled, tuple[float, ...]], v: torch.Tensor, x: torch.Tensor
+             ) -> torch.Tensor:
     """:func:`_call` for tensors of any float32-computed dtype; a cotangent expanded from one
-    number (all strides 0: ``loss.sum()``'s) becomes one part's length of that number, a
-    cotangent strided otherwise a contiguous copy."""
+    number (all strides 0: ``loss.sum()``'s) shared by threads becomes one piece's length of
+    that number, another cotangent that is not contiguous a contiguous copy."""
     n = x.numel()
+    parts = _parts(n)
     if not v.is_contiguous():
-        if n > PART_MAX and not any(v.stride()):
+        if parts > 1 and n > PART_MAX and not any(v.stride()):
             v = v.as_strided((1,), (1,)).expand(PART_MAX).contiguous()
         else:
             v = v.contiguous()
-    parts = _parts(n)
     if x.dtype is torch.float32:
         return _call(entry, x, v, torch.empty_like(x), parts)
     x32, v32 = x.to(torch.float32), v.to(torch.float32)

@@ -335,12 +335,16 @@ def test_an_expanded_cotangent_is_read_in_place(compiled, monkeypatch, dtype):
 
 
 def test_a_cache_of_another_python_is_not_this_ones(tmp_path):
+    """numba's cache counts only with both entry points' index files for this Python."""
     path, name = tmp_path / "k.py", "k"
     (tmp_path / "__pycache__").mkdir()
-    (tmp_path / "__pycache__" / "k.part-9.py399.nbi").write_text("")
+    for entry in ("run", "part"):
+        (tmp_path / "__pycache__" / f"k.{entry}-9.py399.nbi").write_text("")
     assert not kernels._cached(path, name)
     version = f"py{sys.version_info.major}{sys.version_info.minor}"
-    (tmp_path / "__pycache__" / f"k.part-9.{version}.nbi").write_text("")
+    (tmp_path / "__pycache__" / f"k.run-9.{version}.nbi").write_text("")
+    assert not kernels._cached(path, name)
+    (tmp_path / "__pycache__" / f"k.part-12.{version}.nbi").write_text("")
     assert kernels._cached(path, name)
 
 
@@ -449,10 +453,12 @@ def test_module_source_compiles_the_loop_and_an_entry_by_address():
     kernel = _codegen.generate(sg.LeakyRelu().spec.formula, "vjp", "float32", dialect="python")
     source = kernels.module_source(kernel)
     assert "def spikegrad_leaky_relu_vjp_float32(x_in, ct_in, y_out, p_alpha, p_beta):" in source
+    assert "'void(int64, int64, int64, int64, float64, float64)'" in source
+    assert "def run(x, ct, y, n, p_alpha, p_beta):" in source
     assert '@numba.cfunc("void(int64)"' in source and "def part(data):" in source
     assert "values = numba.carray(as_doubles(data + 56), 2)" in source
     assert "values[0], values[1])" in source and "fetch_add(data + 48, size)" in source
-    assert source.count("cache=True") == 2
+    assert source.count("cache=True") == 3
 
 
 def test_python_and_c_dialects_are_not_mixed():
