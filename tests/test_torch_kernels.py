@@ -318,7 +318,7 @@ def test_parts_run_on_pytorchs_own_threads(compiled):
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_an_expanded_cotangent_is_read_in_place(compiled, monkeypatch, dtype):
     """``loss.sum()``'s cotangent, one number expanded to x's shape, is not copied to x's size:
-    every part reads one part's length of it, with the numbers of a contiguous cotangent."""
+    every piece reads one piece's length of it, with the numbers of a contiguous cotangent."""
     monkeypatch.setattr(kernels, "TUNE_MIN_ELEMENTS", 1 << 40)  # the kernel, untimed
     dt = getattr(torch, dtype)
     f = sg.GaussianGrad(sigma=0.7)
