@@ -16,8 +16,8 @@ import numpy as np
 from numba import types
 from numba.extending import intrinsic
 
-__all__ = ["as_doubles", "as_pointer", "as_words", "exp2_", "exp_", "exp2_python",
-           "exp_python", "fetch_add"]
+__all__ = ["as_doubles", "as_pointer", "as_words", "exp2_", "exp2_python", "exp_", "exp_python",
+           "fetch_add"]
 
 LOG2E = 1.4426950408889634
 """``log2(e)``: ``exp(a)`` is ``exp2(a * LOG2E)``, as the PyTorch adapter computes it."""

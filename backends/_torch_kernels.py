@@ -18,9 +18,9 @@ pip package, no compiler needed) compiles the whole of ``v * g'(x)`` into one lo
 * computed in float32 (float32 inputs; 16-bit ones converted and the product rounded once, as
   everywhere), expressions of parameters alone in float64, rounded where they meet ``x``, as
   PyTorch computes Python numbers; float64 inputs keep the plan;
-* called with the tensors' addresses, without the GIL; from :data:`PARALLEL_GRAIN` elements per
-  thread on shared, as PyTorch shares its own operations, by the threads of PyTorch's OpenMP
-  team (``GOMP_parallel``: the threads that run PyTorch's operations, no other pool).
+* called with the tensors' addresses, without the GIL; from twice :data:`PARALLEL_GRAIN`
+  elements on shared by PyTorch's OpenMP team (``GOMP_parallel``: the threads that run
+  PyTorch's operations, no pool of ours).
 
 Compilation takes about a second of CPU time per kernel, with the GIL held, so it never runs
 in the caller's process: the first backward of a surrogate asks a background thread for its
@@ -45,15 +45,14 @@ import pathlib
 import platform
 import queue
 import re
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
-import struct
 import time
 from typing import Any, Callable, NamedTuple
 
-import numpy as np
 import torch
 
 import spikegrad
@@ -68,12 +67,14 @@ VECTORIZED = frozenset({"abs", "sqrt", "exp"})
 (``exp`` as :func:`spikegrad.backends._kernel_math.exp_`)."""
 
 PARALLEL_GRAIN = 32768
-"""The elements per thread from which a kernel call is shared by threads of PyTorch's OpenMP
-team (PyTorch's own grain size for element-wise operations): ``min(torch.get_num_threads(),
-n // PARALLEL_GRAIN)`` threads. The team's threads are PyTorch's: after a parallel operation
-they wait actively for a while (OpenMP's default), so threads of our own would share the cores
-with them (at a million elements on two cores, two threads of ours took longer than one);
-PyTorch's take the work at once."""
+"""PyTorch's grain size for element-wise operations. A kernel call over ``n`` elements is
+shared when ``parts = min(torch.get_num_threads(), n // PARALLEL_GRAIN)`` is 2 or more, by
+PyTorch's whole OpenMP team, as in PyTorch's own parallel regions (a smaller team would make
+the OpenMP runtime end the other threads, and PyTorch's next operation start them again), in
+pieces of about a quarter of ``n / parts``. The team's threads are PyTorch's: after a parallel
+operation they wait actively for a while (OpenMP's default), so threads of our own would share
+the cores with them (at a million elements on two cores, two threads of ours took longer than
+one); PyTorch's take the work at once."""
 
 TUNE_MIN_ELEMENTS = 1 << 17
 """From this many elements on, where PyTorch has more than one thread, the kernel and the plan
@@ -310,7 +311,7 @@ def _compile(formulas: list[Formula]) -> dict[Formula, _Compiled | None]:
         if not _cached(path, name):  # not compiled there: loading it would compile it here
             continue
         module = _load(path, name)
-        compiled = _Compiled(module.run, module.part.address)
+        compiled = _Compiled(module.run, module.part)
         one = torch.ones(1)
         params = (1.0,) * len(kernels[formula].params)  # type: ignore[union-attr]
         _call((compiled, params), one, one, torch.empty(1), parts=1)
@@ -400,18 +401,18 @@ def _entry(spec: Spec, dtype: torch.dtype) -> Any:
 # ------------------------------------------------------------------------------ execution
 
 class _Compiled(NamedTuple):
-    """A loaded kernel's entry points (see :func:`module_source`): ``run``, and the address of
-    ``part``."""
+    """A loaded kernel's entry points (see :func:`module_source`): ``run``, a numba function,
+    and ``part``, a numba C function (kept here: its machine code lives as long as it does)."""
 
     run: Callable[..., None]
-    part: int
+    part: Any
 
 
 # The words at the start of a team's call data (int64: see _ENTRIES), then the parameters (float64).
 _WORDS = struct.Struct("7q")
 _NEXT = 6  # the word of the next piece's start, which the threads advance (fetch_add)
 PART_MAX = 1 << 16
-"""The most elements a thread of a team claims at a time: also the length of the one piece of a
+"""The most elements a thread of a team claims at a time: also the length of the buffer of a
 cotangent expanded from a single number (``loss.sum()``'s) that every piece reads."""
 
 
@@ -426,7 +427,7 @@ def _openmp() -> Any:
         function = None
         if (not _forked and hasattr(os, "RTLD_NOLOAD")  # (not on Windows)
                 and "parallel backend: OpenMP" in torch.__config__.parallel_info()):
-            for path in sorted((pathlib.Path(torch.__file__).parent / "lib").glob("*omp*")):
+            for path in sorted((pathlib.Path(torch.__file__).parent / "lib").glob("lib*omp*")):
                 try:  # RTLD_NOLOAD: the runtime PyTorch loaded, never a second one
                     library = ctypes.CDLL(str(path), mode=os.RTLD_NOLOAD | os.RTLD_LAZY)
                     function = library.GOMP_parallel
@@ -445,9 +446,9 @@ _forked: list[bool] = []  # [True] in a forked child
 
 
 def _parts(n: int) -> int:
-    """How many threads share a call over ``n`` elements: as PyTorch splits its own
-    element-wise operations, up to ``torch.get_num_threads()``, one per
-    :data:`PARALLEL_GRAIN` elements; one where there is no OpenMP team to run them."""
+    """The shares of a call over ``n`` elements (see :data:`PARALLEL_GRAIN`): up to
+    ``torch.get_num_threads()``, one per :data:`PARALLEL_GRAIN` elements; 1 (the calling thread
+    alone) below twice that, or where there is no OpenMP team to run them."""
     if n < 2 * PARALLEL_GRAIN or _openmp() is None:
         return 1
     return min(torch.get_num_threads(), n // PARALLEL_GRAIN)
@@ -456,12 +457,12 @@ def _parts(n: int) -> int:
 def _call(entry: tuple[_Compiled, tuple[float, ...]], x: torch.Tensor, v: torch.Tensor,
           out: torch.Tensor, parts: int) -> torch.Tensor:
     """The kernel over contiguous float32 tensors ``x``, ``v`` into ``out``; ``out``. One part:
-    ``run`` in this thread. More: ``part`` on ``parts`` threads of PyTorch's OpenMP team (its
-    threads, hot after PyTorch's own operations, sharing the cores with nothing of ours), each
-    claiming pieces of about a quarter of its share, at most :data:`PART_MAX` elements, until
-    none is left; ``v`` may then be one piece's length, read for every piece (an expanded
-    cotangent, see :func:`_compute`). Returns when every thread has, so the tensors outlive
-    every access."""
+    ``run`` in this thread. More: ``part`` on PyTorch's whole OpenMP team (its threads, hot
+    after PyTorch's own operations, sharing the cores with nothing of ours), whose threads
+    claim pieces of about a quarter of a part, at most :data:`PART_MAX` elements, until none is
+    left; ``v`` may then be :data:`PART_MAX` long, read for every piece (an expanded cotangent,
+    see :func:`_compute`). Returns when every thread has, so the tensors outlive every
+    access."""
     compiled, params = entry
     n = x.numel()
     if parts <= 1:
@@ -472,7 +473,7 @@ def _call(entry: tuple[_Compiled, tuple[float, ...]], x: torch.Tensor, v: torch.
     data = ctypes.create_string_buffer(
         _WORDS.pack(x.data_ptr(), v.data_ptr(), out.data_ptr(), n, size, step, 0)
         + struct.pack(f"{len(params)}d", *params))
-    _openmp()(compiled.part, ctypes.addressof(data), parts, 0)
+    _openmp()(compiled.part.address, ctypes.addressof(data), 0, 0)  # 0: the whole team
     return out
 
 
@@ -482,9 +483,9 @@ def times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor,
     shape, as the adapter's planned backward is given), or None when the plan is to serve: no
     kernel (yet), ``x`` not contiguous, or the plan measured faster at this size
     (:data:`TUNE_MIN_ELEMENTS`; ``planned(spec, v, x, "auto")`` is the plan, called here while
-    the two are timed). A cotangent expanded from one number (``loss.sum()``'s) is read as one
-    part's length of that number (see :func:`_compute`), another that is not contiguous is
-    copied first."""
+    the two are timed). A cotangent that is not contiguous is copied first, or for a large
+    call expanded from one number (``loss.sum()``'s), :data:`PART_MAX` elements of it (see
+    :func:`_compute`)."""
     entry = _ready.get((spec, x.dtype), _PENDING)
     if entry is _PENDING:
         entry = _entry(spec, x.dtype)
@@ -518,9 +519,10 @@ def times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor,
 
 def _compute(entry: tuple[_Compiled, tuple[float, ...]], v: torch.Tensor, x: torch.Tensor
              ) -> torch.Tensor:
-    """:func:`_call` for tensors of any float32-computed dtype; a cotangent expanded from one
-    number (all strides 0: ``loss.sum()``'s) shared by threads becomes one piece's length of
-    that number, another cotangent that is not contiguous a contiguous copy."""
+    """:func:`_call` for tensors of any float32-computed dtype. A cotangent expanded from one
+    number (all strides 0: ``loss.sum()``'s) becomes :data:`PART_MAX` copies of that number
+    where the call is shared and longer than that; another cotangent that is not contiguous a
+    contiguous copy."""
     n = x.numel()
     parts = _parts(n)
     if not v.is_contiguous():

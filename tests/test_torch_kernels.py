@@ -28,7 +28,6 @@ from hypothesis import strategies as st
 
 import spikegrad as sg
 from spikegrad import _codegen, _config
-
 from spikegrad.tools.verify import PLAN_ULPS
 
 from .conftest import SURROGATE_CLASSES, assert_within_ulps
@@ -288,22 +287,27 @@ def test_threads_splitting_tensors_of_different_sizes_at_once(compiled, monkeypa
     assert [kernels._parts(n) for n in inputs] == ([2, 4] if kernels._openmp() else [1, 1])
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts /proc/self/task")
+def _tasks() -> set[str]:
+    import os
+
+    return set(os.listdir("/proc/self/task"))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/task")
 def test_parts_run_on_pytorchs_own_threads(compiled):
     """A shared call runs on PyTorch's OpenMP team: no thread is added to the process (a
     second OpenMP runtime or a pool of ours would add its own), every element is computed once,
     and an inf or NaN in one part stays in its place."""
-    import os
-
-    assert kernels._openmp() is not None  # PyTorch's wheels for Linux use GNU OpenMP
+    if kernels._openmp() is None:  # (a PyTorch whose OpenMP runtime is not in torch/lib)
+        pytest.skip("no OpenMP runtime among PyTorch's libraries")
     n = 3 * kernels.PARALLEL_GRAIN * max(torch.get_num_threads(), 2) + 37
     x, v = torch.linspace(-3, 3, n), torch.linspace(2, -2, n)
     x[n // 2], x[-1], v[7] = float("nan"), float("inf"), float("inf")
     torch.sigmoid(x)  # PyTorch's team, made
-    tasks = len(os.listdir("/proc/self/task"))
+    tasks = _tasks()
     f = sg.Sigmoid(alpha=2.5)
     got = kernels.times_derivative(f.spec, v, x, None)
-    assert len(os.listdir("/proc/self/task")) == tasks
+    assert _tasks() == tasks
     if torch.get_num_threads() > 1:
         assert kernels._parts(n) > 1
     with _config.torch_fuse_mode("plan"):
@@ -315,18 +319,58 @@ def test_parts_run_on_pytorchs_own_threads(compiled):
                        ulps=PLAN_ULPS)
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/task")
+def test_a_call_shared_by_fewer_parts_than_threads_keeps_the_team(compiled, monkeypatch):
+    """A call of fewer parts than PyTorch has threads still runs on the whole team: no thread
+    of PyTorch's ends after it, none starts for PyTorch's next operation (a smaller team
+    would make GNU OpenMP end the others at every call, and PyTorch start them again)."""
+    if kernels._openmp() is None:
+        pytest.skip("no OpenMP runtime among PyTorch's libraries")
+    monkeypatch.setattr(kernels, "TUNE_MIN_ELEMENTS", 1 << 40)  # the kernel, untimed
+    threads = torch.get_num_threads()
+    f = sg.Sigmoid(alpha=2.5)
+    n = 3 * kernels.PARALLEL_GRAIN + 5
+    x, v = torch.linspace(-3, 3, n), torch.linspace(2, -2, n)
+    big = torch.randn(1 << 20)
+    try:
+        torch.set_num_threads(6)
+        assert kernels._parts(n) == 3
+        torch.sigmoid(big)  # a team of 6
+        before = _tasks()
+        for _ in range(3):
+            got = kernels.times_derivative(f.spec, v, x, None)
+            torch.sigmoid(big)
+        assert _tasks() == before
+    finally:
+        torch.set_num_threads(threads)
+    torch.testing.assert_close(got, kernels._compute(kernels._entry(f.spec, torch.float32), v, x),
+                               rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_an_expanded_cotangent_is_read_in_place(compiled, monkeypatch, dtype):
     """``loss.sum()``'s cotangent, one number expanded to x's shape, is not copied to x's size:
     every piece reads one piece's length of it, with the numbers of a contiguous cotangent."""
+    if kernels._openmp() is None:
+        pytest.skip("no OpenMP runtime among PyTorch's libraries: calls are never shared")
     monkeypatch.setattr(kernels, "TUNE_MIN_ELEMENTS", 1 << 40)  # the kernel, untimed
+    monkeypatch.setattr(kernels, "_parts", lambda n: 2)  # shared, whatever the machine
+    lengths = []
+    call = kernels._call
+
+    def recorded(entry, x, v, *args, **kwargs):
+        lengths.append(v.numel())
+        return call(entry, x, v, *args, **kwargs)
+
+    monkeypatch.setattr(kernels, "_call", recorded)
     dt = getattr(torch, dtype)
     f = sg.GaussianGrad(sigma=0.7)
-    n = 5 * (kernels.PART_MAX // 5) * 3 + 10  # (more than three parts)
+    n = 5 * (kernels.PART_MAX // 5) * 3 + 10  # (more than three pieces)
     x = torch.linspace(-3, 3, n).to(dt).reshape(-1, 5)
     v = torch.tensor(0.375, dtype=dt).expand(x.shape)
     got = kernels.times_derivative(f.spec, v, x, None)
     assert got is not None and got.dtype == dt
+    assert lengths == [kernels.PART_MAX]
     torch.testing.assert_close(got, kernels.times_derivative(f.spec, v.contiguous(), x, None),
                                rtol=0, atol=0)
     expected = 0.375 * f.surrogate_grad(x.double().numpy())
