@@ -125,7 +125,7 @@ def kernel_source(formula: Formula) -> str | None:
 
 _PENDING = object()
 _state: dict[Formula, Any] = {}  # compiled kernel, _PENDING, or None (no kernel)
-_ready: dict[tuple[Spec, torch.dtype], Any] = {}  # (kernel, parameters) or None
+_ready: dict[tuple[Spec, torch.dtype], Any] = {}  # _Entry or None
 _MAX_READY = 512
 _condition = threading.Condition()
 _jobs: queue.SimpleQueue[Formula] = queue.SimpleQueue()
@@ -314,7 +314,7 @@ def _compile(formulas: list[Formula]) -> dict[Formula, _Compiled | None]:
         compiled = _Compiled(module.run, module.part)
         one = torch.ones(1)
         params = (1.0,) * len(kernels[formula].params)  # type: ignore[union-attr]
-        _call((compiled, params), one, one, torch.empty(1), parts=1)
+        _call(_Entry(compiled, params, b""), one, one, torch.empty(1), parts=1)
         out[formula] = compiled
     return out
 
@@ -381,7 +381,7 @@ def _parameter_values(values: tuple[Any, ...]) -> tuple[float, ...] | None:
 
 
 def _entry(spec: Spec, dtype: torch.dtype) -> Any:
-    """The (kernel, parameters) of ``spec`` in ``dtype``, None if it has none, or _PENDING."""
+    """The :class:`_Entry` of ``spec`` in ``dtype``, None if it has none, or _PENDING."""
     params = _parameter_values(spec.values)
     entry = None
     if dtype in _FLOAT32_INPUTS and spec.formula.symbolic and params is not None:
@@ -391,7 +391,7 @@ def _entry(spec: Spec, dtype: torch.dtype) -> Any:
         if kernel is _PENDING:
             return _PENDING  # (not kept: asked again on the next pass)
         if kernel is not None:
-            entry = (kernel, params)
+            entry = _Entry(kernel, params, struct.pack(f"{len(params)}d", *params))
     if len(_ready) >= _MAX_READY:
         _ready.clear()
     _ready[(spec, dtype)] = entry
@@ -406,6 +406,15 @@ class _Compiled(NamedTuple):
 
     run: Callable[..., None]
     part: Any
+
+
+class _Entry(NamedTuple):
+    """A kernel with the parameters of one spec: for ``run`` and, packed as float64, for
+    ``part``."""
+
+    compiled: _Compiled
+    params: tuple[float, ...]
+    packed: bytes
 
 
 # The words at the start of a team's call data (int64: see _ENTRIES), then the parameters (float64).
@@ -425,7 +434,7 @@ def _openmp() -> Any:
     itself hangs there in a parallel operation unless given one thread)."""
     if not _team:
         function = None
-        if (not _forked and hasattr(os, "RTLD_NOLOAD")  # (not on Windows)
+        if (hasattr(os, "RTLD_NOLOAD")  # (not on Windows)
                 and "parallel backend: OpenMP" in torch.__config__.parallel_info()):
             for path in sorted((pathlib.Path(torch.__file__).parent / "lib").glob("lib*omp*")):
                 try:  # RTLD_NOLOAD: the runtime PyTorch loaded, never a second one
@@ -441,8 +450,7 @@ def _openmp() -> Any:
     return _team[0]
 
 
-_team: list[Any] = []  # [GOMP_parallel or None] once looked up
-_forked: list[bool] = []  # [True] in a forked child
+_team: list[Any] = []  # [GOMP_parallel or None] once looked up ([None] in a forked child)
 
 
 def _parts(n: int) -> int:
@@ -454,8 +462,8 @@ def _parts(n: int) -> int:
     return min(torch.get_num_threads(), n // PARALLEL_GRAIN)
 
 
-def _call(entry: tuple[_Compiled, tuple[float, ...]], x: torch.Tensor, v: torch.Tensor,
-          out: torch.Tensor, parts: int) -> torch.Tensor:
+def _call(entry: _Entry, x: torch.Tensor, v: torch.Tensor, out: torch.Tensor, parts: int
+          ) -> torch.Tensor:
     """The kernel over contiguous float32 tensors ``x``, ``v`` into ``out``; ``out``. One part:
     ``run`` in this thread. More: ``part`` on PyTorch's whole OpenMP team (its threads, hot
     after PyTorch's own operations, sharing the cores with nothing of ours), whose threads
@@ -463,7 +471,7 @@ def _call(entry: tuple[_Compiled, tuple[float, ...]], x: torch.Tensor, v: torch.
     left; ``v`` may then be :data:`PART_MAX` long, read for every piece (an expanded cotangent,
     see :func:`_compute`). Returns when every thread has, so the tensors outlive every
     access."""
-    compiled, params = entry
+    compiled, params, packed = entry
     n = x.numel()
     if parts <= 1:
         compiled.run(x.data_ptr(), v.data_ptr(), out.data_ptr(), n, *params)
@@ -471,8 +479,7 @@ def _call(entry: tuple[_Compiled, tuple[float, ...]], x: torch.Tensor, v: torch.
     size = min((-(-n // (4 * parts)) + 15) & ~15, PART_MAX)  # whole cache lines
     step = 1 if v.numel() == n else 0
     data = ctypes.create_string_buffer(
-        _WORDS.pack(x.data_ptr(), v.data_ptr(), out.data_ptr(), n, size, step, 0)
-        + struct.pack(f"{len(params)}d", *params))
+        _WORDS.pack(x.data_ptr(), v.data_ptr(), out.data_ptr(), n, size, step, 0) + packed)
     _openmp()(compiled.part.address, ctypes.addressof(data), 0, 0)  # 0: the whole team
     return out
 
@@ -517,8 +524,7 @@ def times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor,
     return out
 
 
-def _compute(entry: tuple[_Compiled, tuple[float, ...]], v: torch.Tensor, x: torch.Tensor
-             ) -> torch.Tensor:
+def _compute(entry: _Entry, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """:func:`_call` for tensors of any float32-computed dtype. A cotangent expanded from one
     number (all strides 0: ``loss.sum()``'s) becomes :data:`PART_MAX` copies of that number
     where the call is shared and longer than that; another cotangent that is not contiguous a
@@ -540,8 +546,7 @@ def _after_fork() -> None:
     """A forked child (a DataLoader worker) has none of the parent's threads: compilations
     pending there restart, and kernels run in the calling thread (see :func:`_openmp`)."""
     _worker.clear()
-    _forked[:] = [True]
-    _team.clear()
+    _team[:] = [None]
     global _condition, _jobs
     _condition = threading.Condition()
     _jobs = queue.SimpleQueue()

@@ -60,7 +60,6 @@ def fresh(monkeypatch):
     monkeypatch.setattr(kernels, "_jobs", kernels.queue.SimpleQueue())
     monkeypatch.setattr(kernels, "_condition", threading.Condition())
     monkeypatch.setattr(kernels, "_team", [])
-    monkeypatch.setattr(kernels, "_forked", [])
     return kernels
 
 
@@ -259,8 +258,8 @@ def test_large_tensors_take_the_faster_of_kernel_and_plan(compiled, monkeypatch,
 
 
 def test_threads_splitting_tensors_of_different_sizes_at_once(compiled, monkeypatch):
-    """Two threads whose backward passes are shared by OpenMP teams of different sizes at the
-    same time (each calling thread has its own team): each gets its own numbers."""
+    """Two threads whose backward passes are shared in different numbers of parts at the same
+    time (each calling thread has its own OpenMP team): each gets its own numbers."""
     monkeypatch.setattr(kernels, "PARALLEL_GRAIN", 1024)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
     f = sg.LeakyRelu(alpha=0.3)
