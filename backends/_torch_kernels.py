@@ -10,11 +10,14 @@ pip package, no compiler needed) compiles the whole of ``v * g'(x)`` into one lo
   the trace that makes the CUDA kernels (no formula is written here); parameters are kernel
   arguments, so one compilation serves every parameter value;
 * LLVM vectorizes the loop when g' is made of arithmetic, comparisons, selects, ``abs``,
-  ``sqrt`` and ``exp`` (:data:`VECTORIZED`: 21 of the 24 catalogue surrogates); ``exp`` is
-  :func:`spikegrad.backends._kernel_math.exp_`, ``exp2(a log2 e)`` as the adapter computes
-  it, with a polynomial ``exp2`` that LLVM vectorizes (within an ulp; full range: subnormal
-  results, overflow to inf, NaN). Other functions (``log1p``, ``cos``...) would be scalar calls
-  of the C library, slower than the plan's vectorized ones: those surrogates keep the plan;
+  ``sqrt``, ``exp``, ``fmod`` and ``cos`` (:data:`VECTORIZED`: 22 of the 24 catalogue
+  surrogates); ``exp`` is :func:`spikegrad.backends._kernel_math.exp_`, ``exp2(a log2 e)`` as
+  the adapter computes it, with a polynomial ``exp2`` that LLVM vectorizes (within an ulp; full
+  range: subnormal results, overflow to inf, NaN); ``fmod`` (exact) and ``cos`` (within 1.6
+  ulp) are vectorized for the arguments their guards accept (quotients below ``2**22``,
+  ``|x| < 2**16``), and elements beyond are computed again with the C library's. Other
+  functions (``log1p``...) would be scalar calls of the C library, slower than the plan's
+  vectorized ones: those surrogates keep the plan;
 * computed in float32 (float32 inputs; 16-bit ones converted and the product rounded once, as
   everywhere), expressions of parameters alone in float64, rounded where they meet ``x``, as
   PyTorch computes Python numbers; float64 inputs keep the plan;
@@ -62,9 +65,10 @@ from spikegrad._contract import Formula, Spec
 __all__ = ["CACHE_ENV_VAR", "COMPILE_TIMEOUT", "PARALLEL_GRAIN", "VECTORIZED", "cache_dir",
            "kernel_source", "module_source", "times_derivative", "wait"]
 
-VECTORIZED = frozenset({"abs", "sqrt", "exp"})
+VECTORIZED = frozenset({"abs", "sqrt", "exp", "fmod", "cos"})
 """The math functions a compiled kernel may call: LLVM vectorizes loops that call only these
-(``exp`` as :func:`spikegrad.backends._kernel_math.exp_`)."""
+(``exp``, ``fmod`` and ``cos`` as :mod:`spikegrad.backends._kernel_math`'s ``exp_``, ``fmod_``
+and ``cos_``; the last two with guards, see :meth:`spikegrad._codegen.Kernel.python_source`)."""
 
 PARALLEL_GRAIN = 32768
 """PyTorch's grain size for element-wise operations. A kernel call over ``n`` elements is
@@ -146,7 +150,9 @@ import math
 import numba
 from numpy import float32, float64
 
-from spikegrad.backends._kernel_math import as_doubles, as_pointer, as_words, exp_, fetch_add
+from spikegrad.backends._kernel_math import (as_doubles, as_pointer, as_words, cos_, cos_exact,
+                                             cos_ok, exp_, fetch_add, fmod_, fmod_exact,
+                                             fmod_ok)
 
 
 @numba.njit(nogil=True, error_model="numpy", cache=True)

@@ -67,6 +67,9 @@ class _Dialect:
     # functions) and rounded to the compute type where they meet x, as PyTorch computes Python
     # numbers; None (C): everything in the compute type
     parameter_functions: dict[str, str] | None = None
+    # functions that serve a range of their arguments: the namespace's name -> the guard that
+    # says whether a call is in that range and the function that serves every argument
+    guarded: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
 
 
 _C_FUNCTIONS = {
@@ -81,12 +84,20 @@ _DIALECTS = {
     # CUDA, CuPy and the C++ of the tests
     "c": _Dialect({"float": "{}f", "double": "{}"}, "const {ctype} {name} = {expression};",
                   "{condition} ? {a} : {b}", "!{a}", "&&", "||", _C_FUNCTIONS),
-    # numba: ``exp`` is ``exp_``, a function the compiling module supplies
-    # (spikegrad.backends._kernel_math: one that LLVM vectorizes), the others are ``math``'s
+    # numba: ``exp``, ``fmod`` and ``cos`` are functions the compiling module supplies
+    # (spikegrad.backends._kernel_math: ones that LLVM vectorizes; fmod_ and cos_ for a range
+    # of arguments, with guards and fallbacks), the others are ``math``'s
     "python": _Dialect({"float": "float32({})", "double": "float64({})"},
                        "{name} = {expression}", "({a} if {condition} else {b})", "(not {a})",
-                       "&", "|", {**_MATH_FUNCTIONS, "exp": "exp_"}, _MATH_FUNCTIONS),
+                       "&", "|", {**_MATH_FUNCTIONS, "exp": "exp_", "fmod": "fmod_",
+                                  "cos": "cos_"}, _MATH_FUNCTIONS,
+                       {"fmod": ("fmod_ok", "fmod_exact"), "cos": ("cos_ok", "cos_exact")}),
 }
+
+
+# the fast function of each guarded function -> the one that serves every argument
+_FALLBACK = {_DIALECTS["python"].functions[f]: exact
+             for f, (_, exact) in _DIALECTS["python"].guarded.items()}
 
 
 class _Program:
@@ -98,14 +109,18 @@ class _Program:
         self.dialect = _DIALECTS[dialect]
         self.lines: list[str] = []
         self.functions: set[str] = set()
+        self.guards: list[str] = []
 
     def call(self, function: str, *args: str, varying: bool = True) -> str:
         """A call of the namespace's ``function`` in this dialect (of parameters alone: in
-        float64, where the dialect computes them so)."""
+        float64, where the dialect computes them so); a guarded function's guard, of the same
+        arguments, joins :attr:`guards`."""
         table = self.dialect.parameter_functions
         if varying or table is None:
             self.functions.add(function)
             table = self.dialect.functions
+            if function in self.dialect.guarded:
+                self.guards.append(f"{self.dialect.guarded[function][0]}({', '.join(args)})")
         return f"{table[function]}({', '.join(args)})"
 
     def operands(self, *values: Any) -> tuple[list[str], bool]:
@@ -254,6 +269,12 @@ class SymbolicNamespace:
                            f"(({r.name} < 0) != ({y_} < 0))", True, varying)
         return self.where(fix, r + y, r)
 
+    def positive_remainder(self, x: Any, y: Any) -> Symbol:
+        """``x mod y`` for ``x >= 0`` and ``y > 0``: C's ``fmod``, exact, without the sign
+        fix-ups of :meth:`remainder` (the namespace hook of :mod:`spikegrad._namespace`)."""
+        (x_, y_), varying = self._p.operands(x, y)
+        return self._p.emit(self._p.call("fmod", x_, y_, varying=varying), varying=varying)
+
     def isnan(self, x: Any) -> Symbol:
         (name,), varying = self._p.operands(x)
         return self._p.emit(f"{name} != {name}", True, varying)
@@ -279,7 +300,8 @@ class SymbolicNamespace:
 
 
 _METHODS = (
-    "where", "clip", "remainder", "full_like", "zeros_like", "ones_like", "maximum", "minimum",
+    "where", "clip", "remainder", "positive_remainder", "full_like", "zeros_like", "ones_like",
+    "maximum", "minimum",
     "isnan", "isinf", "astype",
 )
 
@@ -297,6 +319,7 @@ class Kernel:
     result: str
     dialect: str = "c"
     functions: frozenset[str] = frozenset()  # the namespace's math functions it calls
+    guards: tuple[str, ...] = ()  # the range guards of its calls of guarded functions
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -363,16 +386,39 @@ class Kernel:
         """A Python function of the ``dialect="python"`` statements for numba: a loop over
         one-dimensional arrays, ``name(x[, ct], y, *params)``, computing in the compute type
         (float32 for float16 kernels: the caller converts). The executing namespace supplies
-        ``math``, ``float32``/``float64`` and ``exp_``."""
+        ``math``, ``float32``/``float64`` and the functions of the dialect (``exp_``...).
+
+        A kernel that calls guarded functions (``fmod_``, ``cos_``: fast for a range of
+        arguments) checks their guards at every element; an element outside keeps its
+        cotangent in ``y``, and if there is one, a second loop finds those elements again and
+        computes them with the functions that serve every argument (``fmod_exact``...). It
+        reads the cotangent, which is where it was even if ``y`` is ``ct``'s memory."""
         if self.dialect != "python":
             raise ValueError(f"{self.name} was generated in the {self.dialect!r} dialect; "
                              "generate(..., dialect='python') makes Python statements")
         args = [f"{i}_in" for i in self.inputs] + ["y_out"] + [f"p_{p}" for p in self.params]
         loads = [f"{i}v = {i}_in[i]" for i in self.inputs]
+        head = [f"def {self.name}({', '.join(args)}):"]
+        loop = "for i in range(y_out.shape[0]):"
+        if not self.guards:
+            lines = [*head, f"    {loop}",
+                     *(f"        {line}" for line in [*loads, *self.body,
+                                                      f"y_out[i] = {self.result}"])]
+            return "\n".join(lines) + "\n"
+        kept = self.inputs[-1] + "v"  # what y keeps where a guard fails: ct (or x)
+        functions = _DIALECTS["python"].functions
+        exact = [re.sub(r"\b(" + "|".join(re.escape(functions[f]) for f in
+                                          _DIALECTS["python"].guarded) + r")\(",
+                        lambda m: f"{_FALLBACK[m.group(1)]}(", line) for line in self.body]
+        guard = " & ".join(self.guards)
         lines = [
-            f"def {self.name}({', '.join(args)}):",
-            "    for i in range(y_out.shape[0]):",
-            *(f"        {line}" for line in [*loads, *self.body, f"y_out[i] = {self.result}"]),
+            *head, "    outside = False", f"    {loop}",
+            *(f"        {line}" for line in [
+                *loads, *self.body, f"inside = {guard}", "outside = outside | (not inside)",
+                f"y_out[i] = ({self.result} if inside else {kept})"]),
+            "    if outside:", f"        {loop}",
+            *(f"            {line}" for line in [*loads, *self.body, f"if not ({guard}):"]),
+            *(f"                {line}" for line in [*exact, f"y_out[i] = {self.result}"]),
         ]
         return "\n".join(lines) + "\n"
 
@@ -434,7 +480,7 @@ def generate(formula: Formula, kind: str, dtype: str, dialect: str = "c") -> Ker
         structure += "_gain" + re.sub(r"\W", "_", repr(formula.gain))
     name = f"spikegrad_{_snake(formula.name)}{structure}_{kind}_{dtype}"
     return Kernel(name, kind, dtype, ctype, dynamic, tuple(program.lines), result.name, dialect,
-                  frozenset(program.functions))
+                  frozenset(program.functions), tuple(program.guards))
 
 
 def cuda_source(surrogate: Any, kind: str = "grad", dtype: str = "float32") -> str:
