@@ -32,7 +32,7 @@ import numpy as np
 from spikegrad._contract import Formula, Spec
 from spikegrad._dtypes import FLOATING_DTYPES, not_floating_error
 from spikegrad._evaluate import check_cotangent_shape, evaluate, finite_points
-from spikegrad._math import _finite
+from spikegrad._math import _finite, inverse_power_by_halves
 from spikegrad._namespace import MathNamespace
 
 
@@ -118,27 +118,10 @@ def _inverse_power(a: jax.Array, d: Any, alpha: Any) -> jax.Array:
     """The ``inverse_power`` hook: ``(1 + 2 a / d)**-alpha`` (``a >= 0``, ``d > 0``) with one
     ``log1p`` per element for every ``d``, where ``alpha`` and ``d`` are traced (as the adapter
     passes every parameter) and the portable math takes two to avoid the overflow of
-    ``2 a / d`` (3.6x ``jax.nn.sigmoid``'s time at a million elements under ``jit``).
-
-    With ``h = d / 2``, the logarithm ``L = log(1 + a / h)`` is taken as
-    ``log1p(a / s + q) - c`` with scalars chosen once per call:
-
-    * ``h >= 1``: ``log1p(a / h)``, the portable math's own form for a number ``alpha`` above
-      1.5; ``a / h <= a`` cannot overflow;
-    * ``1/2 <= h < 1``: ``log1p(a + (h - 1)) - log h`` (``log(h + a) - log h``): ``h - 1`` is
-      exact there (Sterbenz), ``a + (h - 1)`` cannot overflow, and the cancellation near
-      ``a = 0`` costs ``L`` at most ``|log h| <= 0.7`` ulp of 1, which ``exp(-alpha L)``
-      turns into ``alpha`` times that (``alpha < 1`` or ``< 3`` here) relative error;
-    * ``h < 1/2`` (only the unit-area form, ``alpha < 2``, so ``alpha > 1``): ``log1p(a / h)``,
-      which overflows to inf where ``a / h`` does, giving 0 where the value is below
-      ``largest**-alpha``, a subnormal number, which XLA flushes to 0 all the same.
-    """
-    h = jnp.asarray(0.5 * d, dtype=a.dtype)
-    middle = (h >= 0.5) & (h < 1.0)
-    s = jnp.where(middle, 1.0, h)
-    q = jnp.where(middle, h - 1.0, 0.0)
-    c = jnp.where(middle, jnp.log(h), 0.0)
-    return jnp.exp(-alpha * (jnp.log1p(a / s + q) - c))
+    ``2 a / d`` (3.6x ``jax.nn.sigmoid``'s time at a million elements under ``jit``): see
+    :func:`spikegrad._math.inverse_power_by_halves`, here with ``h = d / 2`` in ``a``'s dtype
+    (``h - 1`` is then exact)."""
+    return inverse_power_by_halves(a, jnp.asarray(0.5 * d, dtype=a.dtype), alpha, jnp)
 
 
 @_differentiated_as(lambda t: _finite(t, jnp))

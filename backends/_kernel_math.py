@@ -1,5 +1,6 @@
-"""What compiled kernels call besides arithmetic (numba): ``exp_``, ``fmod_`` and ``cos_`` with
-their range guards and exact fallbacks, pointers at addresses, and ``fetch_add``.
+"""What compiled kernels call besides arithmetic (numba): ``exp_``, ``log1p_``, ``fmod_`` and
+``cos_`` (these two with range guards and exact fallbacks), pointers at addresses, and
+``fetch_add``.
 
 Imported by the generated kernel modules of :mod:`spikegrad.backends._torch_kernels` (in the
 process that compiles them and in the one that loads them); it imports numba, which nothing
@@ -26,7 +27,7 @@ from numba.extending import intrinsic
 
 __all__ = ["as_doubles", "as_pointer", "as_words", "cos_", "cos_exact", "cos_ok", "exp2_",
            "exp2_python", "exp_", "exp_python", "fetch_add", "fma_", "fmod_", "fmod_exact",
-           "fmod_ok"]
+           "fmod_ok", "log1p_"]
 
 LOG2E = 1.4426950408889634
 """``log2(e)``: ``exp(a)`` is ``exp2(a * LOG2E)``, as the PyTorch adapter computes it."""
@@ -242,3 +243,47 @@ def cos_exact(x: Any) -> Any:
     """``cos(x)`` of a float32 ``x``, one at a time (the C library's, in float64, rounded once):
     for the elements :func:`cos_ok` rejects."""
     return np.float32(math.cos(np.float64(x)))
+
+
+@numba.njit(cache=True, error_model="numpy")
+def log1p_(u: Any) -> Any:
+    """``log(1 + u)`` of a float32 ``u`` in operations LLVM vectorizes, within 0.81 ulp (0.18
+    on average) for every ``u``: -inf at -1, NaN below and at NaN, inf at inf, and ``u`` itself
+    at zeros (signed) and tiny ``u``.
+
+    ``w = 1 + u`` rounded, and what that rounding lost, ``(u - (w - 1)) / w`` (exact to first
+    order; Goldberg's correction), added to ``log w``: ``w = 2**e m`` from its bits, ``m`` in
+    ``[sqrt(2)/2, sqrt(2))``, ``log m`` by Cephes' float32 polynomial in ``f = m - 1`` (exact)
+    in fused multiply-adds, ``e log 2`` in two parts. No branch: the special values are
+    selected.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spikegrad.backends._kernel_math import log1p_
+    >>> float(log1p_(np.float32(1e-10))), float(log1p_(np.float32(np.e - 1)))
+    (1.000000013351432e-10, 1.0)
+    """
+    f32, i32 = np.float32, np.int32
+    w = f32(1.0) + u
+    lost = (u - (w - f32(1.0))) / w
+    bits = np.float32(w).view(np.int32)
+    e = (bits >> i32(23)) - i32(127)
+    m = np.int32((bits & i32(0x7FFFFF)) | i32(0x3F800000)).view(np.float32)
+    high = m > f32(1.4142135)
+    m = m * f32(0.5) if high else m
+    e = e + i32(1) if high else e
+    f = m - f32(1.0)
+    z = f * f
+    p = f32(7.0376836292e-2)
+    for coefficient in (-1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
+                        -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1):
+        p = fma_(p, f, f32(coefficient))
+    scale = f32(e)
+    y = fma_(p * f, z, fma_(scale, f32(-2.12194440e-4), lost))
+    y = fma_(f32(-0.5), z, y)
+    y = fma_(scale, f32(0.693359375), f + y)
+    y = f32(-np.inf) if w == f32(0.0) else y
+    y = w if w == f32(np.inf) else y
+    y = u if u == f32(0.0) else y
+    return f32(np.nan) if (w < f32(0.0)) | (w != w) else y

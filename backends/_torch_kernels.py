@@ -10,14 +10,15 @@ pip package, no compiler needed) compiles the whole of ``v * g'(x)`` into one lo
   the trace that makes the CUDA kernels (no formula is written here); parameters are kernel
   arguments, so one compilation serves every parameter value;
 * LLVM vectorizes the loop when g' is made of arithmetic, comparisons, selects, ``abs``,
-  ``sqrt``, ``exp``, ``fmod`` and ``cos`` (:data:`VECTORIZED`: 22 of the 24 catalogue
+  ``sqrt``, ``exp``, ``log1p``, ``fmod`` and ``cos`` (:data:`VECTORIZED`: all 24 catalogue
   surrogates); ``exp`` is :func:`spikegrad.backends._kernel_math.exp_`, ``exp2(a log2 e)`` as
   the adapter computes it, with a polynomial ``exp2`` that LLVM vectorizes (within an ulp; full
-  range: subnormal results, overflow to inf, NaN); ``fmod`` (exact) and ``cos`` (within 1.6
-  ulp) are vectorized for the arguments their guards accept (quotients below ``2**22``,
-  ``|x| < 2**16``), and elements beyond are computed again with the C library's. Other
-  functions (``log1p``...) would be scalar calls of the C library, slower than the plan's
-  vectorized ones: those surrogates keep the plan;
+  range: subnormal results, overflow to inf, NaN); ``log1p`` is within an ulp everywhere;
+  ``fmod`` (exact) and ``cos`` (within 1.6 ulp) are vectorized for the arguments their guards
+  accept (quotients below ``2**22``, ``|x| < 2**16``), and elements beyond are computed again
+  with the C library's. Other functions (``tanh``, ``erfc``...) would be scalar calls of the C
+  library, slower than the plan's vectorized ones: surrogates of one's own that call them keep
+  the plan;
 * computed in float32 (float32 inputs; 16-bit ones converted and the product rounded once, as
   everywhere), expressions of parameters alone in float64, rounded where they meet ``x``, as
   PyTorch computes Python numbers; float64 inputs keep the plan;
@@ -65,7 +66,7 @@ from spikegrad._contract import Formula, Spec
 __all__ = ["CACHE_ENV_VAR", "COMPILE_TIMEOUT", "PARALLEL_GRAIN", "VECTORIZED", "cache_dir",
            "kernel_source", "module_source", "times_derivative", "wait"]
 
-VECTORIZED = frozenset({"abs", "sqrt", "exp", "fmod", "cos"})
+VECTORIZED = frozenset({"abs", "sqrt", "exp", "log1p", "fmod", "cos"})
 """The math functions a compiled kernel may call: LLVM vectorizes loops that call only these
 (``exp``, ``fmod`` and ``cos`` as :mod:`spikegrad.backends._kernel_math`'s ``exp_``, ``fmod_``
 and ``cos_``; the last two with guards, see :meth:`spikegrad._codegen.Kernel.python_source`)."""
@@ -118,7 +119,11 @@ def kernel_source(formula: Formula) -> str | None:
             ctv = ct_in[i]
             v0 = xv < float32(0.0)
     ...
-    >>> kernel_source(sg.QPseudoSpike().spec.formula) is None  # log1p: the plan serves it
+    >>> class TanhSquared(sg.Surrogate):  # a surrogate of your own
+    ...     alpha = sg.Param(2.0, gt=0)
+    ...     def grad(x, alpha, *, xp):
+    ...         return alpha * (1 - xp.tanh(alpha * x) ** 2) / 2
+    >>> kernel_source(TanhSquared().spec.formula) is None  # tanh: the plan serves it
     True
     """
     kernel = _kernel(formula)
@@ -152,7 +157,7 @@ from numpy import float32, float64
 
 from spikegrad.backends._kernel_math import (as_doubles, as_pointer, as_words, cos_, cos_exact,
                                              cos_ok, exp_, fetch_add, fmod_, fmod_exact,
-                                             fmod_ok)
+                                             fmod_ok, log1p_)
 
 
 @numba.njit(nogil=True, error_model="numpy", cache=True)

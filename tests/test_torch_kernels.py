@@ -1,8 +1,9 @@
 """The PyTorch adapter's compiled CPU backward (backends/_torch_kernels.py, numba).
 
 * its ``exp2`` is within an ulp of ``2**t`` over float32's whole range (subnormal results,
-  overflow, NaN);
-* each catalogue surrogate whose g' is vectorizable gets a kernel, the others the plan, and
+  overflow, NaN), its ``log1p`` of ``log1p`` everywhere; its ``fmod`` is exact and its ``cos``
+  within 1.6 ulp where their guards accept, and elements beyond are computed again;
+* each catalogue surrogate gets a kernel (one calling another function, the plan), and
   the kernel gives the plain PyTorch operations' numbers (within PLAN_ULPS) at drawn
   parameters, and the float64 reference's ``ct * g'(x)`` where they are float32 numbers, in
   float32 and 16-bit types, shared by PyTorch's OpenMP threads or not (several callers at
@@ -38,8 +39,6 @@ numba = pytest.importorskip("numba")
 
 from spikegrad.backends import _torch_kernels as kernels  # noqa: E402
 
-WITHOUT_KERNEL = {"QPseudoSpike", "QPseudoSpikeUnitArea"}
-WITH_KERNEL = [cls for cls in SURROGATE_CLASSES if cls.__name__ not in WITHOUT_KERNEL]
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +93,27 @@ def test_exp2_is_within_an_ulp_over_the_whole_range():
     assert np.isnan(got[np.isnan(t)]).all()
 
 
-# ----------------------------------------------------------------------------- fmod, cos
+# ------------------------------------------------------------------------ log1p, fmod, cos
+
+
+def test_log1p_is_within_an_ulp_everywhere():
+    """``log1p_`` is within 0.81 ulp of ``log1p`` from -1 to float32's largest number (tiny and
+    subnormal ``u`` included), -inf at -1, NaN below -1 and at NaN, inf at inf, and keeps the
+    sign of zero."""
+    from spikegrad.backends._kernel_math import log1p_
+
+    rng = np.random.default_rng(3)
+    u = np.concatenate([rng.uniform(-1, 1, 500_000), 10.0 ** rng.uniform(-45, 38.5, 500_000),
+                        -(10.0 ** rng.uniform(-45, 0, 500_000)), np.linspace(0, 10, 100_001),
+                        [np.finfo(np.float32).max, -1 + 2**-24, 2**-149]]).astype(np.float32)
+    u = u[np.isfinite(u) & (u > -1)]
+    exact = np.log1p(u.astype(np.float64))
+    ulp = np.spacing(np.abs(exact).astype(np.float32)).astype(np.float64)
+    assert np.max(np.abs(_over(log1p_, u) - exact) / ulp) < 0.81
+    special = np.float32([-1.0, -1.5, -np.inf, np.nan, np.inf, 0.0, -0.0])
+    got = _over(log1p_, special)
+    np.testing.assert_array_equal(got, [-np.inf, np.nan, np.nan, np.nan, np.inf, 0.0, -0.0])
+    assert np.signbit(got[-1]) and not np.signbit(got[-2])
 
 
 def _over(function, *arrays):
@@ -204,13 +223,24 @@ def test_elements_outside_the_guards_are_computed_again(compiled):
 # -------------------------------------------------------------------------------- kernels
 
 
+class TanhSquared(sg.Surrogate):
+    """A surrogate of one's own whose g' calls a function no kernel vectorizes."""
+
+    alpha = sg.Param(2.0, gt=0)
+
+    def grad(x, alpha, *, xp):
+        return alpha * (1 - xp.tanh(alpha * x) ** 2) / 2
+
+
 def test_the_vectorizable_surrogates_get_kernels(compiled):
-    assert len(WITH_KERNEL) == 22
+    """Every catalogue surrogate (all 24 are arithmetic, ``abs``, ``sqrt``, ``exp``, ``log1p``,
+    ``fmod`` and ``cos``) gets a compiled kernel; one calling ``tanh`` gets none."""
+    assert len(compiled) == 24
     for cls, kernel in compiled.items():
-        assert (kernel is not None) == (cls in WITH_KERNEL), cls
-    for cls in SURROGATE_CLASSES:
-        source = kernels.kernel_source(cls().spec.formula)
-        assert (source is None) == (cls.__name__ in WITHOUT_KERNEL)
+        assert kernel is not None, cls
+        assert kernels.kernel_source(cls().spec.formula) is not None
+    assert kernels.kernel_source(TanhSquared().spec.formula) is None
+    assert kernels._kernel(TanhSquared().spec.formula) is None
 
 
 def _phase_slack(s, x, ct, dtype, exact_remainders=False):
@@ -237,7 +267,7 @@ def _assert_close(got, ref, dtype, ulps, slack):
     assert not bad.any(), f"{dtype}: got {got[bad]}, expected {ref[bad]}"
 
 
-@pytest.mark.parametrize("cls", WITH_KERNEL)
+@pytest.mark.parametrize("cls", SURROGATE_CLASSES)
 @settings(max_examples=8, deadline=None)
 @given(data=st.data())
 def test_kernel_gives_the_reference(compiled, cls, data):

@@ -41,6 +41,7 @@ import re
 from typing import Any, Callable
 
 from ._contract import Formula
+from ._math import inverse_power_by_halves
 
 __all__ = ["KINDS", "DTYPES", "Kernel", "generate", "cuda_source"]
 
@@ -84,13 +85,13 @@ _DIALECTS = {
     # CUDA, CuPy and the C++ of the tests
     "c": _Dialect({"float": "{}f", "double": "{}"}, "const {ctype} {name} = {expression};",
                   "{condition} ? {a} : {b}", "!{a}", "&&", "||", _C_FUNCTIONS),
-    # numba: ``exp``, ``fmod`` and ``cos`` are functions the compiling module supplies
-    # (spikegrad.backends._kernel_math: ones that LLVM vectorizes; fmod_ and cos_ for a range
-    # of arguments, with guards and fallbacks), the others are ``math``'s
+    # numba: ``exp``, ``log1p``, ``fmod`` and ``cos`` are functions the compiling module
+    # supplies (spikegrad.backends._kernel_math: ones that LLVM vectorizes; fmod_ and cos_ for
+    # a range of arguments, with guards and fallbacks), the others are ``math``'s
     "python": _Dialect({"float": "float32({})", "double": "float64({})"},
                        "{name} = {expression}", "({a} if {condition} else {b})", "(not {a})",
-                       "&", "|", {**_MATH_FUNCTIONS, "exp": "exp_", "fmod": "fmod_",
-                                  "cos": "cos_"}, _MATH_FUNCTIONS,
+                       "&", "|", {**_MATH_FUNCTIONS, "exp": "exp_", "log1p": "log1p_",
+                                  "fmod": "fmod_", "cos": "cos_"}, _MATH_FUNCTIONS,
                        {"fmod": ("fmod_ok", "fmod_exact"), "cos": ("cos_ok", "cos_exact")}),
 }
 
@@ -275,6 +276,13 @@ class SymbolicNamespace:
         (x_, y_), varying = self._p.operands(x, y)
         return self._p.emit(self._p.call("fmod", x_, y_, varying=varying), varying=varying)
 
+    def inverse_power(self, a: Any, d: Any, alpha: Any) -> Symbol:
+        """``(1 + 2 a / d)**-alpha`` for ``a >= 0``: one ``log1p`` per element, with scalars
+        of the parameters chosen once per call (the namespace hook; see
+        :func:`spikegrad._math.inverse_power_by_halves`), where the portable math takes two
+        for an ``alpha`` that is not a number."""
+        return inverse_power_by_halves(a, 0.5 * d, alpha, self)
+
     def isnan(self, x: Any) -> Symbol:
         (name,), varying = self._p.operands(x)
         return self._p.emit(f"{name} != {name}", True, varying)
@@ -300,9 +308,8 @@ class SymbolicNamespace:
 
 
 _METHODS = (
-    "where", "clip", "remainder", "positive_remainder", "full_like", "zeros_like", "ones_like",
-    "maximum", "minimum",
-    "isnan", "isinf", "astype",
+    "where", "clip", "remainder", "positive_remainder", "inverse_power", "full_like",
+    "zeros_like", "ones_like", "maximum", "minimum", "isnan", "isinf", "astype",
 )
 
 

@@ -244,6 +244,32 @@ def _inverse_power(a: Any, d: Any, alpha: Any, xp: Any) -> Any:
     return xp.exp(-alpha * log_base)
 
 
+def inverse_power_by_halves(a: Any, h: Any, alpha: Any, xp: Any) -> Any:
+    """``(1 + a / h)**-alpha`` (``a >= 0``, ``h = d / 2 > 0``) with one ``log1p`` per element
+    for every ``h``, with scalars chosen once per call: the ``inverse_power`` hook of the
+    namespaces whose ``alpha`` and ``d`` are not numbers (JAX's, where they are traced, and the
+    generated kernels', where they are arguments), where :func:`_inverse_power` takes two
+    ``log1p`` to avoid the overflow of ``2 a / d``.
+
+    The logarithm ``L = log(1 + a / h)`` is taken as ``log1p(a / s + q) - c``:
+
+    * ``h >= 1``: ``log1p(a / h)``, the portable math's own form for a number ``alpha`` above
+      1.5; ``a / h <= a`` cannot overflow;
+    * ``1/2 <= h < 1``: ``log1p(a + (h - 1)) - log h`` (``log(h + a) - log h``): ``h - 1`` is
+      exact there (Sterbenz), ``a + (h - 1)`` cannot overflow, and the cancellation near
+      ``a = 0`` costs ``L`` at most ``|log h| <= 0.7`` ulp of 1, which ``exp(-alpha L)``
+      turns into ``alpha`` times that (``alpha < 1`` or ``< 3`` here) relative error;
+    * ``h < 1/2`` (only the unit-area form, ``alpha < 2``, so ``alpha > 1``): ``log1p(a / h)``,
+      which overflows to inf where ``a / h`` does, giving 0 where the value is below
+      ``largest**-alpha``, a subnormal number (which XLA flushes to 0 all the same).
+    """
+    middle = (h >= 0.5) & (h < 1.0)
+    s = xp.where(middle, 1.0, h)
+    q = xp.where(middle, h - 1.0, 0.0)
+    c = xp.where(middle, xp.log(h), 0.0)
+    return xp.exp(-alpha * (xp.log1p(a / s + q) - c))
+
+
 def _period_phase(x: Any, period: Any, xp: Any) -> Any:
     """``2 pi (|x| mod period) / period``, in ``[0, 2 pi)``, for every finite ``x``.
 
@@ -322,10 +348,12 @@ def soft_sign_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
 def soft_sign_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
     r"""\frac12\left(\frac{\alpha x}{1 + |\alpha x|} + 1\right)"""
     # x / (1/alpha + |x|) rather than alpha x / (1 + |alpha x|): the latter is inf/inf for huge x.
+    # Both halved: 1/alpha + |x| overflows where both are near the dtype's largest number (a
+    # subnormal float32 alpha, x = 1/alpha), and the ratio would be 0 instead of 1/2.
     # At x = +-inf the ratio is inf/inf: its limit +-1 is taken instead (the double where).
     infinite = xp.isinf(x)
     finite_x = xp.where(infinite, 0.0, x)
-    finite_ratio = finite_x / (1.0 / alpha + xp.abs(finite_x))
+    finite_ratio = (0.5 * finite_x) / (0.5 / alpha + 0.5 * xp.abs(finite_x))
     ratio = xp.where(infinite, xp.where(x > 0, 1.0, xp.full_like(x, -1.0)), finite_ratio)
     return 0.5 * (ratio + 1.0)
 

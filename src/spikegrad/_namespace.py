@@ -28,8 +28,9 @@ passes one:
 
 ``inverse_power(a, d, alpha)``
     ``(1 + 2 a / d)**-alpha`` for ``a >= 0`` and ``d > 0``, a number wherever the value is a
-    normal one (JAX: one ``log1p`` per element whatever ``d``, with scalars chosen once per
-    call, where the portable math needs two for a traced ``alpha``). Used by
+    normal one (JAX and the generated kernels: one ``log1p`` per element whatever ``d``, with
+    scalars chosen once per call, :func:`spikegrad._math.inverse_power_by_halves`, where the
+    portable math needs two for an ``alpha`` that is not a number). Used by
     :func:`spikegrad._math._inverse_power`.
 
 ``lower_infinite(t)``
