@@ -9,8 +9,9 @@ numba; the intrinsics are code generators, compiled into each kernel.
 
 ``fmod_`` and ``cos_`` are exact (``fmod_``) or within 1.6 ulp (``cos_``) on a range of inputs
 that their guards, ``fmod_ok`` and ``cos_ok``, say they cover, with operations LLVM vectorizes.
-A kernel that calls them checks the guards of every element; if any is outside, it computes
-those elements again with ``fmod_exact`` and ``cos_exact`` (the C library's, scalar): see
+A kernel that calls them checks the guards of every element; if any is outside, it finds
+those elements again, :data:`GUARD_CHUNK` at a time (``guard_flags``), and computes them with
+``fmod_exact`` and ``cos_exact`` (the C library's, one element at a time): see
 :meth:`spikegrad._codegen.Kernel.python_source`.
 """
 
@@ -27,7 +28,7 @@ from numba.extending import intrinsic
 
 __all__ = ["as_doubles", "as_pointer", "as_words", "cos_", "cos_exact", "cos_ok", "exp2_",
            "exp2_python", "exp_", "exp_python", "fetch_add", "fma_", "fmod_", "fmod_exact",
-           "fmod_ok", "log1p_"]
+           "fmod_ok", "guard_flags", "log1p_"]
 
 LOG2E = 1.4426950408889634
 """``log2(e)``: ``exp(a)`` is ``exp2(a * LOG2E)``, as the PyTorch adapter computes it."""
@@ -178,11 +179,53 @@ def fmod_ok(a: Any, b: Any) -> Any:
                 & (magnitude >= divisor))
 
 
+def _c_function(name: str, arity: int) -> Any:
+    """An intrinsic calling the C library's ``double name(double, ...)`` by its symbol: a call
+    LLVM neither vectorizes nor speculates (it may set ``errno``), so that in a loop it is made
+    only for the elements whose branch takes it (LLVM's own ``cos`` and ``frem``, as numba's
+    ``math.cos`` and ``np.fmod`` are compiled, would be computed for every element of a
+    vectorized loop and the unwanted ones masked out)."""
+
+    def typer(typingctx: Any, *args: Any) -> Any:
+        def codegen(context: Any, builder: Any, signature: Any, values: Any) -> Any:
+            double = ir.DoubleType()
+            function = builder.module.globals.get(name) or ir.Function(
+                builder.module, ir.FunctionType(double, [double] * arity), name=name)
+            return builder.call(function, values)
+
+        return types.float64(*[types.float64] * arity), codegen
+
+    return typer
+
+
+@intrinsic
+def _c_fmod(typingctx: Any, a: Any, b: Any) -> Any:
+    return _c_function("fmod", 2)(typingctx, a, b)
+
+
+@intrinsic
+def _c_cos(typingctx: Any, x: Any) -> Any:
+    return _c_function("cos", 1)(typingctx, x)
+
+
 @numba.njit(cache=True, error_model="numpy")
 def fmod_exact(a: Any, b: Any) -> Any:
     """C's ``fmod`` of float32 numbers (exact: computed in float64, which holds them), one at a
-    time: for the elements :func:`fmod_ok` rejects."""
-    return np.float32(np.fmod(np.float64(a), np.float64(b)))
+    time (a call of the C library that LLVM does not vectorize): for the elements
+    :func:`fmod_ok` rejects."""
+    return np.float32(_c_fmod(np.float64(a), np.float64(b)))
+
+
+GUARD_CHUNK = 1024
+"""The elements a kernel re-examines at a time when some are outside its guards (see
+:meth:`spikegrad._codegen.Kernel.python_source`)."""
+
+
+@numba.njit(cache=True, error_model="numpy")
+def guard_flags() -> Any:
+    """A buffer of :data:`GUARD_CHUNK` booleans: which elements of a chunk are inside the
+    guards of a kernel's calls."""
+    return np.empty(GUARD_CHUNK, np.bool_)
 
 
 # pi/2 as the sum of three float32 numbers (1e-23 from it): k * _PIO2_1 is a multiple of 2**-23,
@@ -240,14 +283,14 @@ def cos_ok(x: Any) -> Any:
 
 @numba.njit(cache=True, error_model="numpy")
 def cos_exact(x: Any) -> Any:
-    """``cos(x)`` of a float32 ``x``, one at a time (the C library's, in float64, rounded once):
-    for the elements :func:`cos_ok` rejects."""
-    return np.float32(math.cos(np.float64(x)))
+    """``cos(x)`` of a float32 ``x``, one at a time (the C library's, in float64, rounded once,
+    a call that LLVM does not vectorize): for the elements :func:`cos_ok` rejects."""
+    return np.float32(_c_cos(np.float64(x)))
 
 
 @numba.njit(cache=True, error_model="numpy")
 def log1p_(u: Any) -> Any:
-    """``log(1 + u)`` of a float32 ``u`` in operations LLVM vectorizes, within 0.81 ulp (0.18
+    """``log(1 + u)`` of a float32 ``u`` in operations LLVM vectorizes, within 0.83 ulp (0.18
     on average) for every ``u``: -inf at -1, NaN below and at NaN, inf at inf, and ``u`` itself
     at zeros (signed) and tiny ``u``.
 

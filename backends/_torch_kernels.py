@@ -157,7 +157,7 @@ from numpy import float32, float64
 
 from spikegrad.backends._kernel_math import (as_doubles, as_pointer, as_words, cos_, cos_exact,
                                              cos_ok, exp_, fetch_add, fmod_, fmod_exact,
-                                             fmod_ok, log1p_)
+                                             fmod_ok, guard_flags, log1p_)
 
 
 @numba.njit(nogil=True, error_model="numpy", cache=True)

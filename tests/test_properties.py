@@ -548,6 +548,28 @@ def test_reduced_precision_close_to_float64(cls, dtype, data):
     check_reduced_precision(s, x[np.isfinite(x)].astype(np.float64), dtype)
 
 
+def test_reduced_precision_beyond_the_dtypes_range():
+    """Found by hypothesis: a narrow multi-Gaussian's g' at its peaks is beyond float16's
+    largest number, and rounded once it is -inf, which the check accepts; an infinity of the
+    other sign it does not."""
+    from spikegrad.tools.verify import assert_close_to_float64
+
+    s = sg.MultiGaussianGrad(h=3.0, s=0.1, sigma=0.001, scale=6.0)
+    x = np.float16([0.001, -0.001, 0.0, 0.002]).astype(np.float64)
+    assert np.isinf(s.surrogate_grad(x.astype(np.float16))).any()
+    check_reduced_precision(s, x, "float16")
+    with pytest.raises(AssertionError):
+        assert_close_to_float64(np.array([np.inf]), np.array([-66004.0]), "float16", 1.0)
+
+
+def test_soft_sign_with_a_subnormal_alpha():
+    """Found by hypothesis: with a float32-subnormal alpha, g at x = 1/alpha is 3/4 in float32
+    too (1/alpha + |x| overflowed, and g was 1/2)."""
+    s = sg.SoftSign(alpha=3.672301681915042e-39)
+    x = np.float32([1 / 3.672301681915042e-39, -1 / 3.672301681915042e-39])
+    np.testing.assert_allclose(s.surrogate_fun(x), [0.75, 0.25], rtol=1e-6)
+
+
 @needs_mpmath
 @pytest.mark.parametrize("cls", SURROGATE_CLASSES)
 @settings(max_examples=25)

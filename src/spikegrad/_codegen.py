@@ -397,9 +397,12 @@ class Kernel:
 
         A kernel that calls guarded functions (``fmod_``, ``cos_``: fast for a range of
         arguments) checks their guards at every element; an element outside keeps its
-        cotangent in ``y``, and if there is one, a second loop finds those elements again and
-        computes them with the functions that serve every argument (``fmod_exact``...). It
-        reads the cotangent, which is where it was even if ``y`` is ``ct``'s memory."""
+        cotangent in ``y``. If there is one, the elements are examined again, a chunk at a
+        time (``guard_flags()``, a buffer the namespace supplies): one loop, vectorized,
+        notes which are outside, and another computes only those with the functions that
+        serve every argument (``fmod_exact``..., calls LLVM neither vectorizes nor makes for
+        the other elements). It reads the cotangent, which is where it was even if ``y`` is
+        ``ct``'s memory (``x``'s must not be)."""
         if self.dialect != "python":
             raise ValueError(f"{self.name} was generated in the {self.dialect!r} dialect; "
                              "generate(..., dialect='python') makes Python statements")
@@ -423,9 +426,17 @@ class Kernel:
             *(f"        {line}" for line in [
                 *loads, *self.body, f"inside = {guard}", "outside = outside | (not inside)",
                 f"y_out[i] = ({self.result} if inside else {kept})"]),
-            "    if outside:", f"        {loop}",
-            *(f"            {line}" for line in [*loads, *self.body, f"if not ({guard}):"]),
-            *(f"                {line}" for line in [*exact, f"y_out[i] = {self.result}"]),
+            "    if outside:",
+            "        flags = guard_flags()",
+            "        for start in range(0, y_out.shape[0], flags.shape[0]):",
+            "            stop = min(start + flags.shape[0], y_out.shape[0])",
+            "            for i in range(start, stop):",
+            *(f"                {line}" for line in [*loads, *self.body,
+                                                    f"flags[i - start] = {guard}"]),
+            "            for i in range(start, stop):",
+            "                if not flags[i - start]:",
+            *(f"                    {line}" for line in [*loads, *exact,
+                                                        f"y_out[i] = {self.result}"]),
         ]
         return "\n".join(lines) + "\n"
 

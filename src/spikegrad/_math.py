@@ -256,9 +256,11 @@ def inverse_power_by_halves(a: Any, h: Any, alpha: Any, xp: Any) -> Any:
     * ``h >= 1``: ``log1p(a / h)``, the portable math's own form for a number ``alpha`` above
       1.5; ``a / h <= a`` cannot overflow;
     * ``1/2 <= h < 1``: ``log1p(a + (h - 1)) - log h`` (``log(h + a) - log h``): ``h - 1`` is
-      exact there (Sterbenz), ``a + (h - 1)`` cannot overflow, and the cancellation near
-      ``a = 0`` costs ``L`` at most ``|log h| <= 0.7`` ulp of 1, which ``exp(-alpha L)``
-      turns into ``alpha`` times that (``alpha < 1`` or ``< 3`` here) relative error;
+      exact there (Sterbenz) for an ``h`` of ``a``'s dtype (JAX's; the kernels compute ``h`` in
+      double and round ``h - 1`` and ``log h`` once each), ``a + (h - 1)`` cannot overflow,
+      and the cancellation near ``a = 0`` costs ``L`` at most ``|log h| <= 0.7`` ulp of 1 (a
+      few with the kernels' roundings), which ``exp(-alpha L)`` turns into ``alpha`` times
+      that (``alpha < 1`` or ``< 3`` here) relative error;
     * ``h < 1/2`` (only the unit-area form, ``alpha < 2``, so ``alpha > 1``): ``log1p(a / h)``,
       which overflows to inf where ``a / h`` does, giving 0 where the value is below
       ``largest**-alpha``, a subnormal number (which XLA flushes to 0 all the same).
