@@ -318,6 +318,7 @@ def _compile(formulas: list[Formula]) -> dict[Formula, _Compiled | None]:
         if done.stderr:
             _failed(done.stderr.decode(errors="replace")[-4000:])
     out: dict[Formula, _Compiled | None] = dict.fromkeys(formulas)
+    _prime_dynamo()
     for formula, (path, name) in files.items():
         if not _cached(path, name):  # not compiled there: loading it would compile it here
             continue
@@ -328,6 +329,24 @@ def _compile(formulas: list[Formula]) -> dict[Formula, _Compiled | None]:
         _call(_Entry(compiled, params, b""), one, one, torch.empty(1), parts=1)
         out[formula] = compiled
     return out
+
+
+def _prime_dynamo() -> None:
+    """Have ``torch.compile``'s table of NumPy functions built now, if Dynamo is loaded, before
+    this thread imports numba. Importing numba imports SciPy, which imports NumPy's lazily
+    loaded submodules (``numpy.f2py``, ``numpy.testing``...): names added to NumPy's namespace
+    while Dynamo iterates it, building that table on a process's first trace in another
+    thread, made the trace fail with "dictionary changed size during iteration" (found in CI).
+    Importing those submodules in the caller's thread instead would cost it 0.24 s. Where
+    Dynamo is loaded only later, its import (a second or more) makes an overlap with numba's
+    (0.4-0.6 s, once per process) unlikely, not impossible."""
+    rules = sys.modules.get("torch._dynamo.trace_rules")
+    table = getattr(rules, "_numpy_function_ids", None)
+    if callable(table):
+        try:
+            table()
+        except Exception:  # noqa: BLE001 - Dynamo's internals differ: nothing to build
+            pass
 
 
 # The end of the compiling processes' error output (warnings included) and the errors of failed

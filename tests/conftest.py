@@ -33,6 +33,13 @@ settings.register_profile("reproducible", derandomize=True)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "reproducible"))
 
+# numba (and SciPy, through it) imported before any test, where installed: importing it adds
+# names to NumPy's namespace, which must not happen in the kernels' loading thread while a
+# test's first torch.compile builds Dynamo's table of NumPy functions (a race found in CI; the
+# adapter closes it where Dynamo is loaded first: see _torch_kernels._prime_dynamo).
+if importlib.util.find_spec("numba") is not None:
+    import spikegrad.backends._kernel_math  # noqa: F401
+
 
 @dataclasses.dataclass
 class BackendCase:

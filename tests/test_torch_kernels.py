@@ -18,7 +18,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
 import sys
+import textwrap
 import threading
 import time
 
@@ -553,6 +556,36 @@ def test_an_expanded_cotangent_is_read_in_place(compiled, monkeypatch, dtype):
     expected = 0.375 * f.surrogate_grad(x.double().numpy())
     assert_within_ulps(got.double().numpy(), torch.tensor(expected).to(dt).double().numpy(),
                        dtype)
+
+
+@pytest.mark.slow
+def test_dynamos_numpy_table_is_built_before_numba_is_imported(tmp_path):
+    """Found in CI: importing numba (and SciPy through it) in the loading thread added names
+    to NumPy's namespace while ``torch.compile`` iterated it, building Dynamo's table of NumPy
+    functions on the process's first trace, which then failed ("dictionary changed size during
+    iteration"). Where Dynamo is loaded, the loading thread has that table built first: it
+    exists before numba is imported, and a trace after the kernel loads works."""
+    code = textwrap.dedent("""
+        import sys, numpy, torch, torch._dynamo, spikegrad as sg
+        from torch._dynamo import trace_rules
+        from spikegrad.backends import _torch_kernels as kernels
+        built = []
+        def prime():
+            built.append("numba" in sys.modules)
+            return original()
+        original = trace_rules._numpy_function_ids.lazy_initializer
+        trace_rules._numpy_function_ids.lazy_initializer = prime
+        x = torch.randn(8, requires_grad=True)
+        sg.Sigmoid()(x).sum().backward()  # asks for a kernel: the loading thread starts
+        assert kernels.wait(600) and kernels._state[sg.Sigmoid().spec.formula] is not None
+        y = torch.compile(lambda v: sg.sigmoid(v) * 2, fullgraph=True, backend="eager")(x)
+        print(built, "numba" in sys.modules)
+        """)
+    env = {**os.environ, kernels.CACHE_ENV_VAR: str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=900, env=env, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["[False]", "True"]
 
 
 def test_a_cache_of_another_python_is_not_this_ones(tmp_path):

@@ -272,6 +272,18 @@ def inverse_power_by_halves(a: Any, h: Any, alpha: Any, xp: Any) -> Any:
     return xp.exp(-alpha * (xp.log1p(a / s + q) - c))
 
 
+PHASE_MAX = 2.0 * math.pi * 199
+"""The largest argument of :func:`_phase_cos`: the phase of the last term of a square wave of
+100 terms (its ``n`` allows no more)."""
+
+
+def _phase_cos(t: Any, xp: Any) -> Any:
+    """``cos t`` of a phase, ``0 <= t <= PHASE_MAX`` (or NaN): the namespace's ``phase_cos``
+    hook where it has one (a cosine for that range alone), else ``xp.cos``."""
+    hook = getattr(xp, "phase_cos", None)
+    return xp.cos(t) if hook is None else hook(t)
+
+
 def _period_phase(x: Any, period: Any, xp: Any) -> Any:
     """``2 pi (|x| mod period) / period``, in ``[0, 2 pi)``, for every finite ``x``.
 
@@ -424,7 +436,7 @@ def squarewave_fourier_series_derivative(x: Any, n: int, t_period: Any, *, xp: A
     r"""\frac{4}{T}\sum_{i=1}^{n}\cos\left((2i-1)\frac{2\pi}{T}x\right)"""
     # g' is even and t_period-periodic: the phase of |x| (see _period_phase).
     phase = _period_phase(x, t_period, xp)
-    c = xp.cos(phase)
+    c = _phase_cos(phase, xp)
     if n == 1:
         total = c
     else:
@@ -432,7 +444,7 @@ def squarewave_fourier_series_derivative(x: Any, n: int, t_period: Any, *, xp: A
         # Cosines cost most of g' (half the time of the default n = 2), and 3p is not rounded.
         total = c * (4.0 * (c * c) - 2.0)
     for i in range(3, n + 1):
-        total = total + xp.cos((2 * i - 1) * phase)
+        total = total + _phase_cos((2 * i - 1) * phase, xp)
     return (4.0 / t_period) * total
 
 
