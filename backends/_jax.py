@@ -32,7 +32,7 @@ import numpy as np
 from spikegrad._contract import Formula, Spec
 from spikegrad._dtypes import FLOATING_DTYPES, not_floating_error
 from spikegrad._evaluate import check_cotangent_shape, evaluate, finite_points
-from spikegrad._math import _finite, inverse_power_by_halves
+from spikegrad._math import COS_COEFFICIENTS, SIN_COEFFICIENTS, _finite, inverse_power_by_halves
 from spikegrad._namespace import MathNamespace
 
 
@@ -143,10 +143,12 @@ def _phase_cos(t: jax.Array) -> jax.Array:
     for part in _PIO2:
         r = r - k * np.float32(part)
     z = r * r
-    c = ((np.float32(2.443315711809948e-05) * z - np.float32(1.388731625493765e-03)) * z
-         + np.float32(4.166664568298827e-02)) * (z * z) - np.float32(0.5) * z + np.float32(1.0)
-    s = ((np.float32(-1.9515295891e-04) * z + np.float32(8.3321608736e-03)) * z
-         - np.float32(1.6666654611e-01)) * (z * r) + r
+    c, s = np.float32(COS_COEFFICIENTS[0]), np.float32(SIN_COEFFICIENTS[0])
+    for cos_coefficient, sin_coefficient in zip(COS_COEFFICIENTS[1:], SIN_COEFFICIENTS[1:]):
+        c = c * z + np.float32(cos_coefficient)
+        s = s * z + np.float32(sin_coefficient)
+    c = c * (z * z) - np.float32(0.5) * z + np.float32(1.0)
+    s = s * (z * r) + r
     quadrant = k - np.float32(4.0) * jnp.floor(k * np.float32(0.25))
     v = jnp.where((quadrant == 1.0) | (quadrant == 3.0), s, c)
     return jnp.where((quadrant == 1.0) | (quadrant == 2.0), -v, v)

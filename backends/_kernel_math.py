@@ -26,6 +26,8 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
+from spikegrad._math import COS_COEFFICIENTS, SIN_COEFFICIENTS
+
 __all__ = ["as_doubles", "as_pointer", "as_words", "cos_", "cos_exact", "cos_ok", "exp2_",
            "exp2_python", "exp_", "exp_python", "fetch_add", "fma_", "fmod_", "fmod_exact",
            "fmod_ok", "guard_flags", "log1p_"]
@@ -263,11 +265,13 @@ def cos_(x: Any) -> Any:
     r = fma_(-k, _PIO2_2, r)
     r = fma_(-k, _PIO2_3, r)
     z = r * r
-    c = fma_(f32(2.443315711809948e-05), z, f32(-1.388731625493765e-03))
-    c = fma_(c, z, f32(4.166664568298827e-02))
+    c = f32(COS_COEFFICIENTS[0])
+    for coefficient in COS_COEFFICIENTS[1:]:
+        c = fma_(c, z, f32(coefficient))
     c = fma_(c * z, z, fma_(f32(-0.5), z, f32(1.0)))
-    s = fma_(f32(-1.9515295891e-04), z, f32(8.3321608736e-03))
-    s = fma_(s, z, f32(-1.6666654611e-01))
+    s = f32(SIN_COEFFICIENTS[0])
+    for coefficient in SIN_COEFFICIENTS[1:]:
+        s = fma_(s, z, f32(coefficient))
     s = fma_(s * z, r, r)
     quadrant = k - f32(4.0) * np.floor(k * f32(0.25))
     v = s if (quadrant == f32(1.0)) | (quadrant == f32(3.0)) else c

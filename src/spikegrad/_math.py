@@ -272,6 +272,12 @@ def inverse_power_by_halves(a: Any, h: Any, alpha: Any, xp: Any) -> Any:
     return xp.exp(-alpha * (xp.log1p(a / s + q) - c))
 
 
+COS_COEFFICIENTS = (2.443315711809948e-05, -1.388731625493765e-03, 4.166664568298827e-02)
+"""Cephes' float32 ``cos r = 1 - r**2/2 + r**4 p(r**2)`` for ``|r| <= pi/4``: ``p``, highest
+power first (the cosines of the generated kernels and of JAX's ``phase_cos`` hook)."""
+SIN_COEFFICIENTS = (-1.9515295891e-04, 8.3321608736e-03, -1.6666654611e-01)
+"""Cephes' float32 ``sin r = r + r**3 p(r**2)`` for ``|r| <= pi/4``: ``p``, highest first."""
+
 PHASE_MAX = 2.0 * math.pi * 199
 """The largest argument of :func:`_phase_cos`: the phase of the last term of a square wave of
 100 terms (its ``n`` allows no more)."""

@@ -355,11 +355,13 @@ def assert_close_to_float64(
     )
 
 
-def assert_within_ulps(got: Any, ref: np.ndarray, dtype: str, ulps: float | None = None) -> None:
+def assert_within_ulps(got: Any, ref: np.ndarray, dtype: str, ulps: float | None = None,
+                       slack: Any = 0.0) -> None:
     """``got`` (any array convertible to float64) is within ``ULPS[dtype]`` (or ``ulps``) of
-    ``ref``, values below the floor of ``ULPS`` compared on that floor."""
+    ``ref``, values below the floor of ``ULPS`` compared on that floor, plus ``slack`` (per
+    element, or one number) more."""
     default_ulps, floor = ULPS[dtype]
-    allowed = (ulps or default_ulps) * eps(dtype) * np.maximum(np.abs(ref), floor)
+    allowed = (ulps or default_ulps) * eps(dtype) * np.maximum(np.abs(ref), floor) + slack
     diff = np.abs(np.asarray(got, dtype=np.float64) - ref)
     bad = ~(diff <= allowed)
     assert not bad.any(), (
