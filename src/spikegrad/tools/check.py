@@ -13,9 +13,10 @@ input in every floating dtype, 16-bit and float32 results are the float64 refere
 the generated CUDA kernels compile (with ``nvcc``) and give the reference values (compiled for
 the CPU). :func:`assert_verified` is its form for a test suite.
 
-Each backend's checks run under that backend (``spikegrad.backend(name)``) and the references
-under ``numpy``, whatever ``SPIKEGRAD_BACKEND`` or ``spikegrad.set_backend`` select: the tool
-checks the backends it names.
+Each backend's checks run under that backend (``spikegrad.backend(name)``), the references
+under ``numpy`` and :func:`verify`'s properties and kernel checks under ``auto`` (each array
+to its own backend: NumPy float64, PyTorch's bfloat16), whatever ``SPIKEGRAD_BACKEND`` or
+``spikegrad.set_backend`` select: the tool checks the backends it names.
 
 Examples
 --------
@@ -490,10 +491,10 @@ class Report:
         return "\n".join(lines)
 
 
-def _outcome(group: str, check: str, fn: Callable[[], Any]) -> Result:
-    """Run ``fn``; its result as a :class:`Result` (pass, or why not)."""
+def _outcome(group: str, check: str, fn: Callable[[], Any], backend: str = "auto") -> Result:
+    """Run ``fn`` under ``backend``; its result as a :class:`Result` (pass, or why not)."""
     try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
+        with sg.backend(backend), warnings.catch_warnings(), np.errstate(all="ignore"):
             # judged on values: an overflow that gives inf fails a finiteness check
             warnings.simplefilter("ignore", RuntimeWarning)
             detail = fn()
