@@ -154,6 +154,69 @@ def _phase_cos(t: jax.Array) -> jax.Array:
     return jnp.where((quadrant == 1.0) | (quadrant == 2.0), -v, v)
 
 
+REMAINDER_QUOTIENTS = 2.0**11
+"""The largest quotient ``a / b`` that :func:`_magnitude_remainder` reduces in its own
+operations (``k`` and ``hi`` share a float32 significand: 11 + 13 bits)."""
+_REMAINDER_DIVISORS = (2.0**-100, 2.0**100)
+"""The divisors it reduces: far from subnormal numbers (XLA flushes them to zero) and
+overflow."""
+
+
+def _nearest_remainder(a: jax.Array, b: jax.Array) -> jax.Array:
+    """``fmod(a, b)``, exactly, for float32 ``0 <= a <= REMAINDER_QUOTIENTS b`` and ``b`` within
+    :data:`_REMAINDER_DIVISORS`, in operations XLA vectorizes; NaN for a NaN ``a``.
+
+    ``b = hi + lo`` with ``hi`` the first 13 bits of ``b``'s significand (``lo >= 0`` the
+    rest) and ``k`` the whole number nearest to ``a / b``, from the reciprocal (near a half
+    it may be the other neighbour). Then ``k hi`` and ``k lo`` are exact (11 + 13 bits and 11
+    + 11), and so is ``a - k hi``: a multiple of ``b``'s last place (or within a factor of two
+    of ``hi``, for ``k = 1`` and ``a < b``) whose magnitude ``|a - k b| + k lo`` stays below
+    the top of ``b``'s binade. So is the remainder nearest to zero, ``(a - k hi) - k lo``, a
+    number, which a negative sign moves up by ``b``. ``k = 0`` gives ``a`` itself, also where
+    ``a`` is subnormal (a select: arithmetic would flush it to zero). Checked bit for bit
+    against NumPy's ``fmod`` on 84 million pairs from across the range of ``b``, with ``a``
+    at and next to whole and half multiples of ``b``."""
+    significand_mask = np.int32(~0x7FF)  # keeps 13 of the 24 bits (11 of the 23 stored)
+    hi = jax.lax.bitcast_convert_type(
+        jax.lax.bitcast_convert_type(b, jnp.int32) & significand_mask, jnp.float32)
+    lo = b - hi
+    k = jnp.round(a * (np.float32(1.0) / b))
+    r = (a - k * hi) - k * lo
+    return jnp.where(k == 0.0, a, jnp.where(r < 0.0, r + b, r))
+
+
+def _magnitude_remainder(x: jax.Array, b: Any) -> jax.Array:
+    """The ``magnitude_remainder`` hook: ``|x| mod b`` for ``b > 0``, exactly.
+
+    XLA's ``remainder`` (``jnp.fmod``) is a call of C's ``fmod`` for every element, about 5 ns
+    each on the CPU (unless the divisor is a constant power of two), most of the square
+    wave's time. In float32, :func:`_nearest_remainder` computes it in vectorized operations
+    (a tenth of that time) wherever the quotient is at most :data:`REMAINDER_QUOTIENTS`
+    (``|x|`` up to 2048 periods). An array with any other element (or a NaN or infinite one,
+    or a divisor outside :data:`_REMAINDER_DIVISORS`) takes ``jnp.fmod`` for those elements,
+    chosen by a ``lax.cond`` over ``x`` (under ``vmap`` both branches run): its operand is
+    ``x`` itself, not a computed ``|x|``, which XLA would write to memory first. Other dtypes
+    take ``jnp.fmod``."""
+    if x.dtype != jnp.float32:
+        return jnp.fmod(jnp.abs(x), b)
+    b = jnp.asarray(b, dtype=x.dtype)
+    smallest, largest = (np.float32(bound) for bound in _REMAINDER_DIVISORS)
+    limit = np.float32(REMAINDER_QUOTIENTS) * b
+
+    def nearest(x: jax.Array, b: jax.Array) -> jax.Array:
+        return _nearest_remainder(jnp.abs(x), b)
+
+    def by_fmod(x: jax.Array, b: jax.Array) -> jax.Array:
+        a = jnp.abs(x)
+        outside = (a > limit) | ~((b >= smallest) & (b <= largest))
+        return jnp.where(outside, jnp.fmod(a, b), _nearest_remainder(a, b))
+
+    # A NaN maximum is not below the limit either; a parameter batched by vmap is an array.
+    largest_x = jnp.max(jnp.abs(x), initial=np.float32(0.0))
+    inside = (largest_x <= jnp.min(limit)) & (jnp.min(b) >= smallest) & (jnp.max(b) <= largest)
+    return jax.lax.cond(inside, nearest, by_fmod, x, b)
+
+
 @_differentiated_as(lambda t: _finite(t, jnp))
 def _lower_infinite(t: jax.Array) -> jax.Array:
     """The ``lower_infinite`` hook: ``t`` itself where only the value is asked for, and the
@@ -184,8 +247,8 @@ def _log_largest(dtype: Any) -> float:
 
 _NS = MathNamespace(
     jnp, erfc=jax.lax.erfc, sigmoid_slope=_sigmoid_slope, scaled_exp_neg=_scaled_exp_neg,
-    positive_remainder=jnp.fmod, lower_infinite=_lower_infinite, inverse_power=_inverse_power,
-    phase_cos=_phase_cos,
+    magnitude_remainder=_magnitude_remainder, lower_infinite=_lower_infinite,
+    inverse_power=_inverse_power, phase_cos=_phase_cos,
 )
 
 

@@ -355,6 +355,51 @@ def test_phase_cosines_are_within_two_ulps():
     assert "cosine(" not in hlo and "multiply(" in hlo
 
 
+def test_magnitude_remainders_are_fmod_bit_for_bit():
+    """The ``magnitude_remainder`` hook (the square wave's phase) in float32 is NumPy's
+    ``fmod(|x|, b)`` bit for bit: for ``x`` at, and a few float32 steps from, whole and half
+    multiples of ``b`` up to the hook's largest quotient, with ``b`` at the ends and in the
+    middle of binades from 2**-100 to 2**100 (its vectorized reduction); with elements beyond
+    its quotients, infinite or NaN in the same array, or a divisor outside its range (C's
+    ``fmod``); batched over ``b`` under ``vmap``; and its derivative in ``x`` is ``sign(x)``."""
+    from spikegrad.backends._jax import REMAINDER_QUOTIENTS, _magnitude_remainder
+
+    rng = np.random.default_rng(7)
+    n = 1 << 17
+    hook = jax.jit(_magnitude_remainder)
+
+    def assert_fmod(x, b):
+        x, b = np.float32(x), np.broadcast_to(np.float32(b), np.shape(x))
+        got = np.asarray(hook(jnp.asarray(x), jnp.asarray(b)))
+        with np.errstate(invalid="ignore"):
+            want = np.fmod(np.abs(x), b)
+        same = (got.view(np.int32) == want.view(np.int32)) | (np.isnan(got) & np.isnan(want))
+        assert same.all(), (x[~same][:5], b[~same][:5], got[~same][:5], want[~same][:5])
+
+    exponent = rng.integers(-100, 100, n)
+    for significand in (rng.uniform(1, 2, n), 2 - rng.integers(1, 300, n) * 2.0**-23,
+                        1 + rng.integers(0, 300, n) * 2.0**-23):
+        b = (significand * 2.0**exponent).astype(np.float32)
+        for fraction in (rng.uniform(0, 1, n), 0.5, 0.0):
+            quotient = rng.integers(0, int(REMAINDER_QUOTIENTS), n) + fraction
+            x = (quotient * b.astype(np.float64)).astype(np.float32)
+            steps = rng.integers(-4, 5, n).astype(np.int32)
+            x = np.maximum(x.view(np.int32) + steps, 0).view(np.float32)
+            assert_fmod(np.where(rng.integers(0, 2, n) == 1, -x, x), b)
+    x = np.float32([0.0, -1e-45, 3.0, -5000.0, 1e10, -3.4e38, np.inf, -np.inf, np.nan, 6145.5])
+    for b in (3.0, 1e-30, 2.0**-120, 2.0**110, 3.4e38, np.inf):
+        assert_fmod(x, b)
+    assert_fmod(x[:4], 3.0)
+    b = jnp.asarray([3.0, 0.1, 1e-30], dtype=jnp.float32)
+    batched = jax.vmap(_magnitude_remainder, in_axes=(None, 0))(jnp.asarray(x), b)
+    for row, period in zip(np.asarray(batched), np.asarray(b)):
+        with np.errstate(invalid="ignore"):
+            np.testing.assert_array_equal(row, np.fmod(np.abs(x), period))
+    slope = jax.vmap(jax.grad(_magnitude_remainder), in_axes=(0, None))(
+        jnp.asarray([-7.5, -0.25, 0.25, 7.5], dtype=jnp.float32), 3.0)
+    np.testing.assert_array_equal(slope, [-1.0, -1.0, 1.0, 1.0])
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("alpha", [0.5, 2.0, 100.0])
 def test_scaled_exponentials_keep_the_peak_and_the_tail(alpha, dtype):

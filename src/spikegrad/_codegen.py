@@ -270,10 +270,10 @@ class SymbolicNamespace:
                            f"(({r.name} < 0) != ({y_} < 0))", True, varying)
         return self.where(fix, r + y, r)
 
-    def positive_remainder(self, x: Any, y: Any) -> Symbol:
-        """``x mod y`` for ``x >= 0`` and ``y > 0``: C's ``fmod``, exact, without the sign
-        fix-ups of :meth:`remainder` (the namespace hook of :mod:`spikegrad._namespace`)."""
-        (x_, y_), varying = self._p.operands(x, y)
+    def magnitude_remainder(self, x: Any, y: Any) -> Symbol:
+        """``|x| mod y`` for ``y > 0``: C's ``fmod``, exact, without the sign fix-ups of
+        :meth:`remainder` (the namespace hook of :mod:`spikegrad._namespace`)."""
+        (x_, y_), varying = self._p.operands(self._unary("abs", x), y)
         return self._p.emit(self._p.call("fmod", x_, y_, varying=varying), varying=varying)
 
     def inverse_power(self, a: Any, d: Any, alpha: Any) -> Symbol:
@@ -308,7 +308,7 @@ class SymbolicNamespace:
 
 
 _METHODS = (
-    "where", "clip", "remainder", "positive_remainder", "inverse_power", "full_like",
+    "where", "clip", "remainder", "magnitude_remainder", "inverse_power", "full_like",
     "zeros_like", "ones_like", "maximum", "minimum", "isnan", "isinf", "astype",
 )
 

@@ -298,13 +298,13 @@ def _period_phase(x: Any, period: Any, xp: Any) -> Any:
     negative ``x``. It is taken in two steps, modulo ``128 period`` (an exact multiple) and then
     ``period``: a library that computes ``a - b floor(a / b)`` would otherwise overflow
     ``a / b`` for huge ``|x|`` and a period below 1, and return NaN. A namespace with a
-    ``positive_remainder`` hook (an exact remainder of non-negative numbers; see
+    ``magnitude_remainder`` hook (the exact remainder of ``|x|``; see
     :mod:`spikegrad._namespace`) takes it in one step, and so does a period that is a number
     from 1 on (``a / b <= a``).
     """
-    positive_remainder = getattr(xp, "positive_remainder", None)
-    if positive_remainder is not None:
-        a = positive_remainder(xp.abs(x), period)
+    magnitude_remainder = getattr(xp, "magnitude_remainder", None)
+    if magnitude_remainder is not None:
+        a = magnitude_remainder(x, period)
     elif _number(period) and period >= 1:
         a = xp.remainder(xp.abs(x), period)
     else:

@@ -54,13 +54,15 @@ passes one:
     vectorizes, where its own ``cos`` for any argument takes 10 ns per element). Used by
     :func:`spikegrad._math._phase_cos`.
 
-``positive_remainder(a, b)``
-    ``a mod b`` for ``a >= 0`` (or NaN, inf) and ``b > 0``, exact, in one step (JAX:
-    ``jnp.fmod``, C's ``fmod``, which agrees with ``remainder`` for such operands, without the
-    sign fix-ups of ``jnp.remainder`` that cost a third of the periodic surrogate's time on 4096
+``magnitude_remainder(x, b)``
+    ``|x| mod b`` for ``b > 0`` (NaN for a NaN or infinite ``x``), exact, in one step, without
+    the sign fix-ups of ``remainder`` (a third of the periodic surrogate's time on 4096
     elements). Used by :func:`spikegrad._math._period_phase` instead of its two-step reduction.
-    (PyTorch's vectorized ``fmod`` computes ``a - b trunc(a / b)``, which overflows: not a
-    ``positive_remainder``.)
+    It takes ``x`` rather than ``|x|`` so that a library may choose between ways of computing
+    it from ``x`` itself (JAX: a vectorized reduction for quotients up to 2048, C's ``fmod``
+    beyond, by a ``lax.cond`` over ``x``, which XLA fuses with nothing when its operand is a
+    computed ``|x|``; the generated kernels: C's ``fmod``). (PyTorch's vectorized ``fmod``
+    computes ``a - b trunc(a / b)``, which overflows: not a ``magnitude_remainder``.)
 
 ``rsqrt(s)``
     ``1 / sqrt(s)`` in one pass (PyTorch: ``torch.rsqrt``, within 1.5 ulps in float32, where
@@ -192,8 +194,8 @@ class MathNamespace:
     phase_cos: Callable[[Any], Any] | None = None
     """The cosine of a phase (see the module docstring), or ``None``."""
 
-    positive_remainder: Callable[[Any, Any], Any] | None = None
-    """The exact remainder of non-negative numbers (see the module docstring), or ``None``."""
+    magnitude_remainder: Callable[[Any, Any], Any] | None = None
+    """The exact remainder of ``|x|`` (see the module docstring), or ``None``."""
 
     rsqrt: Callable[[Any], Any] | None = None
     """The reciprocal square root hook (see the module docstring), or ``None``."""
