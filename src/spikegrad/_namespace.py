@@ -58,11 +58,11 @@ passes one:
     ``|x| mod b`` for ``b > 0`` (NaN for a NaN or infinite ``x``), exact, in one step, without
     the sign fix-ups of ``remainder`` (a third of the periodic surrogate's time on 4096
     elements). Used by :func:`spikegrad._math._period_phase` instead of its two-step reduction.
-    It takes ``x`` rather than ``|x|`` so that a library may choose between ways of computing
-    it from ``x`` itself (JAX: a vectorized reduction for quotients up to 2048, C's ``fmod``
-    beyond, by a ``lax.cond`` over ``x``, which XLA fuses with nothing when its operand is a
-    computed ``|x|``; the generated kernels: C's ``fmod``). (PyTorch's vectorized ``fmod``
-    computes ``a - b trunc(a / b)``, which overflows: not a ``magnitude_remainder``.)
+    It takes ``x`` rather than ``|x|`` so that a library may choose how to compute it from
+    ``x`` itself (JAX: a vectorized reduction for quotients up to 2048 and C's ``fmod``
+    beyond, chosen by a ``lax.cond`` over ``x``; over a computed ``|x|``, XLA would write
+    that to memory first. The generated kernels: C's ``fmod``). (PyTorch's vectorized
+    ``fmod`` computes ``a - b trunc(a / b)``, which overflows: not a ``magnitude_remainder``.)
 
 ``rsqrt(s)``
     ``1 / sqrt(s)`` in one pass (PyTorch: ``torch.rsqrt``, within 1.5 ulps in float32, where
