@@ -355,6 +355,44 @@ def test_phase_cosines_are_within_two_ulps():
     assert "cosine(" not in hlo and "multiply(" in hlo
 
 
+def test_eager_reverse_mode_keeps_x_and_computes_the_derivative_in_the_backward_pass():
+    """Called eagerly, ``jax.vjp`` of a surrogate keeps the caller's ``x`` for the backward pass
+    and no array of g'(x) (which the forward part would have to write), for the spike, g and a
+    trained parameter alike, with the numbers of ``jit`` (to the rounding of sums); the adapter asks for that
+    only where ``x``'s value is known (eager autodiff), not under ``jit`` or ``vmap``."""
+    from spikegrad.backends._jax import _known
+
+    x = jnp.linspace(-3, 3, 1000, dtype=jnp.float32)
+    ct = jnp.linspace(-1, 2, 1000, dtype=jnp.float32)
+    cases = [(sg.Sigmoid(), (x,)), (sg.SquarewaveFourierSeries(origin=True), (x,)),
+             (None, (x, jnp.float32(2.0)))]
+
+    def trained(v, alpha):
+        return sg.Arctan(alpha=alpha, trainable=("alpha",))(v)
+
+    for f, args in cases:
+        f = trained if f is None else f
+        out, pull_back = jax.vjp(f, *args)
+        kept = [leaf for leaf in jax.tree_util.tree_leaves(pull_back)
+                if getattr(leaf, "shape", None) == x.shape]
+        assert kept and all(leaf is x for leaf in kept), kept
+        eager = pull_back(ct)
+        under_jit = jax.jit(lambda *a, f=f: jax.vjp(f, *a)[1](ct))(*args)
+        for got, want in zip(eager, under_jit):  # XLA contracts the two differently
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * float(np.abs(want).max()))
+    seen = []
+
+    def probe(v):
+        seen.append(_known(v))
+        return sg.sigmoid(v)
+
+    jax.grad(lambda v: probe(v).sum())(x)
+    jax.jvp(probe, (x,), (ct,))
+    jax.jit(jax.grad(lambda v: probe(v).sum()))(x)
+    jax.vmap(probe)(x.reshape(10, 100))
+    assert seen == [True, True, False, False]
+
+
 def test_magnitude_remainders_are_fmod_bit_for_bit():
     """The ``magnitude_remainder`` hook (the square wave's phase) in float32 is NumPy's
     ``fmod(|x|, b)`` bit for bit: for ``x`` at, and a few float32 steps from, whole and half
