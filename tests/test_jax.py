@@ -372,7 +372,7 @@ def test_eager_reverse_mode_keeps_x_and_computes_the_derivative_in_the_backward_
 
     for f, args in cases:
         f = trained if f is None else f
-        out, pull_back = jax.vjp(f, *args)
+        _, pull_back = jax.vjp(f, *args)
         kept = [leaf for leaf in jax.tree_util.tree_leaves(pull_back)
                 if getattr(leaf, "shape", None) == x.shape]
         assert kept and all(leaf is x for leaf in kept), kept
