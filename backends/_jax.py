@@ -202,18 +202,20 @@ def _magnitude_remainder(x: jax.Array, b: Any) -> jax.Array:
     b = jnp.asarray(b, dtype=x.dtype)
     smallest, largest = (np.float32(bound) for bound in _REMAINDER_DIVISORS)
     limit = np.float32(REMAINDER_QUOTIENTS) * b
+    # A parameter batched by vmap is an array: every divisor in range, or C's fmod throughout.
+    divisors_in_range = (jnp.min(b) >= smallest) & (jnp.max(b) <= largest)
 
     def nearest(x: jax.Array, b: jax.Array) -> jax.Array:
         return _nearest_remainder(jnp.abs(x), b)
 
     def by_fmod(x: jax.Array, b: jax.Array) -> jax.Array:
         a = jnp.abs(x)
-        outside = (a > limit) | ~((b >= smallest) & (b <= largest))
+        outside = (a > limit) | ~divisors_in_range
         return jnp.where(outside, jnp.fmod(a, b), _nearest_remainder(a, b))
 
-    # A NaN maximum is not below the limit either; a parameter batched by vmap is an array.
+    # A NaN maximum is not below the limit either.
     largest_x = jnp.max(jnp.abs(x), initial=np.float32(0.0))
-    inside = (largest_x <= jnp.min(limit)) & (jnp.min(b) >= smallest) & (jnp.max(b) <= largest)
+    inside = (largest_x <= jnp.min(limit)) & divisors_in_range
     return jax.lax.cond(inside, nearest, by_fmod, x, b)
 
 
@@ -381,6 +383,12 @@ def _known(x: Any) -> bool:
     return x is not None
 
 
+def _differentiable_of(spec: Spec, origin: bool, x: jax.Array) -> jax.Array:
+    """The spike (or g) of ``spec`` at ``x``, recomputing g'(x) in reverse mode where ``x``'s
+    value is known (see :func:`_recomputed`)."""
+    return _differentiable_jit(spec.formula, origin, _known(x), x, spec.values)
+
+
 class JaxAdapter:
     """The JAX backend (see the module docstring)."""
 
@@ -392,12 +400,10 @@ class JaxAdapter:
                               list, tuple))
 
     def spike(self, spec: Spec, x: Any) -> jax.Array:
-        x = _as_floating(x)
-        return _differentiable_jit(spec.formula, False, _known(x), x, spec.values)
+        return _differentiable_of(spec, False, _as_floating(x))
 
     def fun(self, spec: Spec, x: Any) -> jax.Array:
-        x = _as_floating(x)
-        return _differentiable_jit(spec.formula, True, _known(x), x, spec.values)
+        return _differentiable_of(spec, True, _as_floating(x))
 
     def grad(self, spec: Spec, x: Any) -> jax.Array:
         return _derivative(spec.formula, _as_floating(x), spec.values)
