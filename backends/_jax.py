@@ -192,11 +192,11 @@ def _magnitude_remainder(x: jax.Array, b: Any) -> jax.Array:
     each on the CPU (unless the divisor is a constant power of two), most of the square
     wave's time. In float32, :func:`_nearest_remainder` computes it in vectorized operations
     (a tenth of that time) wherever the quotient is at most :data:`REMAINDER_QUOTIENTS`
-    (``|x|`` up to 2048 periods). An array with any other element (or a NaN or infinite one,
-    or a divisor outside :data:`_REMAINDER_DIVISORS`) takes ``jnp.fmod`` for those elements,
-    chosen by a ``lax.cond`` over ``x`` (under ``vmap`` both branches run): its operand is
-    ``x`` itself, not a computed ``|x|``, which XLA would write to memory first. Other dtypes
-    take ``jnp.fmod``."""
+    (``|x|`` up to 2048 periods). An array with any other element (or a NaN or infinite one)
+    takes ``jnp.fmod`` for those elements, and a divisor outside :data:`_REMAINDER_DIVISORS`
+    for all, chosen by a ``lax.cond`` over ``x`` (under ``vmap`` both branches run): its
+    operand is ``x`` itself, not a computed ``|x|``, which XLA would write to memory first.
+    Other dtypes take ``jnp.fmod``."""
     if x.dtype != jnp.float32:
         return jnp.fmod(jnp.abs(x), b)
     b = jnp.asarray(b, dtype=x.dtype)
