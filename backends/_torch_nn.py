@@ -10,8 +10,8 @@ from typing import Any
 import torch
 
 from spikegrad._contract import Spec
-from spikegrad._params import is_array_value
 from spikegrad._surrogate import Surrogate, from_dict, get
+from spikegrad._types import is_array_value
 
 from . import _torch
 

@@ -6,6 +6,7 @@ import copy
 import io
 import math
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -187,6 +188,48 @@ def test_compile_fullgraph(forced, classes):
         out.sum().backward()
         gp, g = reference(cls)
         assert_close(xc.grad, gp * X + (X >= 0) + gp)
+
+
+def test_compiled_code_does_not_depend_on_sys_modules():
+    """Traced code never reads ``sys.modules``: Dynamo would copy the whole dictionary into
+    the trace (failing it with "dictionary changed size during iteration" whenever another
+    thread, such as the kernel loader, imported a module meanwhile: found in CI) and guard the
+    compiled code on modules *not* being imported. Checked on the guards of the compiled code,
+    for each way of calling a surrogate while Dynamo traces."""
+    from spikegrad.compat import norse, snntorch, spikingjelly
+
+    alpha = torch.nn.Parameter(torch.tensor(3.0))
+    module = sg.nn.Spike(sg.Arctan(alpha=alpha))
+    calls = {
+        "functional": lambda v: sg.sigmoid(v, 2.0),
+        "class": lambda v: sg.MultiGaussianGrad(sigma=0.5)(v) + sg.S2NN()(v),
+        "module": module,
+        "snntorch": lambda v: snntorch.atan(alpha=2.0)(v),
+        "spikingjelly": lambda v: spikingjelly.Sigmoid()(v) + spikingjelly.heaviside(v),
+        "norse": lambda v: norse.heaviside(v) + norse.super_fn(v),
+    }
+    for name, fn in calls.items():
+        torch._dynamo.reset()
+        explained = torch._dynamo.explain(fn)(t(requires_grad=True))
+        guards = [str(g.name) for g in explained.out_guards]
+        assert guards, name  # the explanation has guards to check
+        assert not [g for g in guards if re.search(r"\bsys\b.*\bmodules\b", g)], (name, guards)
+        assert explained.graph_break_count == 0, (name, explained.break_reasons)
+
+
+def test_functional_form_compiles_once():
+    """The functional form's cache of instances is not used while Dynamo traces: its change
+    after the first call would fail a guard and recompile the code."""
+    from torch._dynamo.testing import CompileCounter
+
+    torch._dynamo.reset()
+    counter = CompileCounter()
+    compiled = torch.compile(lambda v: sg.arctan(v, 3.0) * v, backend=counter, fullgraph=True)
+    for _ in range(3):
+        x = t(requires_grad=True)
+        compiled(x).sum().backward()
+        assert_close(x.grad, sg.Arctan(alpha=3.0).surrogate_grad(X) * X + (X >= 0))
+    assert counter.frame_count == 1
 
 
 @pytest.mark.slow

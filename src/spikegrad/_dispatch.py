@@ -1,8 +1,9 @@
 """Find the adapter (``spikegrad.backends._<name>``) that evaluates a call on an array.
 
 Adapters are imported on first use, so ``import spikegrad`` imports no framework. In ``"auto"``
-mode the adapter is chosen from the array's *type* (JAX tracers included) by looking only at
-frameworks that are already imported; the answer is cached per type.
+mode the adapter is chosen from the array's *type* (JAX tracers included) by
+:func:`spikegrad._types.kind`, which looks only at frameworks already imported; the answer is
+cached per type.
 
 Under ``torch.compile``, Dynamo runs the two functions marked below at trace time rather than
 tracing them (they import modules, which Dynamo refuses to trace); their results depend only
@@ -12,11 +13,9 @@ on their arguments and on the backend in force, which the compiled graph bakes i
 from __future__ import annotations
 
 import importlib
-import numbers
-import sys
 from typing import Any
 
-from . import _config
+from . import _config, _types
 from ._contract import Adapter
 
 __all__ = ["backend_for", "load"]
@@ -49,43 +48,20 @@ def load(name: str) -> Adapter:
     return adapter
 
 
-def _is_subclass(t: type, module: str, *names: str) -> bool:
-    """``issubclass(t, module.name)`` for any of the names, without importing ``module``."""
-    mod = sys.modules.get(module)
-    if mod is None:
-        return False
-    for name in names:
-        obj: Any = mod
-        for part in name.split("."):
-            obj = getattr(obj, part, None)
-        if isinstance(obj, type) and issubclass(t, obj):
-            return True
-    return False
+_BACKEND_OF_KIND = {"python": "numpy", "jax-tracer": "jax"}  # other kinds: their own name
 
 
 def _detect(t: type) -> str:
-    """The backend for arrays of type ``t``.
-
-    By type, not by instance (array-api-compat's ``is_*_array`` take instances): under
-    ``torch.compile`` this runs at trace time with the type as a constant.
-    """
-    import numpy as np
-
-    if issubclass(t, (np.ndarray, np.generic, numbers.Number, list, tuple)):
-        return "numpy"
-    if _is_subclass(t, "torch", "Tensor"):
-        return "torch"
-    if _is_subclass(t, "jax", "Array", "core.Tracer"):  # tracers are no jax.Array since 0.8.2
-        return "jax"
-    if _is_subclass(t, "cupy", "ndarray"):
-        return "cupy"
-    if hasattr(t, "__array_namespace__"):
-        return "array_api"
-    raise TypeError(
-        f"spikegrad cannot evaluate a surrogate on {t.__module__}.{t.__qualname__}; "
-        "pass a NumPy, JAX, PyTorch or CuPy array, any array with __array_namespace__, "
-        "or a Python float or list of floats"
-    )
+    """The backend for arrays of type ``t`` (by type: under ``torch.compile`` this runs at
+    trace time with the type as a constant)."""
+    found = _types.kind(t)
+    if found is None:
+        raise TypeError(
+            f"spikegrad cannot evaluate a surrogate on {t.__module__}.{t.__qualname__}; "
+            "pass a NumPy, JAX, PyTorch or CuPy array, any array with __array_namespace__, "
+            "or a Python float or list of floats"
+        )
+    return _BACKEND_OF_KIND.get(found, found)
 
 
 def _auto_backend(t: type) -> str:

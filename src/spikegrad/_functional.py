@@ -6,6 +6,7 @@ import inspect
 from typing import Any, Callable
 
 from ._surrogate import Surrogate
+from ._types import traced_by_torch
 
 __all__ = ["functional"]
 
@@ -13,13 +14,17 @@ _MAX_CACHED = 256
 _instances: dict[tuple[Any, ...], Surrogate] = {}
 
 
-def _instance(cls: type[Surrogate], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Surrogate:
+def _instance(cls: type[Surrogate], args: tuple[Any, ...], kwargs: dict[str, Any],
+              x: Any = None) -> Surrogate:
     """``cls(*args, **kwargs)``, reusing validated instances for repeated Python-number parameters.
 
     Only plain ints and floats are cached: arrays, tensors and tracers hash by identity (or not
-    at all), and a new tensor may reuse a freed one's identity with another value.
+    at all), and a new tensor may reuse a freed one's identity with another value. Nor while
+    ``torch.compile`` traces a call on ``x``: the cache's state would be guarded (its change
+    after the first call would recompile the code), and construction costs nothing at run time.
     """
-    if not all(type(v) in (int, float) for v in (*args, *kwargs.values())):
+    if (not all(type(v) in (int, float) for v in (*args, *kwargs.values()))
+            or traced_by_torch(x)):
         return cls(*args, **kwargs)
     key = (cls, args, tuple(kwargs.items()))
     found = _instances.get(key)
@@ -39,7 +44,7 @@ def functional(cls: type[Surrogate]) -> Callable[..., Any]:
     name = cls.registry_name or cls.__name__.lower()
 
     def spike(x: Any, *args: Any, **kwargs: Any) -> Any:
-        return _instance(cls, args, kwargs)(x)
+        return _instance(cls, args, kwargs, x)(x)
 
     params = [
         inspect.Parameter(p.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=p.default)

@@ -5,28 +5,11 @@ from __future__ import annotations
 import math
 import numbers
 import struct
-import sys
 from typing import Any
 
-__all__ = ["Param", "is_array_value", "is_traced"]
+from ._types import is_array_value, is_traced, traced_by_torch
 
-
-def is_traced(value: Any) -> bool:
-    """True for a JAX tracer (a value known only inside ``jit``/``vmap``/``grad``)."""
-    jax = sys.modules.get("jax")
-    return jax is not None and isinstance(value, jax.core.Tracer)
-
-
-def is_array_value(value: Any) -> bool:
-    """True for a value an autodiff framework can differentiate: a JAX tracer or array, a
-    ``torch.Tensor`` (checked without importing either framework)."""
-    if is_traced(value):
-        return True
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(value, torch.Tensor):
-        return True
-    jax = sys.modules.get("jax")
-    return jax is not None and isinstance(value, jax.Array)
+__all__ = ["Param"]
 
 
 class Param:
@@ -281,8 +264,7 @@ def _as_real_number(value: Any, where: str) -> float:
             return math.inf if value > 0 else -math.inf
     if isinstance(value, (str, bytes)) or isinstance(value, numbers.Complex):
         raise TypeError(f"{where}={value!r} is not a real number; {hint}")
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(value, torch.Tensor) and torch.compiler.is_compiling():
+    if traced_by_torch(value):
         raise TypeError(
             f"{where} is a torch.Tensor, whose value cannot be read while torch.compile traces "
             "(it would break the graph); pass a Python float, or build the surrogate outside "
@@ -301,3 +283,4 @@ def _as_real_number(value: Any, where: str) -> float:
         f"{where}={value!r} ({type(value).__name__}) is not a real scalar; {hint} "
         "(parameters are scalars; to use several values, vmap over them under JAX)"
     )
+

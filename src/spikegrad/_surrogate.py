@@ -8,7 +8,8 @@ from typing import Any, Callable, ClassVar
 
 from . import _dispatch, _docs
 from ._contract import Formula, Spec
-from ._params import Param, is_array_value, is_traced
+from ._params import Param
+from ._types import is_array_value, is_traced
 
 __all__ = ["SPEC_VERSION", "Surrogate", "available", "from_dict", "get"]
 

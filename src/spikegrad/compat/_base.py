@@ -13,8 +13,9 @@ import inspect
 import numbers
 from typing import Any, ClassVar
 
-from .._params import _as_real_number, is_traced
+from .._params import _as_real_number
 from .._surrogate import Surrogate
+from .._types import array_namespace, is_traced
 from ._mapping import ENTRIES, Entry, entry
 
 __all__ = ["CompatSurrogate", "compat_class", "from_canonical", "number"]
@@ -94,8 +95,6 @@ class CompatSurrogate(Surrogate):
         """The spike in the library's convention; as in the libraries, an integer array gives
         its spikes in its own dtype, with no gradient (integers have none)."""
         if _is_integer_array(x):
-            from array_api_compat import array_namespace
-
             return self.spec.formula.spike(x, xp=array_namespace(x))
         return super().__call__(x)
 
@@ -117,8 +116,6 @@ def _is_integer_array(x: Any) -> bool:
     dtype = getattr(x, "dtype", None)
     if dtype is None or not hasattr(x, "shape"):
         return False
-    from array_api_compat import array_namespace
-
     try:
         return bool(array_namespace(x).isdtype(dtype, "integral"))
     except TypeError:  # not an array of a known library

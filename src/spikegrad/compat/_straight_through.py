@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._surrogate import Surrogate
+from .._types import array_namespace
 
 __all__ = ["sample_spikes", "straight_through"]
 
@@ -61,8 +62,6 @@ def sample_spikes(surrogate: Surrogate, p: Any, x: Any, *, generator: Any = None
                 f"sampling spikes for a {type(x).__name__} needs a random generator: pass "
                 "rng=numpy.random.default_rng(seed)"
             )
-        from array_api_compat import array_namespace
-
         xp = array_namespace(x)
         sample = xp.astype(xp.asarray(rng.random(tuple(x.shape)), dtype=x.dtype) < p, x.dtype)
     return straight_through(sample, surrogate(x))

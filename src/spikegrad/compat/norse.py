@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import torch  # annotations only (norse's signatures): any array works at run time
 
 from .._functional import _instance
+from .._types import array_namespace
 from ._base import CompatSurrogate, compat_class, from_canonical, number, register
 from ._mapping import ENTRIES, NORSE_METHODS
 from ._straight_through import sample_spikes
@@ -54,8 +55,6 @@ def surrogate(name: str, **params: Any) -> CompatSurrogate:
 
 def heaviside(data: torch.Tensor) -> torch.Tensor:
     """norse's ``heaviside``: ``x > 0`` in ``x``'s dtype, with no gradient (as norse's)."""
-    from array_api_compat import array_namespace
-
     xp = array_namespace(data)
     return xp.astype(data > 0, data.dtype)
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._types import array_namespace
 from ._base import CompatSurrogate, compat_class, from_canonical, number, register
 from ._mapping import ENTRIES
 from ._straight_through import sample_spikes, straight_through
@@ -38,8 +39,6 @@ __all__ = [
 
 def heaviside(x: Any) -> Any:
     """spikingjelly's ``heaviside``: ``x >= 0`` in ``x``'s dtype, with no gradient."""
-    from array_api_compat import array_namespace
-
     xp = array_namespace(x)
     return xp.astype(x >= 0, x.dtype)
 
@@ -200,8 +199,6 @@ class MultiLevelSpikeCount:
         self.spiking = spiking
 
     def __call__(self, x: Any) -> Any:
-        from array_api_compat import array_namespace
-
         xp = array_namespace(x)
         clipped = xp.clip(x, min=0.0, max=float(self.max_spike_count))
         if not self.spiking:
