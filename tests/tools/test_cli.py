@@ -133,6 +133,25 @@ def test_demo_all_frameworks_agree_and_learn(tmp_path):
     assert any("agree to 1e-5" in line for line in lines)
 
 
+def test_demo_runs_each_framework_under_its_own_backend(monkeypatch):
+    """SPIKEGRAD_BACKEND=jax (or torch) selects the demo's framework under ``auto``, and does
+    not stop the other framework under ``all`` (it was "backend 'jax' cannot take a
+    torch.Tensor")."""
+    pytest.importorskip("jax")
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    from spikegrad.tools.demo import DemoConfig, run_demo
+
+    config = DemoConfig(epochs=1, hidden=16, steps=2)
+    for selected in ("torch", "jax"):
+        monkeypatch.setattr(_config, "_env_backend", selected)
+        report = run_demo("all", config, plot=None, echo=lambda line: None)
+        assert report["gradient_difference"] <= 1e-5
+        assert [r["framework"] for r in report["results"]] == ["jax", "torch"]
+        chosen = run_demo("auto", config, plot=None, echo=lambda line: None)["results"]
+        assert [r["framework"] for r in chosen] == [selected]
+
+
 @pytest.mark.slow
 def test_python_dash_m():
     result = run_command("list")
@@ -208,7 +227,7 @@ def test_a_configuration_error_inside_a_command_is_one_line(monkeypatch, capsys)
     pytest.importorskip("sklearn")
     monkeypatch.setattr(_config, "check_environment", lambda: None)
     monkeypatch.setattr(_config, "_env_backend_error", BAD_BACKEND)
-    assert main(["demo", "--framework", "torch", "--epochs", "1", "--plot", ""]) == 2
+    assert main(["demo", "--epochs", "1", "--plot", ""]) == 2  # auto: reads the backend
     one_error_line(capsys.readouterr().err, "demo", BAD_BACKEND)
 
 

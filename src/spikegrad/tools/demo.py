@@ -7,7 +7,9 @@ Training is back-propagation through time with Adam; the spike's gradient is the
 
 Both frameworks run the same model from the same initial weights (drawn with NumPy), so with
 ``framework="all"`` the first-step gradients can be compared: the same surrogate gives the
-same numbers in two frameworks.
+same numbers in two frameworks. Each framework runs under its own backend
+(``spikegrad.backend(framework)``); ``framework="auto"`` is the one ``SPIKEGRAD_BACKEND``
+selects, if it selects ``jax`` or ``torch``, else the first installed.
 
 With ``train_surrogate=True`` the surrogate's shape is trained too: each of its non-structural
 parameters (``alpha`` for ``arctan``) becomes a trained number in its unconstrained space
@@ -228,7 +230,16 @@ _TRAINERS: dict[str, Callable[[DemoConfig], dict[str, Any]]] = {
 
 def train(framework: str, config: DemoConfig, data: tuple[np.ndarray, ...],
           progress: Callable[[int, int, float], None] | None = None) -> dict[str, Any]:
-    """Train one framework; the history of loss and test accuracy per epoch, and the time."""
+    """Train one framework (under its own backend, whatever ``SPIKEGRAD_BACKEND`` selects); the
+    history of loss and test accuracy per epoch, and the time."""
+    import spikegrad as sg
+
+    with sg.backend(framework):
+        return _train(framework, config, data, progress)
+
+
+def _train(framework: str, config: DemoConfig, data: tuple[np.ndarray, ...],
+           progress: Callable[[int, int, float], None] | None) -> dict[str, Any]:
     x_tr, y_tr, x_te, y_te = data
     trainer = _TRAINERS[framework](config)
     state = trainer["init"](initial_weights(config))
@@ -250,9 +261,13 @@ def train(framework: str, config: DemoConfig, data: tuple[np.ndarray, ...],
 def first_step_gradients(framework: str, config: DemoConfig, data: tuple[np.ndarray, ...]
                          ) -> dict[str, np.ndarray]:
     """Gradients of the loss on the first training batch, from the shared initial weights."""
+    import spikegrad as sg
+
     x_tr, y_tr = data[0], data[1]
     idx = batches(len(x_tr), config.batch, 0, config.seed)[0]
-    return _TRAINERS[framework](config)["gradients"](initial_weights(config), x_tr[idx], y_tr[idx])
+    with sg.backend(framework):
+        return _TRAINERS[framework](config)["gradients"](initial_weights(config), x_tr[idx],
+                                                         y_tr[idx])
 
 
 def compare_gradients(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> float:
@@ -298,8 +313,9 @@ def run_demo(framework: str | None = None, config: DemoConfig | None = None,
     available = installed_frameworks()
     if not available:
         raise RuntimeError("the demo needs JAX or PyTorch: pip install 'spikegrad[demo]'")
-    if framework in (None, "auto"):
-        chosen = available[:1]
+    if framework in (None, "auto"):  # the framework SPIKEGRAD_BACKEND selects, if one of them
+        selected = sg.get_backend()
+        chosen = [selected] if selected in available else available[:1]
     elif framework == "all":
         chosen = available
     elif framework in FRAMEWORKS:
