@@ -217,19 +217,28 @@ def test_compiled_code_does_not_depend_on_sys_modules():
         assert explained.graph_break_count == 0, (name, explained.break_reasons)
 
 
-def test_functional_form_compiles_once():
-    """The functional form's cache of instances is not used while Dynamo traces: its change
+def test_functional_forms_compile_once(monkeypatch):
+    """The functional forms' cache of instances is not used while Dynamo traces: its change
     after the first call would fail a guard and recompile the code."""
     from torch._dynamo.testing import CompileCounter
 
-    torch._dynamo.reset()
-    counter = CompileCounter()
-    compiled = torch.compile(lambda v: sg.arctan(v, 3.0) * v, backend=counter, fullgraph=True)
-    for _ in range(3):
-        x = t(requires_grad=True)
-        compiled(x).sum().backward()
-        assert_close(x.grad, sg.Arctan(alpha=3.0).surrogate_grad(X) * X + (X >= 0))
-    assert counter.frame_count == 1
+    from spikegrad import _functional
+    from spikegrad.compat import norse
+
+    forms = {"catalogue": (lambda v: sg.arctan(v, 3.0), sg.Arctan(alpha=3.0)),
+             "norse": (lambda v: norse.super_fn(v, 3.0), norse.surrogate("super_fn", alpha=3.0))}
+    for name, (form, reference_surrogate) in forms.items():
+        monkeypatch.setattr(_functional, "_instances", {})  # the first use of the values
+        torch._dynamo.reset()
+        counter = CompileCounter()
+        compiled = torch.compile(lambda v, form=form: form(v) * v, backend=counter,
+                                 fullgraph=True)
+        for _ in range(3):
+            x = t(requires_grad=True)
+            compiled(x).sum().backward()
+            spikes = reference_surrogate(X)
+            assert_close(x.grad, reference_surrogate.surrogate_grad(X) * X + spikes)
+        assert counter.frame_count == 1, name
 
 
 @pytest.mark.slow

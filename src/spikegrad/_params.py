@@ -283,4 +283,3 @@ def _as_real_number(value: Any, where: str) -> float:
         f"{where}={value!r} ({type(value).__name__}) is not a real scalar; {hint} "
         "(parameters are scalars; to use several values, vmap over them under JAX)"
     )
-

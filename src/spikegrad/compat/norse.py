@@ -49,8 +49,13 @@ def surrogate(name: str, **params: Any) -> CompatSurrogate:
     """The surrogate object behind norse's function ``name`` (e.g. ``"super_fn"``) with
     ``params``; objects for plain-number parameters are reused (as the catalogue's functional
     forms reuse theirs)."""
+    return _surrogate(name, params)
+
+
+def _surrogate(name: str, params: dict[str, Any], x: Any = None) -> CompatSurrogate:
+    """:func:`surrogate`, for a call on ``x`` (see :func:`spikegrad._functional._instance`)."""
     values = {k: number(v, f"norse.{name}: {k}") for k, v in params.items()}
-    return _instance(_CLASSES[name], (), values)  # type: ignore[return-value]
+    return _instance(_CLASSES[name], (), values, x)  # type: ignore[return-value]
 
 
 def heaviside(data: torch.Tensor) -> torch.Tensor:
@@ -61,7 +66,7 @@ def heaviside(data: torch.Tensor) -> torch.Tensor:
 
 def super_fn(x: Any, alpha: float = 100.0) -> Any:
     """SuperSpike: g' = 1/(1 + alpha|x|)^2 (norse 1.1's own code ignores alpha)."""
-    return surrogate("super_fn", alpha=alpha)(x)
+    return _surrogate("super_fn", {"alpha": alpha}, x)(x)
 
 
 superspike_fn = super_fn
@@ -69,22 +74,22 @@ superspike_fn = super_fn
 
 def triangle_fn(x: Any, alpha: float = 0.3) -> Any:
     """Triangle: g' = alpha max(0, 1 - |x|)."""
-    return surrogate("triangle_fn", alpha=alpha)(x)
+    return _surrogate("triangle_fn", {"alpha": alpha}, x)(x)
 
 
 def heavi_erfc_fn(x: Any, k: float) -> Any:
     """Gaussian: g' = (2/sqrt(pi)) exp(-(k x)^2)."""
-    return surrogate("heavi_erfc_fn", k=k)(x)
+    return _surrogate("heavi_erfc_fn", {"k": k}, x)(x)
 
 
 def heavi_tanh_fn(x: Any, k: float) -> Any:
     """tanh: g' = 1 - tanh(k x)^2."""
-    return surrogate("heavi_tanh_fn", k=k)(x)
+    return _surrogate("heavi_tanh_fn", {"k": k}, x)(x)
 
 
 def heavi_circ_fn(x: Any, k: float) -> Any:
     """circ: g' = k^3 / (k^2 + x^2)^(3/2)."""
-    return surrogate("heavi_circ_fn", k=k)(x)
+    return _surrogate("heavi_circ_fn", {"k": k}, x)(x)
 
 
 _METHODS = {
