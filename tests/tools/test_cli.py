@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import spikegrad as sg
@@ -134,22 +135,23 @@ def test_demo_all_frameworks_agree_and_learn(tmp_path):
 
 
 def test_demo_runs_each_framework_under_its_own_backend(monkeypatch):
-    """SPIKEGRAD_BACKEND=jax (or torch) selects the demo's framework under ``auto``, and does
-    not stop the other framework under ``all`` (it was "backend 'jax' cannot take a
+    """SPIKEGRAD_BACKEND=torch selects the demo's framework under ``auto``; with jax selected,
+    the PyTorch half of ``all`` still runs (it was "backend 'jax' cannot take a
     torch.Tensor")."""
     pytest.importorskip("jax")
     pytest.importorskip("torch")
     pytest.importorskip("sklearn")
-    from spikegrad.tools.demo import DemoConfig, run_demo
+    from spikegrad.tools import demo
 
-    config = DemoConfig(epochs=1, hidden=16, steps=2)
-    for selected in ("torch", "jax"):
-        monkeypatch.setattr(_config, "_env_backend", selected)
-        report = run_demo("all", config, plot=None, echo=lambda line: None)
-        assert report["gradient_difference"] <= 1e-5
-        assert [r["framework"] for r in report["results"]] == ["jax", "torch"]
-        chosen = run_demo("auto", config, plot=None, echo=lambda line: None)["results"]
-        assert [r["framework"] for r in chosen] == [selected]
+    config = demo.DemoConfig(epochs=1, hidden=16, steps=2)
+    monkeypatch.setattr(_config, "_env_backend", "torch")  # jax is the first installed
+    (result,) = demo.run_demo("auto", config, plot=None, echo=lambda line: None)["results"]
+    assert result["framework"] == "torch" and result["test_accuracy"] > 0.2
+    monkeypatch.setattr(_config, "_env_backend", "jax")
+    data = demo.load_digits_split(config.seed)
+    assert demo.train("torch", config, data)["test_accuracy"] > 0.2
+    grads = demo.first_step_gradients("torch", config, data)
+    assert all(np.isfinite(g).all() and g.any() for g in grads.values())
 
 
 @pytest.mark.slow
