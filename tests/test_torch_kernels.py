@@ -704,6 +704,18 @@ def test_module_source_compiles_the_loop_and_an_entry_by_address():
     assert "values = numba.carray(as_doubles(data + 56), 2)" in source
     assert "values[0], values[1])" in source and "fetch_add(data + 48, size)" in source
     assert source.count("cache=True") == 3
+    assert "LLVM options: none" in source  # plain arithmetic: LLVM's own choice
+
+
+def test_kernels_with_exp_or_log1p_compile_with_the_llvm_options():
+    """Their modules name the options (a change compiles them again), and the compiling process
+    sets them before it compiles."""
+    for cls, expected in ((sg.Sigmoid, True), (sg.QPseudoSpike, True), (sg.Arctan, False)):
+        kernel = _codegen.generate(cls().spec.formula, "vjp", "float32", dialect="python")
+        header = kernels.module_source(kernel).split("import math")[0]
+        assert ("-force-vector-interleave=4" in header) is expected, cls
+    script = kernels._COMPILE.format(options=kernels.LLVM_OPTIONS)
+    assert script.index("set_option") < script.index("exec_module")
 
 
 def test_python_and_c_dialects_are_not_mixed():
