@@ -716,6 +716,32 @@ def test_kernels_with_exp_or_log1p_compile_with_the_llvm_options():
         assert ("-force-vector-interleave=4" in header) is expected, cls
     script = kernels._COMPILE.format(options=kernels.LLVM_OPTIONS)
     assert script.index("set_option") < script.index("exec_module")
+    compile(kernels._COMPILE.format(options=()), "<compile>", "exec")  # no options: valid too
+
+
+def test_one_compiling_process_per_set_of_llvm_options(fresh, monkeypatch, tmp_path):
+    """Kernels of both kinds asked for together: two processes, each with its modules and its
+    options; a process that times out costs the others nothing."""
+    monkeypatch.setenv(kernels.CACHE_ENV_VAR, str(tmp_path))
+    runs = []
+
+    def run(argv, **kwargs):
+        runs.append((argv[2], argv[3:], kwargs["timeout"]))
+        if len(runs) == 1:
+            raise subprocess.TimeoutExpired(argv, kwargs["timeout"])
+        return subprocess.CompletedProcess(argv, 0, b"", b"")
+
+    monkeypatch.setattr(kernels.subprocess, "run", run)
+    monkeypatch.setattr(kernels, "_cached", lambda path, name: False)
+    formulas = [sg.Sigmoid().spec.formula, sg.Arctan().spec.formula, sg.GaussianGrad().spec.formula]
+    assert kernels._compile(formulas) == dict.fromkeys(formulas)  # nothing in the cache
+    assert len(runs) == 2
+    by_options = {("force-vector-interleave=4" in script): modules for script, modules, _ in runs}
+    assert [m.split("_vjp")[0] for m in by_options[True][1::2]] == [
+        "spikegrad_sigmoid", "spikegrad_gaussian_grad"]
+    assert [m.split("_vjp")[0] for m in by_options[False][1::2]] == ["spikegrad_arctan"]
+    assert all(0 < timeout <= kernels.COMPILE_TIMEOUT for *_, timeout in runs)
+    assert "took longer than the time left" in kernels._failures[-1]
 
 
 def test_python_and_c_dialects_are_not_mixed():

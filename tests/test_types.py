@@ -21,6 +21,7 @@ def test_kinds_of_framework_free_types():
 
     assert _types.kind(np.ndarray) == "numpy"
     assert _types.kind(np.float32) == "numpy"
+    assert _types.kind(np.float64) == _types.kind(np.bool_) == "numpy"  # also Python numbers
     assert _types.kind(float) == _types.kind(bool) == _types.kind(list) == "python"
     assert _types.kind(type(array_api_strict.asarray(1.0))) == "array_api"
     assert _types.kind(str) is None and _types.kind(_Unknown) is None

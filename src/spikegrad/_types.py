@@ -34,6 +34,7 @@ _FRAMEWORK_TYPES = (  # (kind, module, attribute path of a base class): first ma
 )
 
 _kinds: dict[type, str | None] = {}
+_torch_is_compiling: Any = None  # torch.compiler.is_compiling, once a tensor type was classified
 
 
 def kind(t: type) -> str | None:
@@ -68,6 +69,9 @@ def _classify(t: type) -> str | None:
         for part in path.split("."):
             base = getattr(base, part, None)
         if isinstance(base, type) and issubclass(t, base):
+            if name == "torch":
+                global _torch_is_compiling
+                _torch_is_compiling = sys.modules["torch"].compiler.is_compiling
             return name
     if hasattr(t, "__array_namespace__"):
         return "array_api"
@@ -88,11 +92,7 @@ def is_array_value(value: Any) -> bool:
 def traced_by_torch(value: Any) -> bool:
     """True for a ``torch.Tensor`` while ``torch.compile`` traces (a fake tensor, whose value
     cannot be read)."""
-    if kind(type(value)) != "torch":
-        return False
-    import torch  # imported already: a tensor was passed
-
-    return torch.compiler.is_compiling()
+    return kind(type(value)) == "torch" and _torch_is_compiling()
 
 
 def array_namespace(x: Any) -> Any:

@@ -123,14 +123,14 @@ def logistic_fn(x: Any, k: float, **random: Any) -> Any:
     The draw uses the framework's random source: PyTorch's generator (``torch.manual_seed``,
     or ``generator=``), a JAX ``key=`` or a NumPy ``rng=``.
     """
-    s = surrogate("heavi_tanh_fn", k=k)
+    s = _surrogate("heavi_tanh_fn", {"k": k}, x)
     return sample_spikes(s, s.canonical().replace(gain=1.0).surrogate_fun(x), x, **random)
 
 
 def circ_dist_fn(x: Any, k: float, **random: Any) -> Any:
     """Spikes drawn with probability (1 + x / sqrt(x^2 + k^2))/2, with ``heavi_circ_fn``'s
     gradient (random source as :func:`logistic_fn`)."""
-    s = surrogate("heavi_circ_fn", k=k)
+    s = _surrogate("heavi_circ_fn", {"k": k}, x)
     return sample_spikes(s, s.canonical().replace(gain=1.0).surrogate_fun(x), x, **random)
 
 

@@ -250,8 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="train a spiking network on the digits data set")
     p.add_argument("--framework", default="auto", choices=["auto", "jax", "torch", "all"],
-                   help="auto: the one $SPIKEGRAD_BACKEND selects, else the first installed of jax, "
-                        "torch; all: both, compared")
+                   help="auto: the selected backend ($SPIKEGRAD_BACKEND) if jax or torch, else the "
+                        "first installed of them; all: both, compared")
     p.add_argument("--surrogate", default="arctan", help="surrogate name (see spikegrad list)")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)

@@ -8,8 +8,9 @@ Training is back-propagation through time with Adam; the spike's gradient is the
 Both frameworks run the same model from the same initial weights (drawn with NumPy), so with
 ``framework="all"`` the first-step gradients can be compared: the same surrogate gives the
 same numbers in two frameworks. Each framework runs under its own backend
-(``spikegrad.backend(framework)``); ``framework="auto"`` is the one ``SPIKEGRAD_BACKEND``
-selects, if it selects ``jax`` or ``torch``, else the first installed.
+(``spikegrad.backend(framework)``, which replaces a backend selected otherwise, valid or not);
+``framework="auto"`` is the backend in force (``SPIKEGRAD_BACKEND``, ``set_backend``...) if it
+is ``jax`` or ``torch``, else the first installed.
 
 With ``train_surrogate=True`` the surrogate's shape is trained too: each of its non-structural
 parameters (``alpha`` for ``arctan``) becomes a trained number in its unconstrained space
@@ -313,7 +314,7 @@ def run_demo(framework: str | None = None, config: DemoConfig | None = None,
     available = installed_frameworks()
     if not available:
         raise RuntimeError("the demo needs JAX or PyTorch: pip install 'spikegrad[demo]'")
-    if framework in (None, "auto"):  # the framework SPIKEGRAD_BACKEND selects, if one of them
+    if framework in (None, "auto"):  # the backend in force, if it is one of them
         selected = sg.get_backend()
         chosen = [selected] if selected in available else available[:1]
     elif framework == "all":
