@@ -211,8 +211,7 @@ kernels again."""
 
 
 def _llvm_options(kernel: Kernel) -> tuple[str, ...]:
-    source = kernel.python_source()
-    return LLVM_OPTIONS if "exp_(" in source or "log1p_(" in source else ()
+    return LLVM_OPTIONS if kernel.functions & {"exp", "log1p"} else ()
 
 # Run in a new process: loading each module (path, name, path, name, ...) compiles its kernel
 # into numba's cache; a module numba refuses is reported and skipped. The process keeps the
