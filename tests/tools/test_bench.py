@@ -13,8 +13,8 @@ import spikegrad as sg
 from spikegrad.tools import bench
 
 
-def fake_time_all(fns, sync, repeat, min_seconds):
-    return {key: 2.0 if key[0] == "spikegrad" else 1.0 for key in fns}
+def fake_time_all(fns, sync, repeat, min_seconds, baseline):
+    return {key: (2.0, 2.0) if key[0] == "spikegrad" else (1.0, 1.0) for key in fns}
 
 
 def test_every_catalogue_surrogate_against_the_native_op_in_one_run(monkeypatch):
@@ -23,9 +23,9 @@ def test_every_catalogue_surrogate_against_the_native_op_in_one_run(monkeypatch)
     pytest.importorskip("torch")
     seen = []
 
-    def spy(fns, sync, repeat, min_seconds):
+    def spy(fns, sync, repeat, min_seconds, baseline):
         seen.append(sg.get_backend())
-        return fake_time_all(fns, sync, repeat, min_seconds)
+        return fake_time_all(fns, sync, repeat, min_seconds, baseline)
 
     monkeypatch.setattr(bench, "_time_all", spy)
     sg.set_backend("numpy")
@@ -41,6 +41,51 @@ def test_every_catalogue_surrogate_against_the_native_op_in_one_run(monkeypatch)
         assert r["ratio"] == (2.0 if r["library"] == "spikegrad" else 1.0)
         assert r["peak_bytes"] is None or r["peak_bytes"] >= 0
     assert {"date", "processor", "cpus", "torch"} <= set(results["machine"])
+
+
+class DriftingClock:
+    """``time.perf_counter`` of a machine whose speed changes: each call of a timed function
+    advances it by the function's cost times the speed factor in force."""
+
+    def __init__(self, factors):
+        self.now, self.calls, self.factors = 0.0, 0, factors
+
+    def __call__(self):
+        return self.now
+
+    def work(self, cost):
+        self.now += cost * self.factors(self.calls)
+        self.calls += 1
+
+
+def test_ratios_are_taken_against_the_neighbouring_baseline_batch(monkeypatch):
+    """On a machine whose speed halves and recovers every four calls, the ratio of each
+    function to the baseline is still exact: each batch is divided by the baseline batch just
+    before it. The ratio of the medians is off here (2.0 for both); the seconds are medians
+    (between each cost and twice it)."""
+    clock = DriftingClock(lambda calls: 2.0 if (calls // 4) % 2 == 0 else 1.0)
+    monkeypatch.setattr(bench.time, "perf_counter", clock)
+    costs = {"base": 1e-3, "a": 3e-3, "b": 1.5e-3}
+    fns = {k: (lambda c: lambda: clock.work(c))(c) for k, c in costs.items()}
+    times = bench._time_all(fns, lambda out: None, 9, 4e-3, "base")
+    assert times["base"][1] == 1.0
+    assert times["a"][1] == pytest.approx(3.0) and times["b"][1] == pytest.approx(1.5)
+    for key, cost in costs.items():
+        assert cost * (1 - 1e-9) <= times[key][0] <= 2 * cost * (1 + 1e-9)
+    assert times["a"][0] / times["base"][0] != pytest.approx(3.0)  # the scenario tells them apart
+
+
+def test_peers_are_timed_next_to_spikegrads_same_surrogate(monkeypatch):
+    order = []
+    monkeypatch.setattr(bench, "_time_all", lambda fns, sync, repeat, min_seconds, baseline: (
+        order.extend(fns), {k: (1.0, 1.0) for k in fns})[1])
+    keys = [("torch", "torch.sigmoid", "native"), ("spikegrad", "arctan", "arctan"),
+            ("spikegrad", "sigmoid", "sigmoid"), ("snntorch", "atan", "arctan"),
+            ("norse", "sig", "sigmoid"), ("snntorch", "sig", "sigmoid"),
+            ("norse", "other", "unmatched")]
+    times = bench._timed({k: None for k in keys}, None, 1, 0.0)
+    assert order == [keys[0], keys[1], keys[3], keys[2], keys[4], keys[5], keys[6]]
+    assert list(times) == keys  # reported in the given order
 
 
 def test_peak_memory_of_a_real_step_is_counted():
@@ -103,8 +148,8 @@ def test_reports_from_saved_results(tmp_path):
     results = {
         "machine": {"date": "2026-01-01", "processor": "cpu", "cpus": 2, "platform": "linux",
                     "python": "3.11", "torch": "2.13"},
-        "rows": [bench._row("torch", "cpu", lib, label, "sigmoid", n, t, 1e-5, "torch.sigmoid",
-                            1024)
+        "rows": [bench._row("torch", "cpu", lib, label, "sigmoid", n, t, 1e-5, t / 1e-5,
+                            "torch.sigmoid", 1024)
                  for lib, label in (("torch", "torch.sigmoid"), ("spikegrad", "sigmoid"))
                  for n, t in ((4096, 2e-5), (1 << 20, 3e-5))],
     }

@@ -15,8 +15,9 @@ Every time is reported beside its ratio to a native baseline measured in the sam
 
 Each framework is measured under its own backend (``spikegrad.backend(framework)``), whatever
 ``SPIKEGRAD_BACKEND`` selects. Timings are the median of ``repeat`` batches, each long enough to
-time reliably; the baseline and the surrogates of one size are measured interleaved, so a
-background load slows them alike. Run ``spikegrad bench`` (``--help`` for the options).
+time reliably; every batch comes right after a batch of the baseline, and a ratio is the median
+of the ratios of those neighbours (a shared machine's speed drifts over seconds: neighbours see
+the same speed). Run ``spikegrad bench`` (``--help`` for the options).
 """
 
 from __future__ import annotations
@@ -105,9 +106,17 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def _time_all(fns: dict[str, Callable[[], Any]], sync: Callable[[Any], Any], repeat: int,
-              min_seconds: float) -> dict[str, float]:
-    """Seconds per call of each function: the median of ``repeat`` batches, interleaved."""
+def _time_all(fns: dict[Any, Callable[[], Any]], sync: Callable[[Any], Any], repeat: int,
+              min_seconds: float, baseline: Any) -> dict[Any, tuple[float, float]]:
+    """Seconds per call of each function and its ratio to ``fns[baseline]``.
+
+    Every function runs in batches long enough to time reliably (at least ``min_seconds``), in
+    ``repeat`` rounds, in the order of ``fns``; in each round, every batch of a function comes
+    right after a batch of the baseline. The seconds are the median of a function's batches;
+    the ratio is the median of the ratios of each batch to the baseline batch just before it.
+    A shared machine's speed drifts by up to a factor of two over seconds: a batch and the
+    baseline batch next to it see the same speed, where a function and a baseline measured a
+    second apart would not."""
     numbers = {}
     for key, fn in fns.items():
         sync(fn())  # warm up (tracing, caches)
@@ -121,15 +130,45 @@ def _time_all(fns: dict[str, Callable[[], Any]], sync: Callable[[Any], Any], rep
                 break
             number *= 2
         numbers[key] = number
-    samples: dict[str, list[float]] = {key: [] for key in fns}
+
+    def batch(key: Any) -> float:
+        fn = fns[key]
+        start = time.perf_counter()
+        for _ in range(numbers[key]):
+            out = fn()
+        sync(out)
+        return (time.perf_counter() - start) / numbers[key]
+
+    samples: dict[Any, list[float]] = {key: [] for key in fns}
+    ratios: dict[Any, list[float]] = {key: [] for key in fns}
     for _ in range(repeat):
-        for key, fn in fns.items():
-            start = time.perf_counter()
-            for _ in range(numbers[key]):
-                out = fn()
-            sync(out)
-            samples[key].append((time.perf_counter() - start) / numbers[key])
-    return {key: statistics.median(v) for key, v in samples.items()}
+        for key in fns:
+            if key == baseline:
+                continue
+            base = batch(baseline)
+            t = batch(key)
+            samples[baseline].append(base)
+            samples[key].append(t)
+            ratios[key].append(t / base)
+    if len(fns) == 1:  # the baseline alone
+        samples[baseline] = [batch(baseline) for _ in range(repeat)]
+    return {key: (statistics.median(samples[key]),
+                  1.0 if key == baseline else statistics.median(ratios[key])) for key in fns}
+
+
+def _timed(fns: dict[tuple[str, str, str], Callable[[], Any]], sync: Callable[[Any], Any],
+           repeat: int, min_seconds: float) -> dict[tuple[str, str, str], tuple[float, float]]:
+    """:func:`_time_all` of ``fns`` keyed ``(library, label, surrogate)``, the first the
+    baseline, each other library's function timed right after spikegrad's same surrogate (so
+    that a comparison of the two is one of neighbours in time too); in the order of ``fns``."""
+    keys = list(fns)
+    order = keys[:1]
+    for key in keys[1:]:
+        if key[0] == "spikegrad":
+            order += [key] + [k for k in keys if k[0] != "spikegrad" and k[2] == key[2]]
+    order += [k for k in keys if k not in order]
+    times = _time_all({k: fns[k] for k in order}, sync, repeat, min_seconds, keys[0])
+    return {k: times[k] for k in keys}
 
 
 @contextlib.contextmanager
@@ -231,10 +270,10 @@ def _torch_rows(names: list[str], sizes: tuple[int, ...], repeat: int, peers: bo
                 for fn in fns.values():
                     fn()
                 _torch_kernels.wait(_torch_kernels.COMPILE_TIMEOUT)
-            times = _time_all(fns, sync, repeat, min_seconds)
-            base = times[("torch", "torch.sigmoid", "native")]
-            for (library, label, name), t in times.items():
-                rows.append(_row("torch", device, library, label, name, n, t, base,
+            times = _timed(fns, sync, repeat, min_seconds)
+            base = times[("torch", "torch.sigmoid", "native")][0]
+            for (library, label, name), (t, ratio) in times.items():
+                rows.append(_row("torch", device, library, label, name, n, t, base, ratio,
                                  "torch.sigmoid", _torch_peak_bytes(fns[(library, label, name)],
                                                                     device)))
     return rows
@@ -284,16 +323,16 @@ def _jax_rows(names: list[str], sizes: tuple[int, ...], repeat: int, peers: bool
             for key, f in funcs.items():
                 step = jax.jit(fwd_bwd(f)) if mode == "jit" else fwd_bwd(f)
                 fns[key] = (lambda s: lambda: s(x, ct))(step)
-            times = _time_all(fns, block, repeat, min_seconds)
-            base = times[("jax", "jax.nn.sigmoid", "native")]
-            for (library, label, name), t in times.items():
-                rows.append(_row("jax", mode, library, label, name, n, t, base,
+            times = _timed(fns, block, repeat, min_seconds)
+            base = times[("jax", "jax.nn.sigmoid", "native")][0]
+            for (library, label, name), (t, ratio) in times.items():
+                rows.append(_row("jax", mode, library, label, name, n, t, base, ratio,
                                  "jax.nn.sigmoid", None))
     return rows
 
 
 def _row(framework: str, mode: str, library: str, label: str, name: str, n: int, t: float,
-         base: float, baseline: str, peak: int | None) -> dict[str, Any]:
+         base: float, ratio: float, baseline: str, peak: int | None) -> dict[str, Any]:
     return {
         "framework": framework,
         "mode": mode,
@@ -304,7 +343,7 @@ def _row(framework: str, mode: str, library: str, label: str, name: str, n: int,
         "seconds": t,
         "baseline": baseline,
         "baseline_seconds": base,
-        "ratio": t / base,
+        "ratio": ratio,
         "peak_bytes": peak,
     }
 
