@@ -477,7 +477,8 @@ def format_rst(results: dict[str, Any], image: str | None = None) -> str:
         + (", pinned to one core, XLA on one thread" if "pinned_core" in m else "")
         + f"), {m['platform']}, Python {m['python']}; {versions}. Each cell: median time of one forward+backward "
         "in microseconds, and in parentheses its ratio to the native op of the same "
-        "framework measured in the same run (``torch.sigmoid``, ``jax.nn.sigmoid``).",
+        "framework (``torch.sigmoid``, ``jax.nn.sigmoid``): the median of the ratios of its "
+        "batches to the native op's batch timed just before each.",
         "",
     ]
     if image:
