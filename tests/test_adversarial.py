@@ -566,6 +566,54 @@ def test_special_values_on_every_entry_point(backend, data):
                     f"{s_!r}.{what} at {values[finite][~np.isfinite(got[finite])]}")
 
 
+SMALLEST_POSITIVE = [(cls, p.name) for cls in SURROGATE_CLASSES for p in cls._params
+                     if not p.integer and p.ge is not None and 0 < p.ge < 1e-20]
+
+
+def test_positive_parameters_that_multiply_x_have_a_smallest_value():
+    """The positive parameters that multiply x, which braintools bounds only by 0, have 1e-30 as
+    their smallest value, with the usual error below it (where alpha times a constant of the
+    formula rounds to 0 in float32, g and g' at +-inf were 0 * inf = NaN)."""
+    assert {(cls.__name__, name) for cls, name in SMALLEST_POSITIVE} == {
+        ("AlgebraicSigmoid", "alpha"), ("Arctan", "alpha"), ("ERF", "alpha"),
+        ("FakeNumericalGradient", "alpha"), ("NonzeroSignLog", "alpha"),
+        ("PiecewiseExp", "alpha"), ("PiecewiseQuadratic", "alpha"), ("QPseudoSpike", "alpha"),
+        ("S2NN", "alpha"), ("S2NN", "beta"), ("Sigmoid", "alpha"), ("SoftSign", "alpha")}
+    for cls, name in SMALLEST_POSITIVE:
+        assert getattr(cls, name).ge == 1e-30
+        with pytest.raises(ValueError, match=rf"{name}=1e-31 is out of range; allowed: 1e-30 <="):
+            cls(**{name: 1e-31})
+
+
+@pytest.mark.parametrize(("cls", "name"), SMALLEST_POSITIVE,
+                         ids=[f"{cls.__name__}-{name}" for cls, name in SMALLEST_POSITIVE])
+def test_infinite_inputs_at_the_smallest_parameter_values(backend, cls, name):
+    """At the smallest allowed value of a positive parameter, g, g', the vjp and the spike's
+    gradient at +-inf are numbers, in float32 (whose products with 1e-30 are normal numbers,
+    which XLA does not flush to zero) and float64, not the NaN of 0 * inf (the periodic square
+    wave has none of these)."""
+    s = cls(**{name: getattr(cls, name).ge})
+    for dtype in ("float32", "float64"):
+        if dtype not in backend.dtypes:
+            continue
+        x = backend.array(np.asarray([-math.inf, math.inf]), dtype)
+        outs = {"grad": s.surrogate_grad(x), "vjp": s.vjp(x, backend.array(np.ones(2), dtype))}
+        if s.primitive is not None:
+            outs["fun"] = s.surrogate_fun(x)
+        if backend.name == "torch":
+            import torch
+
+            xt = x.clone().requires_grad_()
+            (outs["autograd"],) = torch.autograd.grad(s(xt).sum(), xt)
+        elif backend.name == "jax":
+            import jax
+
+            outs["jax.grad"] = jax.grad(lambda v: s(v).sum())(x)
+        for what, out in outs.items():
+            got = backend.to_numpy(out)
+            assert not np.isnan(got).any(), f"{s!r}.{what} at -inf, inf in {dtype}: {got}"
+
+
 @pytest.mark.parametrize("cls", SURROGATE_CLASSES)
 def test_infinite_inputs_give_the_limit(cls):
     """Where g or g' settles to a value as x grows (checked from 1e6 to the largest float),

@@ -80,7 +80,7 @@ def test_parameters_are_immutable_but_origin_switches():
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda: sg.Sigmoid(alpha=0.0), r"Sigmoid: alpha=0.0 is out of range; allowed: 0 < alpha <= \d+ \(finite\)"),
+        (lambda: sg.Sigmoid(alpha=0.0), r"Sigmoid: alpha=0.0 is out of range; allowed: 1e-30 <= alpha <= \d+ \(finite\)"),
         (lambda: sg.Sigmoid(alpha=-1), r"alpha=-1.0 is out of range"),
         (lambda: sg.ERF(alpha=float("nan")), r"ERF: alpha=nan is out of range"),
         (lambda: sg.S2NN(epsilon=float("inf")), r"S2NN: epsilon=inf is out of range; allowed: 0 <= epsilon"),

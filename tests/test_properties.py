@@ -562,12 +562,15 @@ def test_reduced_precision_beyond_the_dtypes_range():
         assert_close_to_float64(np.array([np.inf]), np.array([-66004.0]), "float16", 1.0)
 
 
-def test_soft_sign_with_a_subnormal_alpha():
-    """Found by hypothesis: with a float32-subnormal alpha, g at x = 1/alpha is 3/4 in float32
-    too (1/alpha + |x| overflowed, and g was 1/2)."""
-    s = sg.SoftSign(alpha=3.672301681915042e-39)
-    x = np.float32([1 / 3.672301681915042e-39, -1 / 3.672301681915042e-39])
-    np.testing.assert_allclose(s.surrogate_fun(x), [0.75, 0.25], rtol=1e-6)
+def test_soft_sign_with_the_smallest_alpha():
+    """Found by hypothesis when alpha could be a float32-subnormal number (1/alpha + |x|
+    overflowed, and g at x = 1/alpha was 1/2 in float32): at the smallest allowed alpha, g at
+    x = +-1/alpha is 3/4 and 1/4 in float32 and float64."""
+    alpha = sg.SoftSign.alpha.ge
+    s = sg.SoftSign(alpha=alpha)
+    for dtype in (np.float32, np.float64):
+        x = np.asarray([1 / alpha, -1 / alpha], dtype=dtype)
+        np.testing.assert_allclose(s.surrogate_fun(x), [0.75, 0.25], rtol=1e-6)
 
 
 @needs_mpmath

@@ -35,6 +35,13 @@ _BRAINTOOLS = json.loads((_DATA / "braintools-0.3.0.json").read_text())["surroga
 _PEERS = json.loads((_DATA / "peers-1.0.json").read_text())
 _EXAMPLE_X = (-1.0, 0.0, 0.5, 2.0)
 
+# The smallest value of the positive parameters that multiply x (braintools bounds them only by
+# 0). Below about 1e-37, alpha times a constant of the formula rounds to 0 in float32 (a
+# subnormal float32, which XLA flushes to zero, or less than the smallest one), and alpha * x at
+# x = +-inf is then 0 * inf: g and g' would be NaN there instead of their limits. 1e-30 leaves
+# room for the formulas' constants. (Scales and widths, which do not multiply x, keep gt=0.)
+_SMALLEST = 1e-30
+
 # The publications the catalogue cites, by key (each declaration's ``cite``).
 _REFERENCES = {
     "braintools": "The braintools catalogue.",
@@ -171,28 +178,28 @@ class Sigmoid(_Catalogue, name="sigmoid"):
     overflows nor cancels in the tails.
     """
 
-    alpha = Param(4.0, gt=0, le=1e4, doc="steepness; the peak of g' is alpha/4")
+    alpha = Param(4.0, ge=_SMALLEST, le=1e4, doc="steepness; the peak of g' is alpha/4")
     cite = ("neftci2019",)
 
 
 class PiecewiseQuadratic(_Catalogue, name="piecewise_quadratic"):
     r"""Piecewise quadratic surrogate (a triangular gradient)."""
 
-    alpha = Param(1.0, gt=0, le=1e4, doc="peak height; the support is abs(x) <= 1/alpha")
+    alpha = Param(1.0, ge=_SMALLEST, le=1e4, doc="peak height; the support is abs(x) <= 1/alpha")
     cite = ("esser2016", "wu2018",)
 
 
 class PiecewiseExp(_Catalogue, name="piecewise_exp"):
     r"""Piecewise exponential (Laplace) surrogate."""
 
-    alpha = Param(1.0, gt=0, le=1e4, doc="decay rate of the exponential tails")
+    alpha = Param(1.0, ge=_SMALLEST, le=1e4, doc="decay rate of the exponential tails")
     cite = ("neftci2019",)
 
 
 class SoftSign(_Catalogue, name="soft_sign"):
     r"""Soft-sign surrogate (the fast sigmoid of SuperSpike, scaled to unit area)."""
 
-    alpha = Param(1.0, gt=0, le=1e4, doc="steepness")
+    alpha = Param(1.0, ge=_SMALLEST, le=1e4, doc="steepness")
     cite = ("zenke2018",)
 
 
@@ -203,7 +210,7 @@ class Arctan(_Catalogue, name="arctan"):
     2.
     """
 
-    alpha = Param(1.0, gt=0, le=1e4, doc="steepness")
+    alpha = Param(1.0, ge=_SMALLEST, le=1e4, doc="steepness")
     cite = ("fang2021",)
 
 
@@ -213,7 +220,7 @@ class NonzeroSignLog(_Catalogue, name="nonzero_sign_log"):
     Unlike the other primitives, g is unbounded (it grows like log|x|).
     """
 
-    alpha = Param(1.0, gt=0, le=1e4, doc="steepness; g'(0) = alpha")
+    alpha = Param(1.0, ge=_SMALLEST, le=1e4, doc="steepness; g'(0) = alpha")
     cite = ("catalogues",)
 
 
@@ -224,7 +231,7 @@ class ERF(_Catalogue, name="erf"):
     """
 
     alpha = Param(
-        1.0, gt=0, le=1e4,
+        1.0, ge=_SMALLEST, le=1e4,
         doc="steepness; g' is a normal density with standard deviation 1/(alpha*sqrt(2))",
     )
     cite = ("wu2018",)
@@ -261,8 +268,8 @@ class S2NN(_Catalogue, name="s2nn"):
     exactly the derivative of g (a relative difference of at most epsilon).
     """
 
-    alpha = Param(4.0, gt=0, le=1e4, doc="steepness of the sigmoid branch (x < 0)")
-    beta = Param(1.0, gt=0, le=1e3, doc="scale of the logarithmic branch (x >= 0)")
+    alpha = Param(4.0, ge=_SMALLEST, le=1e4, doc="steepness of the sigmoid branch (x < 0)")
+    beta = Param(1.0, ge=_SMALLEST, le=1e3, doc="scale of the logarithmic branch (x >= 0)")
     epsilon = Param(1e-08, ge=0, le=1e6, doc="offset inside the logarithm")
     cite = ("suetake2023",)
 
@@ -274,7 +281,7 @@ class QPseudoSpike(_Catalogue, name="q_pseudo_spike"):
     defined at alpha = 1, where spikingjelly divides by zero.
     """
 
-    alpha = Param(2.0, gt=0, le=1e4, doc="tail fatness: smaller alpha, heavier tails")
+    alpha = Param(2.0, ge=_SMALLEST, le=1e4, doc="tail fatness: smaller alpha, heavier tails")
     cite = ("herranz2022",)
 
 
@@ -384,7 +391,7 @@ class FakeNumericalGradient(_Catalogue, name="fake_numerical_gradient"):
     at both zeros). g grows logarithmically.
     """
 
-    alpha = Param(0.3, gt=0, le=1e4, doc="the cap of g' (its value for abs(x) <= 1/alpha)")
+    alpha = Param(0.3, ge=_SMALLEST, le=1e4, doc="the cap of g' (its value for abs(x) <= 1/alpha)")
     cite = ("spikingjelly",)
     example = ("spikingjelly", "FakeNumericalGradient", {})
 
@@ -422,7 +429,7 @@ class AlgebraicSigmoid(_Catalogue, name="algebraic_sigmoid"):
     ``AlgebraicSigmoid(alpha=1/alpha, gain=2*alpha)`` (a peak of 1).
     """
 
-    alpha = Param(1.0, gt=0, le=1e4, doc="steepness; the peak of g' is alpha/2")
+    alpha = Param(1.0, ge=_SMALLEST, le=1e4, doc="steepness; the peak of g' is alpha/2")
     cite = ("norse",)
     example = ("norse", "heavi_circ_fn", {"alpha": 1 / 0.3, "gain": 0.6})
 

@@ -66,7 +66,11 @@ def test_ratios_are_taken_against_the_neighbouring_baseline_batch(monkeypatch):
     clock = DriftingClock(lambda calls: 2.0 if (calls // 4) % 2 == 0 else 1.0)
     monkeypatch.setattr(bench.time, "perf_counter", clock)
     costs = {"base": 1e-3, "a": 3e-3, "b": 1.5e-3}
-    fns = {k: (lambda c: lambda: clock.work(c))(c) for k, c in costs.items()}
+
+    def costing(cost):
+        return lambda: clock.work(cost)
+
+    fns = {k: costing(cost) for k, cost in costs.items()}
     times = bench._time_all(fns, lambda out: None, 9, 4e-3, "base")
     assert times["base"][1] == 1.0
     assert times["a"][1] == pytest.approx(3.0) and times["b"][1] == pytest.approx(1.5)
