@@ -588,10 +588,9 @@ def test_positive_parameters_that_multiply_x_have_a_smallest_value():
 @pytest.mark.parametrize(("cls", "name"), SMALLEST_POSITIVE,
                          ids=[f"{cls.__name__}-{name}" for cls, name in SMALLEST_POSITIVE])
 def test_infinite_inputs_at_the_smallest_parameter_values(backend, cls, name):
-    """At the smallest allowed value of a positive parameter, g, g', the vjp and the spike's
-    gradient at +-inf are numbers, in float32 (whose products with 1e-30 are normal numbers,
-    which XLA does not flush to zero) and float64, not the NaN of 0 * inf (the periodic square
-    wave has none of these)."""
+    """At the smallest allowed value of a positive parameter that multiplies x, g, g', the vjp
+    and the spike's gradient at +-inf are numbers, in float32 (whose products with 1e-30 are
+    normal numbers, which XLA does not flush to zero) and float64, not the NaN of 0 * inf."""
     s = cls(**{name: getattr(cls, name).ge})
     for dtype in ("float32", "float64"):
         if dtype not in backend.dtypes:
