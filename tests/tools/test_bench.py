@@ -92,6 +92,27 @@ def test_peers_are_timed_next_to_spikegrads_same_surrogate(monkeypatch):
     assert list(times) == keys  # reported in the given order
 
 
+@pytest.mark.parametrize("kwargs, message", [
+    ({"repeat": 0}, "repeat=0: pass a whole number of timed batches, 1 or more"),
+    ({"repeat": 2.5}, "repeat=2.5"),
+    ({"sizes": (4096, -5)}, r"sizes=\[4096, -5\]: pass one or more whole numbers of elements"),
+    ({"sizes": (0,)}, r"sizes=\[0\]"),
+    ({"sizes": ()}, r"sizes=\[\]"),
+])
+def test_bad_repeat_or_sizes_are_refused_before_any_timing(monkeypatch, kwargs, message):
+    monkeypatch.setattr(bench, "_time_all", lambda *a: pytest.fail("timed"))
+    with pytest.raises(ValueError, match=message):
+        bench.run(("torch",), **kwargs)
+
+
+def test_the_command_line_names_a_bad_repeat():
+    out = subprocess.run(
+        [sys.executable, "-m", "spikegrad", "bench", "--repeat", "0", "--no-peers"],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode != 0
+    assert "repeat=0: pass a whole number of timed batches, 1 or more" in out.stderr
+
+
 def test_peak_memory_of_a_real_step_is_counted():
     torch = pytest.importorskip("torch")
     x = torch.linspace(-1, 1, 1 << 14, requires_grad=True)

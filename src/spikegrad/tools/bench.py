@@ -400,6 +400,13 @@ def run(
     names = list(names or sg.available())
     for name in names:
         sg.get(name)  # validates the names before any timing
+    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
+        raise ValueError(f"repeat={repeat!r}: pass a whole number of timed batches, 1 or more "
+                         "(7 by default)")
+    bad = [n for n in sizes if isinstance(n, bool) or not isinstance(n, int) or n < 1]
+    if bad or not sizes:
+        raise ValueError(f"sizes={list(sizes)!r}: pass one or more whole numbers of elements, "
+                         f"each 1 or more (by default {list(DEFAULT_SIZES)})")
     core = pin() if pinned else None
     rows: list[dict[str, Any]] = []
     runners = {"jax": _jax_rows, "torch": _torch_rows}
