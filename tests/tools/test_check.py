@@ -325,3 +325,17 @@ def test_every_catalogue_surrogate_verifies_everywhere(cls):
     # Their kernels compiled for the CPU: tests/test_codegen.py; verify's compiling path:
     # test_a_user_surrogate_on_every_backend_and_compiled.
     assert_verified(cls, samples=32, compile=False)
+
+
+@pytest.mark.parametrize("samples", [0, -3, 2.5, True])
+def test_a_bad_number_of_samples_is_refused_not_blamed_on_the_surrogate(samples):
+    """A negative --samples used to fail the surrogate's property checks ("negative dimensions
+    are not allowed"), as if the formula were at fault."""
+    with pytest.raises(ValueError, match=rf"samples={samples!r}: pass a whole number of random"):
+        verify(sg.Arctan(), backends=[], samples=samples, compile=False)
+
+
+def test_the_command_line_names_a_bad_number_of_samples(capsys):
+    assert main(["check", "arctan", "--samples", "-3", "--no-compile"]) == 2
+    err = capsys.readouterr().err
+    assert "spikegrad check: error: samples=-3: pass a whole number of random inputs" in err
