@@ -12,3 +12,11 @@
 The core never imports this package. Its modules import frameworks (JAX, PyTorch, CuPy,
 matplotlib, scikit-learn) only inside functions, so importing any of them stays cheap.
 """
+
+
+def _check_count(name: str, value: object, what: str, default: object) -> None:
+    """Raise ``ValueError`` unless ``value`` is a whole number, 1 or more (not a bool): the
+    option ``name`` counts ``what`` (the message names the value, what to pass and ``default``)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}={value!r}: pass a whole number of {what}, 1 or more "
+                         f"({default} by default)")

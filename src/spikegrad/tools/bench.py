@@ -32,6 +32,8 @@ import sys
 import time
 from typing import Any, Callable
 
+from spikegrad.tools import _check_count
+
 __all__ = ["DEFAULT_SIZES", "ONE_XLA_THREAD", "format_rst", "format_table", "machine", "pin",
            "plot", "run"]
 
@@ -117,27 +119,23 @@ def _time_all(fns: dict[Any, Callable[[], Any]], sync: Callable[[Any], Any], rep
     A shared machine's speed drifts by up to a factor of two over seconds: a batch and the
     baseline batch next to it see the same speed, where a function and a baseline measured a
     second apart would not."""
+    def seconds(fn: Callable[[], Any], number: int) -> float:  # of `number` calls
+        start = time.perf_counter()
+        for _ in range(number):
+            out = fn()
+        sync(out)
+        return time.perf_counter() - start
+
     numbers = {}
     for key, fn in fns.items():
         sync(fn())  # warm up (tracing, caches)
         number = 1
-        while True:
-            start = time.perf_counter()
-            for _ in range(number):
-                out = fn()
-            sync(out)
-            if time.perf_counter() - start >= min_seconds or number >= 1 << 16:
-                break
+        while seconds(fn, number) < min_seconds and number < 1 << 16:
             number *= 2
         numbers[key] = number
 
     def batch(key: Any) -> float:
-        fn = fns[key]
-        start = time.perf_counter()
-        for _ in range(numbers[key]):
-            out = fn()
-        sync(out)
-        return (time.perf_counter() - start) / numbers[key]
+        return seconds(fns[key], numbers[key]) / numbers[key]
 
     samples: dict[Any, list[float]] = {key: [] for key in fns}
     ratios: dict[Any, list[float]] = {key: [] for key in fns}
@@ -150,8 +148,6 @@ def _time_all(fns: dict[Any, Callable[[], Any]], sync: Callable[[Any], Any], rep
             samples[baseline].append(base)
             samples[key].append(t)
             ratios[key].append(t / base)
-    if len(fns) == 1:  # the baseline alone
-        samples[baseline] = [batch(baseline) for _ in range(repeat)]
     return {key: (statistics.median(samples[key]),
                   1.0 if key == baseline else statistics.median(ratios[key])) for key in fns}
 
@@ -400,11 +396,8 @@ def run(
     names = list(names or sg.available())
     for name in names:
         sg.get(name)  # validates the names before any timing
-    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
-        raise ValueError(f"repeat={repeat!r}: pass a whole number of timed batches, 1 or more "
-                         "(7 by default)")
-    bad = [n for n in sizes if isinstance(n, bool) or not isinstance(n, int) or n < 1]
-    if bad or not sizes:
+    _check_count("repeat", repeat, "timed batches", 7)
+    if not sizes or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in sizes):
         raise ValueError(f"sizes={list(sizes)!r}: pass one or more whole numbers of elements, "
                          f"each 1 or more (by default {list(DEFAULT_SIZES)})")
     core = pin() if pinned else None

@@ -70,6 +70,7 @@ import numpy as np
 import spikegrad as sg
 from spikegrad import _codegen as codegen
 from spikegrad.surrogates import published
+from spikegrad.tools import _check_count
 from spikegrad.tools import verify as checkers
 
 __all__ = [
@@ -692,9 +693,7 @@ def verify(surrogate: Any, backends: Sequence[str] | None = None, *, samples: in
     (False, ["g' is the derivative of g"])
     """
     _check_backends(backends)
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-        raise ValueError(f"samples={samples!r}: pass a whole number of random inputs per "
-                         "property and dtype, 1 or more (64 by default)")
+    _check_count("samples", samples, "random inputs per property and dtype", 64)
     s = resolve(surrogate)
     rng = np.random.default_rng(seed)
     has_torch = importlib.util.find_spec("torch") is not None
