@@ -60,10 +60,19 @@ from spikegrad._namespace import MathNamespace
 
 from . import _torch_kernels, _torch_plan
 
+def _full_like(x: torch.Tensor, fill_value: Any, **kwargs: Any) -> torch.Tensor:
+    """``full_like`` that takes a 0-d tensor too: a trained parameter (``torch.full_like``
+    takes numbers only), kept differentiable, in ``x``'s dtype (a 0-d operand does not
+    promote it)."""
+    if isinstance(fill_value, torch.Tensor):
+        return torch.zeros_like(x, **kwargs) + fill_value
+    return torch.full_like(x, fill_value, **kwargs)
+
+
 # PyTorch's spellings and hooks, shared by both namespaces below.
 _TORCH_FUNCTIONS: dict[str, Any] = {
     "erfc": torch.erfc, "astype": lambda x, dtype: x.to(dtype), "exp": _torch_plan.exp_cpu,
-    "nan_through": _torch_plan.nan_through, "rsqrt": torch.rsqrt,
+    "nan_through": _torch_plan.nan_through, "rsqrt": torch.rsqrt, "full_like": _full_like,
 }
 _NS = MathNamespace(torch, **_TORCH_FUNCTIONS)
 _is_compiling = torch.compiler.is_compiling

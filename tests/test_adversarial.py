@@ -319,10 +319,14 @@ def test_negative_zero_is_normalised():
 def test_integer_parameters_must_declare_an_upper_bound():
     """#10.2: a structural parameter without an upper bound is refused at declaration."""
     for bounds in ({"ge": 1}, {}, {"gt": 0}):
-        with pytest.raises(TypeError, match=r"needs an upper bound, le=\.\.\. or lt=\.\.\."):
-            sg.Param(2, integer=True, **bounds)
-    assert sg.Param(2, ge=1, le=3, integer=True).default == 2
-    assert sg.Param(2, ge=1, lt=3, integer=True).default == 2
+        with pytest.raises(TypeError, match=r"^Terms: n is an integer .*needs an upper bound, "
+                                            r"le=\.\.\. or lt=\.\.\."):
+            class Terms(sg.Surrogate):
+                n = sg.Param(2, integer=True, **bounds)
+    for bounds in ({"ge": 1, "le": 3}, {"ge": 1, "lt": 3}):
+        class Bounded(sg.Surrogate):
+            n = sg.Param(2, integer=True, **bounds)
+        assert Bounded.n.default == 2
 
 
 @pytest.mark.parametrize("value", [10**300, 10**400, -(10**400), 2**1024, 1e300, 2**63])
@@ -616,8 +620,15 @@ def test_infinite_inputs_at_the_smallest_parameter_values(backend, cls, name):
 @pytest.mark.parametrize("cls", SURROGATE_CLASSES)
 def test_infinite_inputs_give_the_limit(cls):
     """Where g or g' settles to a value as x grows (checked from 1e6 to the largest float),
-    its value at infinity is that value, not NaN. (A periodic g' has no limit: NaN there.)"""
-    s = cls()
+    its value at infinity is that value, not NaN. (A periodic g' has no limit: NaN there.)
+    Also with each parameter that may be 0 at 0: a slope of 0 makes g flat, whose limit is
+    its value (LeakyRelu(alpha=0).surrogate_fun(-inf) was 0 * -inf = NaN)."""
+    zeros = [cls(**{p.name: 0.0}) for p in cls._params if not p.integer and p._in_range(0.0)]
+    for s in [cls(), *zeros]:
+        _assert_settled_at_infinity(s)
+
+
+def _assert_settled_at_infinity(s: sg.Surrogate) -> None:
     # Far points off every period (x >= 2**56 is a multiple of 8), then the largest floats.
     far = np.asarray([1e6 + 0.3, 1e7 + 0.7, 1e100, 1e200, F64_MAX])
     for sign in (1.0, -1.0):

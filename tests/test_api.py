@@ -205,6 +205,62 @@ def test_user_surrogate_needs_a_gradient():
             use(np.zeros(2))
 
 
+def _declare(body: str) -> type:
+    namespace: dict = {}
+    exec("class Declared(sg.Surrogate):\n" + body, {"sg": sg}, namespace)
+    return namespace["Declared"]
+
+
+@pytest.mark.parametrize(("body", "error", "message"), [
+    # a permutation binds silently by position: the numbers would be another parameter's
+    ("    alpha = sg.Param(1.0, gt=0)\n    beta = sg.Param(2.0, gt=0)\n"
+     "    def grad(x, beta, alpha, *, xp): return alpha + 0 * x\n", TypeError,
+     r"^Declared.grad takes beta in the place of alpha: .* \(alpha, beta\); reorder .*"
+     r"def grad\(x, alpha, beta, \*, xp\)$"),
+    ("    alpha = sg.Param(1.0, gt=0)\n    def grad(x, *, xp): return 0 * x\n", TypeError,
+     r"^Declared.grad takes 0 parameter\(s\) after x \(none\), but the class declares 1 "
+     r"\(alpha\)"),
+    ("    def grad(x, alpha, *, xp): return 0 * x\n", TypeError,
+     r"takes 1 parameter\(s\) after x \(alpha\), but the class declares 0 \(none\)"),
+    ("    alpha = sg.Param(1.0, gt=0)\n    def primitive(x, alpha): return x\n"
+     "    def grad(x, alpha, *, xp): return 0 * x\n", TypeError,
+     r"^Declared.primitive must take the array namespace as the keyword argument xp"),
+    ("    surrogate_grad = sg.Param(1.0)\n", TypeError,
+     r"^Declared: a parameter cannot be named 'surrogate_grad'.*rename it"),
+    ("    params = sg.Param(1.0)\n", TypeError, r"cannot be named 'params'"),
+    ("    replace = sg.Param(1.0)\n", TypeError, r"cannot be named 'replace'"),
+    ("    alpha = sg.Param(-1.0, gt=0)\n", ValueError,
+     r"^Declared: alpha=-1.0 is out of range; allowed: alpha > 0 \(finite\) "
+     r"\(the declared default\)$"),
+    ("    alpha = sg.Param(3.0, gt=5, lt=2)\n", ValueError,
+     r"^Declared: alpha: the declared range \(5 < alpha < 2 \(finite\)\) holds no number$"),
+    ("    alpha = sg.Param(2.0, gt=2, le=2)\n", ValueError, r"holds no number"),
+    ("    alpha = sg.Param(2.0, gt=float('nan'))\n", TypeError,
+     r"^Param\(2.0, gt=nan\): a bound is a real number, or None for no bound$"),
+    ("    n = sg.Param(2.5, integer=True, le=4)\n", ValueError,
+     r"^Declared: n=2.5 must be a whole number .*\(the declared default\)$"),
+])
+def test_declaration_mistakes_are_refused_when_the_class_is_made(body, error, message):
+    """A class statement's mistakes, each named with the class and parameter, when the class
+    is made (a permuted grad used to give another parameter's numbers silently; a parameter
+    named surrogate_grad broke that method; an invalid default named neither)."""
+    with pytest.raises(error, match=message):
+        _declare(body)
+
+
+def test_declarations_the_math_can_take_are_accepted():
+    """Positions bind: other names, *params, xp taken by position or **kwargs, and a range of
+    one number are all fine."""
+    for body in ("    alpha = sg.Param(1.0, gt=0)\n    def grad(x, a, *, xp): return a + 0 * x\n",
+                 "    alpha = sg.Param(1.0, gt=0)\n    def grad(x, *p, xp): return p[0] + 0 * x\n",
+                 "    alpha = sg.Param(1.0, gt=0)\n    def grad(x, alpha, xp): return alpha + 0 * x\n",
+                 "    alpha = sg.Param(1.0, gt=0)\n"
+                 "    def grad(x, alpha, **kw): return alpha + 0 * x\n",
+                 "    alpha = sg.Param(2.0, ge=2, le=2)\n"
+                 "    def grad(x, alpha, *, xp): return alpha + 0 * x\n"):
+        assert _declare(body)().surrogate_grad(np.zeros(1)) == 2.0 if "le=2" in body else 1.0
+
+
 def test_subclasses_are_registered_only_when_named():
     class Steeper(sg.Sigmoid):
         pass
@@ -279,7 +335,8 @@ def test_options_in_repr_equality_and_replace():
 
 
 @pytest.mark.parametrize(("kwargs", "error", "message"), [
-    ({"gain": 0.0}, ValueError, r"gain=0.0 is out of range; allowed: 0.0001 <= gain <= 10000"),
+    ({"gain": 0.0}, ValueError,
+     r"^Sigmoid: gain=0.0 is out of range; allowed: 0.0001 <= gain <= 10000"),
     ({"gain": "2"}, TypeError, r"gain"),
     ({"spike_at_zero": 1}, TypeError, r"spike_at_zero must be True \(spike on x >= 0\) or False"),
 ])

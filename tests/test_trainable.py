@@ -65,9 +65,15 @@ def jax_gradient(cls, name, values, x=X, v=V, origin=False):
 
 
 def torch_gradient(cls, name, values, x=X, v=V, origin=False):
+    """The gradient of the trained parameter; on the way, the gradient of x through the same
+    pass is checked against the NumPy float64 g' (a trained beta of LeakyRelu once broke it:
+    torch.full_like refused the 0-d tensor)."""
     alpha = torch.tensor(values[name], dtype=torch.float64, requires_grad=True)
     s = cls(**{**values, name: alpha}, trainable=(name,), origin=origin)
-    (torch.as_tensor(v) * s(torch.as_tensor(x))).sum().backward()
+    xt = torch.tensor(x, requires_grad=True)
+    (torch.as_tensor(v) * s(xt)).sum().backward()
+    expected = v * cls(**values).surrogate_grad(np.asarray(x))
+    np.testing.assert_allclose(xt.grad.numpy(), expected, rtol=1e-12, atol=1e-300)
     return float(alpha.grad)
 
 

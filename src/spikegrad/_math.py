@@ -521,7 +521,8 @@ def leaky_relu_derivative(x: Any, alpha: Any, beta: Any, *, xp: Any) -> Any:
 
 def leaky_relu_primitive(x: Any, alpha: Any, beta: Any, *, xp: Any) -> Any:
     r"""\begin{cases} \alpha x & x < 0 \\ \beta x & x \ge 0 \end{cases}"""
-    return xp.where(x < 0, alpha * x, beta * x)
+    out = xp.where(x < 0, alpha * x, beta * x)
+    return xp.where(xp.isnan(out) & ~xp.isnan(x), 0.0, out)  # 0 * inf: the limit of 0 * x
 
 
 def log_tailed_relu_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:

@@ -56,21 +56,54 @@ class Param:
         integer: bool = False,
         doc: str = "",
     ) -> None:
+        for keyword, bound in (("gt", gt), ("ge", ge), ("lt", lt), ("le", le)):
+            if bound is not None and (isinstance(bound, bool) or not isinstance(bound, numbers.Real)
+                                      or math.isnan(bound)):
+                raise TypeError(f"Param({default!r}, {keyword}={bound!r}): a bound is a real "
+                                "number, or None for no bound")
         self.gt, self.ge, self.lt, self.le = gt, ge, lt, le
         self.integer = integer
-        if integer and le is None and lt is None:
-            raise TypeError(
-                "an integer (structural) parameter needs an upper bound, le=... or lt=...: the "
-                "formula's size grows with it, and an unbounded value would never finish"
-            )
         self.doc = doc
         self.name = "<unbound>"
         self.owner = "Param"
-        self.default = self.validate(default)
+        self.default = default  # validated by check(), once the class names the parameter
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
         self.owner = owner.__name__
+
+    def check(self) -> None:
+        """Validate the declaration: a bounded range that holds a number, and a default in it
+        (normalised as by :meth:`validate`). Called when the class that declares the parameter
+        is made, so that a message names the class and the parameter.
+
+        Raises
+        ------
+        TypeError
+            An integer parameter without an upper bound, or a default that is not a number.
+        ValueError
+            An empty range, or a default outside the range.
+        """
+        where = f"{self.owner}: {self.name}"
+        if self.integer and self.le is None and self.lt is None:
+            raise TypeError(
+                f"{where} is an integer (structural) parameter and needs an upper bound, le=... "
+                "or lt=...: the formula's size grows with it, and an unbounded value would never "
+                "finish"
+            )
+        lower = max(((b, s) for b, s in ((self.gt, True), (self.ge, False)) if b is not None),
+                    default=None)
+        upper = min(((b, not s) for b, s in ((self.lt, True), (self.le, False)) if b is not None),
+                    default=None)
+        # (lower and upper as (bound, strict) and (bound, not strict): at equal bounds, max and
+        # min pick the strict one)
+        if lower is not None and upper is not None and (
+                lower[0] > upper[0] or (lower[0] == upper[0] and (lower[1] or not upper[1]))):
+            raise ValueError(f"{where}: the declared range ({self.range_text()}) holds no number")
+        try:
+            self.default = self.validate(self.default)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{exc} (the declared default)") from None
 
     # The descriptor protocol: on an instance the attribute is the parameter's value; on the
     # class it is this Param (for introspection). Values are fixed at construction.
@@ -109,8 +142,9 @@ class Param:
             and (self.le is None or v <= self.le)
         )
 
-    def validate(self, value: Any) -> Any:
-        """Return ``value`` normalised (a Python int or float), or raise.
+    def validate(self, value: Any, owner: str | None = None) -> Any:
+        """Return ``value`` normalised (a Python int or float), or raise; messages name
+        ``owner`` (default: the class that declares the parameter).
 
         JAX tracers are returned unchanged and unchecked: their value is unknown at trace time.
 
@@ -123,7 +157,7 @@ class Param:
             ``value`` is outside the allowed range, not finite, or not whole for an integer
             parameter.
         """
-        where = f"{self.owner}: {self.name}"
+        where = f"{owner or self.owner}: {self.name}"
         if is_traced(value):
             if self.integer:
                 raise TypeError(

@@ -126,6 +126,7 @@ class Surrogate:
         cls._params = tuple(params.values())
         cls._param_index = {p.name: i for i, p in enumerate(cls._params)}
         cls._method_style = _overrides_method(cls)
+        _check_declaration(cls)
         if not cls._method_style:  # a braintools-style class's __init__ and docstring are its own
             # What help() and inspect.signature() show for the constructor.
             cls.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
@@ -182,7 +183,7 @@ class Surrogate:
                 f"{cls.__name__}: gain is a constant of the formula and cannot be traced by JAX;"
                 " pass a Python float"
             )
-        self._gain = _GAIN.validate(gain)
+        self._gain = _GAIN.validate(gain, cls.__name__)
         if not isinstance(spike_at_zero, bool):
             raise TypeError(
                 f"spike_at_zero must be True (spike on x >= 0) or False (x > 0); got "
@@ -444,11 +445,73 @@ def _overrides_method(cls: type[Surrogate]) -> bool:
     return False
 
 
+def _check_declaration(cls: type[Surrogate]) -> None:
+    """Refuse, when the class is made, what would otherwise surface later as a confusing error
+    or as wrong numbers: a parameter declaration that is invalid (:meth:`Param.check`) or named
+    like an attribute of every surrogate, and a ``grad`` or ``primitive`` that cannot take the
+    declared parameters in their order."""
+    for value in vars(cls).values():
+        if isinstance(value, Param):
+            value.check()
+    reserved = {n for n in dir(Surrogate) if not n.startswith("__")} | set(_OPTIONS) | {"xp"}
+    for p in cls._params:
+        if p.name in reserved:
+            raise TypeError(
+                f"{cls.__name__}: a parameter cannot be named {p.name!r}, a name every surrogate "
+                f"uses for itself (its options, methods and attributes: {', '.join(_OPTIONS)}, "
+                f"surrogate_grad, replace, params, ...); rename it, e.g. {p.name.strip('_')}_value"
+            )
+    if cls._method_style:  # braintools' style: its own methods, no math functions
+        return
+    for hook in ("grad", "primitive"):
+        fn = getattr(cls, hook)
+        if fn is not None:
+            _check_math_signature(cls, hook, fn)
+
+
+def _check_math_signature(cls: type[Surrogate], hook: str, fn: Callable[..., Any]) -> None:
+    """``fn`` (``cls.grad`` or ``cls.primitive``) is called as ``fn(x, *values, xp=xp)``, the
+    values in the order the parameters are declared: refuse a function that cannot take that
+    call, or that names a declared parameter at another one's place (positions bind, so its
+    numbers would silently be another parameter's)."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # a callable without a signature: nothing to compare
+        return
+    kind = inspect.Parameter
+    arguments = list(signature.parameters.values())
+    declared = [p.name for p in cls._params]
+    example = f"def {hook}(x, {', '.join([*declared, '*', 'xp'])})"
+    if not any(a.kind is kind.VAR_KEYWORD or (a.name == "xp" and a.kind is not kind.POSITIONAL_ONLY)
+               for a in arguments):
+        raise TypeError(f"{cls.__name__}.{hook} must take the array namespace as the keyword "
+                        f"argument xp: {example}")
+    positional = [a for a in arguments if a.name != "xp"
+                  and a.kind in (kind.POSITIONAL_ONLY, kind.POSITIONAL_OR_KEYWORD)]
+    required = [a for a in positional if a.default is kind.empty]
+    varargs = any(a.kind is kind.VAR_POSITIONAL for a in arguments)
+    if len(required) > 1 + len(declared) or (len(positional) < 1 + len(declared) and not varargs):
+        taken = ", ".join(a.name for a in positional[1:]) or "none"
+        raise TypeError(
+            f"{cls.__name__}.{hook} takes {len(positional[1:])} parameter(s) after x ({taken}), "
+            f"but the class declares {len(declared)} ({', '.join(declared) or 'none'}), which it "
+            f"is called with, in that order: {example}"
+        )
+    for i, a in enumerate(positional[1:1 + len(declared)]):
+        if a.name in declared and a.name != declared[i]:
+            raise TypeError(
+                f"{cls.__name__}.{hook} takes {a.name} in the place of {declared[i]}: it is "
+                f"called with the parameters in the order the class declares them "
+                f"({', '.join(declared)}); reorder its arguments or the declarations: {example}"
+            )
+
+
 # The keyword options every surrogate takes besides its parameters, with their defaults.
 _OPTIONS: dict[str, Any] = {"origin": False, "gain": 1.0, "spike_at_zero": True, "trainable": ()}
 _OPTIONS_TEXT = ", ".join(_OPTIONS)
 _GAIN = Param(1.0, ge=1e-4, le=1e4, doc="a constant factor on g' and g")
 _GAIN.__set_name__(Surrogate, "gain")
+_GAIN.check()
 
 
 def _trainable_names(cls: type[Surrogate], names: Any) -> tuple[str, ...]:
