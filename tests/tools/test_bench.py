@@ -211,3 +211,19 @@ def test_python_dash_m_bench_is_the_bench_command():
     assert "usage: spikegrad bench" in result.stdout
     for flag in ("--sizes", "--json", "--plot", "--repeat", "--load"):
         assert flag in result.stdout
+
+
+def test_a_plot_of_other_surrogates_draws_them(tmp_path):
+    """--plot highlights sigmoid, arctan and inv_square_grad; results of other surrogates only
+    (spikegrad bench --surrogate erf --plot ...) drew an empty chart and warned."""
+    pytest.importorskip("matplotlib")
+    import warnings
+
+    results = {"machine": {}, "rows": [
+        bench._row("torch", "cpu", lib, label, name, n, 2e-5, 1e-5, 2.0, "torch.sigmoid", None)
+        for lib, label, name in (("torch", "torch.sigmoid", "native"), ("spikegrad", "erf", "erf"))
+        for n in (4096, 1 << 20)]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib: "No artists with labels found"
+        bench.plot(results, str(tmp_path / "erf.png"), ("sigmoid", "arctan", "inv_square_grad"))
+    assert (tmp_path / "erf.png").read_bytes()[:4] == b"\x89PNG"

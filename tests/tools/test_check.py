@@ -327,7 +327,19 @@ def test_every_catalogue_surrogate_verifies_everywhere(cls):
     assert_verified(cls, samples=32, compile=False)
 
 
-@pytest.mark.parametrize("samples", [0, -3, 2.5, True])
+def test_a_user_surrogate_without_a_reference_is_not_failed_on_published_values():
+    """Published values exist only for catalogue entries: a user's surrogate whose NumPy
+    reference fails fails its own checks, not that one (it was reported as failed)."""
+    class Raises(sg.Surrogate):
+        def grad(x, *, xp):
+            raise ZeroDivisionError("the user's bug")
+
+    report = verify(Raises(), backends=["numpy"], compile=False, samples=8)
+    assert statuses(report)["numpy: published values"] == "skipped"
+    assert not report.ok and "ZeroDivisionError" in str(report)
+
+
+@pytest.mark.parametrize("samples", [0, -3, 2.5, True, check.MAX_SAMPLES + 1, 10**9])
 def test_a_bad_number_of_samples_is_refused_not_blamed_on_the_surrogate(samples):
     """A negative --samples used to fail the surrogate's property checks ("negative dimensions
     are not allowed"), as if the formula were at fault."""

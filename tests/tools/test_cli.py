@@ -53,6 +53,9 @@ def test_plot_target_parsing():
         _parse_plot_targets(["alpha=2"])
     with pytest.raises(ValueError, match="alpha='two' is not a number"):
         _parse_plot_targets(["sigmoid", "alpha=two"])
+    # the boolean options (origin=1 is refused as not a bool, so True/False must parse)
+    assert _parse_plot_targets(["sigmoid", "origin=True", "spike_at_zero=False"]) == [
+        sg.Sigmoid(origin=True, spike_at_zero=False)]
 
 
 @pytest.mark.parametrize(
@@ -62,11 +65,63 @@ def test_plot_target_parsing():
         (["plot", "sigmoid", "alpha=-1", "-o", "x.png"], "alpha=-1.0 is out of range"),
         (["plot", "sigmoid", "gamma=1", "-o", "x.png"], "has no parameter 'gamma'"),
         (["demo", "--surrogate", "nope"], "unknown surrogate 'nope'"),
+        (["plot", "sigmoid", "--xmin", "3", "--xmax", "-3", "-o", "x.png"],
+         "--xmin 3 must be below --xmax -3"),
+        (["demo", "--epochs", "0"], "epochs=0: pass a whole number of training epochs, 1 or more"),
+        (["demo", "--epochs", "-2"], "epochs=-2: pass a whole number of training epochs"),
+        (["demo", "--surrogate", "snntorch.atan", "--train-surrogate"],
+         "'snntorch.atan' has no parameters to train; train its catalogue surrogate, "
+         "Arctan(alpha=2.0, spike_at_zero=False)"),
+        (["check", "--samples", "1000000000", "sigmoid"],
+         "samples=1000000000: pass a whole number of random inputs per property and dtype, "
+         "1 to 100000"),
     ],
 )
 def test_clear_errors(argv, message, capsys):
     assert main(argv) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_files_that_cannot_be_read_or_written_are_one_line(tmp_path, capsys):
+    """An unwritable output, a missing or malformed --load file: one line, exit 2 (they were
+    tracebacks, with exit 1 like a failed check; the demo trained before it failed)."""
+    pytest.importorskip("matplotlib")
+    missing = str(tmp_path / "no" / "such" / "dir")
+    (tmp_path / "empty.json").write_text("{}")
+    (tmp_path / "list.json").write_text("[1]")
+    (tmp_path / "bad.json").write_text("{nope")
+    (tmp_path / "row.json").write_text('{"machine": {"date": 1, "platform": 1, "processor": 1, '
+                                       '"cpus": 1, "python": 1}, "rows": [{"ratio": 1}]}')
+    cases = [
+        (["plot", "sigmoid", "-o", f"{missing}.png"], "No such file or directory"),
+        (["demo", "--epochs", "1", "--plot", f"{missing}.png"],
+         f"cannot write the plot to '{missing}.png'"),
+        (["bench", "--load", f"{missing}.json"], "No such file or directory"),
+        (["bench", "--load", str(tmp_path / "empty.json")],
+         "is not the output of spikegrad bench --json: it is not a JSON object with 'machine'"),
+        (["bench", "--load", str(tmp_path / "list.json")], "is not a JSON object with 'machine'"),
+        (["bench", "--load", str(tmp_path / "bad.json")], "is not JSON"),
+        (["bench", "--load", str(tmp_path / "row.json")],
+         "row 0 is not an object with the keys framework, mode"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, (argv, err)
+
+
+def test_a_check_target_whose_code_raises_is_one_line(tmp_path, monkeypatch, capsys):
+    """A module or factory of the user's that raises is a target that cannot be loaded (exit 2,
+    naming the exception), not a traceback with the exit status of a failed check."""
+    (tmp_path / "raising_factory.py").write_text("def make():\n    raise KeyError('x')\n")
+    (tmp_path / "raising_module.py").write_text("raise NameError('broken on import')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["check", "raising_factory:make"]) == 2
+    assert "raising_factory:make() raised KeyError: 'x'" in capsys.readouterr().err
+    assert main(["check", "raising_module:Anything"]) == 2
+    assert ("importing raising_module (raising_module:Anything) raised NameError: broken on "
+            "import") in capsys.readouterr().err
 
 
 def test_help_everywhere():

@@ -14,9 +14,13 @@ matplotlib, scikit-learn) only inside functions, so importing any of them stays 
 """
 
 
-def _check_count(name: str, value: object, what: str, default: object) -> None:
-    """Raise ``ValueError`` unless ``value`` is a whole number, 1 or more (not a bool): the
-    option ``name`` counts ``what`` (the message names the value, what to pass and ``default``)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name}={value!r}: pass a whole number of {what}, 1 or more "
+def _check_count(name: str, value: object, what: str, default: object,
+                 most: int | None = None) -> None:
+    """Raise ``ValueError`` unless ``value`` is a whole number from 1 to ``most`` (not a bool):
+    the option ``name`` counts ``what`` (the message names the value, what to pass and
+    ``default``)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (
+            most is not None and value > most):
+        allowed = "1 or more" if most is None else f"1 to {most}"
+        raise ValueError(f"{name}={value!r}: pass a whole number of {what}, {allowed} "
                          f"({default} by default)")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import importlib.util
+import json
 import os
 import platform
 import statistics
@@ -34,8 +35,8 @@ from typing import Any, Callable
 
 from spikegrad.tools import _check_count
 
-__all__ = ["DEFAULT_SIZES", "ONE_XLA_THREAD", "format_rst", "format_table", "machine", "pin",
-           "plot", "run"]
+__all__ = ["DEFAULT_SIZES", "ONE_XLA_THREAD", "format_rst", "format_table", "load", "machine",
+           "pin", "plot", "run"]
 
 DEFAULT_SIZES = (4096, 1 << 16, 1 << 20, 1 << 24)
 
@@ -418,6 +419,52 @@ def run(
     return {"machine": info, "rows": rows}
 
 
+_MACHINE_KEYS = ("date", "platform", "processor", "cpus", "python")
+_ROW_KEYS = ("framework", "mode", "library", "label", "surrogate", "elements", "seconds", "ratio")
+
+
+def load(path: str) -> dict[str, Any]:
+    """The results of an earlier ``spikegrad bench --json`` run, read from the file ``path``.
+
+    Raises
+    ------
+    OSError
+        The file cannot be read.
+    ValueError
+        It is not JSON, or not such results (the message says what is missing).
+    """
+    with open(path) as f:
+        try:
+            results = json.load(f)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path} is not JSON ({exc}); pass a file written by "
+                             "spikegrad bench --json") from None
+    problem = _malformed(results)
+    if problem:
+        raise ValueError(f"{path} is not the output of spikegrad bench --json: {problem}")
+    return results
+
+
+def _malformed(results: Any) -> str | None:
+    """What the reports would miss in ``results`` (None: nothing)."""
+    if not isinstance(results, dict) or not isinstance(results.get("machine"), dict) \
+            or not isinstance(results.get("rows"), list):
+        return "it is not a JSON object with 'machine' (an object) and 'rows' (a list)"
+    missing = [k for k in _MACHINE_KEYS if k not in results["machine"]]
+    if missing:
+        return f"its machine has no {', '.join(missing)}"
+    if not results["rows"]:
+        return "it has no rows"
+    for i, row in enumerate(results["rows"]):
+        if not isinstance(row, dict) or any(k not in row for k in _ROW_KEYS):
+            return f"row {i} is not an object with the keys {', '.join(_ROW_KEYS)}"
+        if isinstance(row["elements"], bool) or not isinstance(row["elements"], int) or not all(
+                isinstance(row[k], (int, float)) and not isinstance(row[k], bool)
+                for k in ("seconds", "ratio")):
+            return f"row {i}'s elements, seconds or ratio is not a number"
+    return None
+
+
 def _size(n: int) -> str:
     for unit, scale in (("M", 1 << 20), ("K", 1 << 10)):
         if n >= scale and n % scale == 0:
@@ -501,13 +548,17 @@ def format_rst(results: dict[str, Any], image: str | None = None) -> str:
 
 
 def plot(results: dict[str, Any], path: str, names: tuple[str, ...] | None = None) -> None:
-    """A PNG of the ratio to the native op against size, one panel per framework and mode."""
+    """A PNG of the ratio to the native op against size, one panel per framework and mode:
+    every surrogate, those of ``names`` in full colour (all of them if ``results`` holds none
+    of ``names``)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     rows = results["rows"]
+    if names and not any(r["surrogate"] in names for r in rows):
+        names = None  # none of them measured: every surrogate that was
     panels = sorted({(r["framework"], r["mode"]) for r in rows})
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
     for ax, (framework, mode) in zip(axes[0], panels):

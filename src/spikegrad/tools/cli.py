@@ -3,7 +3,8 @@
 This module holds the command's only argument parser. ``--help``, ``--version`` and ``list``
 compute nothing and work whatever the environment holds; the computing subcommands first check
 the ``SPIKEGRAD_*`` environment variables. Every error a user can cause (a bad name, parameter
-or setting, a missing framework) is one line on stderr and exit status 2.
+or setting, a missing framework, a file that cannot be read or written, a check target whose
+code fails to load) is one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -94,10 +95,14 @@ def _parse_plot_targets(tokens: Sequence[str]) -> list[sg.Surrogate]:
             if not groups:
                 raise ValueError(f"parameter {token!r} comes before any surrogate name")
             key, _, value = token.partition("=")
+            if value in ("True", "False"):  # the options origin and spike_at_zero
+                groups[-1][1][key] = value == "True"
+                continue
             try:
                 number: Any = int(value) if value.strip().lstrip("-").isdigit() else float(value)
             except ValueError:
-                raise ValueError(f"parameter {key}={value!r} is not a number") from None
+                raise ValueError(f"parameter {key}={value!r} is not a number (or True or "
+                                 "False)") from None
             groups[-1][1][key] = number
         else:
             groups.append((token, {}))
@@ -110,6 +115,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from spikegrad.tools.plotting import plot_surrogates
 
     surrogates = _parse_plot_targets(args.targets)
+    if not args.xmin < args.xmax:
+        raise ValueError(f"--xmin {args.xmin:g} must be below --xmax {args.xmax:g}")
     fig = plot_surrogates(surrogates, (args.xmin, args.xmax))
     fig.savefig(args.output, dpi=120)
     print(f"wrote {args.output}: " + ", ".join(repr(s) for s in surrogates))
@@ -151,8 +158,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from spikegrad.tools import bench
 
     if args.load:
-        with open(args.load) as f:
-            results = json.load(f)
+        results = bench.load(args.load)
     else:
         frameworks = tuple(args.framework or ("jax", "torch"))
         bar = progress("benchmarking", len(frameworks))
@@ -272,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "computes", False):
             _config.check_environment()  # a bad SPIKEGRAD_* value: one line, before any work
         return args.run(args)
-    except (ValueError, TypeError, RuntimeError, ImportError) as exc:
+    except (ValueError, TypeError, RuntimeError, ImportError, OSError) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"spikegrad {args.command}: error: {message}", file=sys.stderr)
         return 2

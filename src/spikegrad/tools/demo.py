@@ -23,10 +23,13 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import os
 import time
 from typing import Any, Callable
 
 import numpy as np
+
+from spikegrad.tools import _check_count
 
 __all__ = ["DemoConfig", "load_digits_split", "initial_weights", "run_demo"]
 
@@ -310,7 +313,19 @@ def run_demo(framework: str | None = None, config: DemoConfig | None = None,
     import spikegrad as sg
 
     config = config or DemoConfig()
-    sg.get(config.surrogate)  # a clear error for an unknown name, before any work
+    # Clear errors before any work: an unknown name, a count of epochs, nothing to train, a
+    # plot that could not be written after the training.
+    surrogate = sg.get(config.surrogate)
+    _check_count("epochs", config.epochs, "training epochs", DemoConfig.epochs)
+    if config.train_surrogate and not trained_parameters(config):
+        canonical = getattr(surrogate, "canonical", None)
+        instead = f"; train its catalogue surrogate, {canonical()!r}" if canonical else ""
+        raise ValueError(f"{config.surrogate!r} has no parameters to train{instead}")
+    if plot:
+        folder = os.path.dirname(os.path.abspath(plot))
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+            raise ValueError(f"cannot write the plot to {plot!r}: {folder} is not a writable "
+                             "directory (pass another path, or '' for no plot)")
     available = installed_frameworks()
     if not available:
         raise RuntimeError("the demo needs JAX or PyTorch: pip install 'spikegrad[demo]'")
