@@ -67,7 +67,13 @@ class NoAutodiffAdapter:
     def _evaluate(self, fn: Callable[..., Any], spec: Spec, x: Any, cotangent: Any = None) -> Any:
         x, ns = self._floating(x)
         if cotangent is not None:
-            cotangent, _ = self._floating(cotangent, "cotangent")
+            cotangent, cotangent_ns = self._floating(cotangent, "cotangent")
+            if cotangent_ns is not ns:
+                raise TypeError(
+                    f"the cotangent is a {_type_name(cotangent)} and x a {_type_name(x)}; pass a "
+                    "cotangent of x's array library (xp.asarray(cotangent), xp being x's "
+                    "namespace)"
+                )
         # Intermediate overflow to inf (e.g. exp(-(z*z)) for huge z) and underflow are part of
         # the design: the math only ever lets them round to 0 or pick another branch. NumPy
         # (also under array-api-strict) would warn about each; the results are what matter.
@@ -86,3 +92,7 @@ class NoAutodiffAdapter:
 
     def vjp(self, spec: Spec, x: Any, cotangent: Any) -> Any:
         return self._evaluate(spec.formula.derivative, spec, x, cotangent)
+
+
+def _type_name(obj: Any) -> str:
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"

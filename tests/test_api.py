@@ -173,6 +173,19 @@ def test_vjp_checks_the_cotangent():
         sg.Sigmoid().vjp(np.zeros(3), np.zeros(3, dtype=int))
 
 
+def test_vjp_refuses_a_cotangent_of_another_array_library():
+    """An Array-API x with a NumPy cotangent failed deep in the math ("'dtype' must be a dtype,
+    not a <class 'numpy.dtypes.Float64DType'>")."""
+    xp = pytest.importorskip("array_api_strict")
+    x = xp.asarray([-1.0, 0.0, 1.0])
+    with pytest.raises(TypeError, match=r"^the cotangent is a numpy.ndarray and x a "
+                                        r"array_api_strict.*; pass a cotangent of x's array"):
+        sg.Sigmoid().vjp(x, np.ones(3))
+    got = sg.Sigmoid().vjp(x, 2 * xp.ones(3))
+    np.testing.assert_allclose(np.asarray(got), 2 * sg.Sigmoid().surrogate_grad(np.asarray(
+        [-1.0, 0.0, 1.0])), rtol=1e-15)
+
+
 # --------------------------------------------------------------- user-defined surrogates
 
 

@@ -63,6 +63,9 @@ def test_every_compat_name_round_trips(name):
         assert d["name"] == name
         back = sg.from_dict(d)
         assert back == s and back.canonical() == s.canonical()
+        # a spec written by hand, without forward: the library's own (snntorch's x > 0 was
+        # refused as if the spec said x >= 0)
+        assert sg.from_dict({k: v for k, v in d.items() if k != "forward"}) == s
 
 
 def test_registered_user_surrogate_round_trips_and_an_unregistered_one_says_how():
@@ -104,6 +107,13 @@ def test_traced_parameters_have_no_portable_form():
     ({"spikegrad": 1, "name": "snntorch.atan", "forward": "x >= 0"}, ValueError,
      r"snntorch.atan spikes on x > 0"),
     ("sigmoid:4", TypeError, r"a surrogate spec is a dict"),
+    # options inside params used to be "get() got multiple values for keyword argument"
+    ({"spikegrad": 1, "name": "sigmoid", "params": {"origin": True}}, ValueError,
+     r"^the spec's params hold origin, which are options: keys of the spec itself"),
+    ({"spikegrad": 1, "name": "sigmoid", "params": {"gain": 2.0, "spike_at_zero": False}},
+     ValueError, r"params hold gain, spike_at_zero, which are options"),
+    ({"spikegrad": 1, "name": "sigmoid", "forward": ["x >= 0"]}, ValueError,
+     r"unknown forward \['x >= 0'\]"),  # was "unhashable type: 'list'"
 ])
 def test_bad_specs_say_what_is_known(spec, error, message):
     with pytest.raises(error, match=message):
@@ -144,6 +154,13 @@ def test_registered_braintools_style_surrogate_round_trips():
         back = sg.from_dict(json.loads(json.dumps(Flat(alpha=2.5).to_dict())))
         assert type(back) is Flat and back.alpha == 2.5
         np.testing.assert_array_equal(back.surrogate_grad(np.zeros(2)), [2.5, 2.5])
+        # what its own constructor and methods cannot honour is refused (it was ignored)
+        spec = {"spikegrad": 1, "name": "test_spec_flat", "params": {"alpha": 2.0}}
+        for extra, said in (({"forward": "x > 0"}, "forward 'x > 0'"), ({"gain": 5.0}, "gain 5.0"),
+                            ({"trainable": ["alpha"]}, "trainable \\['alpha'\\]")):
+            with pytest.raises(ValueError, match=rf"test_spec_flat is a braintools-style "
+                                                 rf"surrogate .*; the spec says {said}$"):
+                sg.from_dict({**spec, **extra})
     finally:
         from spikegrad import _surrogate
 

@@ -593,12 +593,19 @@ def _register(name: str, cls: type[Surrogate]) -> None:
 def from_dict(spec: dict[str, Any], /) -> Surrogate:
     """The surrogate described by a dictionary of :meth:`Surrogate.to_dict`.
 
+    Only ``spikegrad`` (the version) and ``name`` are required: without ``params`` the
+    defaults, without ``forward`` the surrogate's own (``x >= 0``; another library's spelling
+    spikes as that library does).
+
     Raises
     ------
     TypeError
         ``spec`` is not such a dictionary.
     ValueError
-        An unknown version, name, key or parameter (the message says what is known).
+        An unknown version, name, key, forward or parameter, an option (``origin``, ``gain``,
+        ``spike_at_zero``, ``trainable``) inside ``params``, or an option the surrogate
+        cannot honour (a gain for another library's spelling, a forward or gain for a
+        braintools-style surrogate); the message says what is known.
     """
     if not isinstance(spec, dict):
         raise TypeError(f"a surrogate spec is a dict from Surrogate.to_dict(); got {spec!r}")
@@ -613,10 +620,15 @@ def from_dict(spec: dict[str, Any], /) -> Surrogate:
     name, params = spec.get("name"), spec.get("params", {})
     if not isinstance(params, dict):
         raise TypeError(f"the spec's params must be a dict of parameter values; got {params!r}")
-    forward = spec.get("forward", "x >= 0")
-    if forward not in _FORWARDS:
+    forward = spec.get("forward")  # (None: the surrogate's own)
+    if forward is not None and (not isinstance(forward, str) or forward not in _FORWARDS):
         raise ValueError(f"unknown forward {forward!r} in the surrogate spec; it is one of "
                          f"{', '.join(map(repr, _FORWARDS))}")
+    misplaced = sorted(set(params) & set(_OPTIONS))
+    if misplaced:
+        raise ValueError(f"the spec's params hold {', '.join(misplaced)}, which are options: "
+                         "keys of the spec itself, beside params (as in "
+                         "{'name': 'sigmoid', 'params': {'alpha': 2.0}, 'origin': True})")
     options = {"origin": spec.get("origin", False)}
     trainable = spec.get("trainable", [])
     if not isinstance(trainable, (list, tuple)):
@@ -630,17 +642,26 @@ def from_dict(spec: dict[str, Any], /) -> Surrogate:
                              "get(name).canonical(), instead); the spec says trainable "
                              f"{trainable!r}")
         s = get(name, **params, origin=options["origin"])
-        if s.spike_at_zero != _FORWARDS[forward] or "gain" in spec:
+        if (forward is not None and s.spike_at_zero != _FORWARDS[forward]) or "gain" in spec:
+            said = [f"forward {forward!r}"] if forward is not None else []
             raise ValueError(f"{name} spikes on {'x >= 0' if s.spike_at_zero else 'x > 0'} "
-                             f"with no gain option; the spec says forward {forward!r}"
-                             f"{' and a gain' if 'gain' in spec else ''}")
+                             f"with no gain option; the spec says "
+                             f"{' and '.join(said + (['a gain'] if 'gain' in spec else []))}")
         return s
     if _method_style_name(name):  # braintools' style: its own constructor, attributes
+        gain = spec.get("gain", 1.0)
+        said = ([f"forward {forward!r}"] if forward not in (None, "x >= 0") else []) + (
+            [f"gain {gain!r}"] if gain != 1.0 else []) + (
+            [f"trainable {trainable!r}"] if trainable else [])
+        if said:
+            raise ValueError(f"{name} is a braintools-style surrogate (its own constructor and "
+                             "methods), which spikes on x >= 0 with no gain and trains nothing; "
+                             f"the spec says {' and '.join(said)}")
         s = get(name, **params)
         s.origin = options["origin"]
         return s
     return get(name, **params, **options, gain=spec.get("gain", 1.0),
-               spike_at_zero=_FORWARDS[forward])
+               spike_at_zero=_FORWARDS[forward or "x >= 0"])
 
 
 def _method_style_name(name: Any) -> bool:
