@@ -290,6 +290,22 @@ def test_registry_names_are_unique():
                 return x
 
 
+@pytest.mark.parametrize("name", ["snntorch.atan", "", "my surrogate", 5])
+def test_registry_names_are_plain_words(name):
+    """A dotted name could never be reached through get (dots are other libraries' spellings),
+    nor could an empty one; both were accepted."""
+    with pytest.raises(ValueError, match=rf"^Mine: name={name!r} cannot be registered: a name "
+                                         r"is a non-empty string without spaces or dots"):
+        _declare_named(name)
+    assert name not in sg.available()
+
+
+def _declare_named(name):
+    class Mine(sg.Surrogate, name=name):
+        def grad(x, *, xp):
+            return x
+
+
 def test_redefining_a_class_replaces_its_registration():
     """Re-running a notebook cell defines a new class with the same module and qualified name."""
     source = (

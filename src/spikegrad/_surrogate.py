@@ -579,6 +579,12 @@ def _state_key(obj: Surrogate) -> tuple[Any, ...]:
 def _register(name: str, cls: type[Surrogate]) -> None:
     """Register ``cls`` under ``name``; a class redefined in the same module under the same
     qualified name (a re-run notebook cell, a reloaded module) replaces its earlier self."""
+    if not isinstance(name, str) or not name or "." in name or any(c.isspace() for c in name):
+        raise ValueError(
+            f"{cls.__name__}: name={name!r} cannot be registered: a name is a non-empty string "
+            "without spaces or dots (dotted names are other libraries' spellings, "
+            "'snntorch.atan'), such as 'my_surrogate'"
+        )
     taken = _REGISTRY.get(name)
     if taken is not None and taken is not cls and (
         (taken.__module__, taken.__qualname__) != (cls.__module__, cls.__qualname__)

@@ -83,6 +83,19 @@ def test_no_spelling_is_a_clear_error():
         compat.from_canonical(sg.Arctan(alpha=2.0, gain=3.0), "spikingjelly")
 
 
+@pytest.mark.parametrize(("args", "error", "message"), [
+    ((sg.Sigmoid(), "lava"), ValueError,
+     r"^unknown library 'lava'; spikegrad spells the surrogates of snntorch, spikingjelly, norse$"),
+    (("sigmoid", "snntorch"), TypeError,  # was AttributeError: 'str' object has no attribute
+     r"^from_canonical takes a surrogate object, such as sg.get\('sigmoid'\); got str$"),
+    ((sg.Sigmoid(trainable=("alpha",)), "snntorch"), TypeError,  # trainable was dropped
+     r"^snntorch's spellings train no parameters; .* trains alpha"),
+])
+def test_bad_conversions_say_what_is_wrong(args, error, message):
+    with pytest.raises(error, match=message):
+        compat.from_canonical(*args)
+
+
 def test_origin_is_carried_both_ways():
     s = compat.spikingjelly.Sigmoid(spiking=False)
     assert s.canonical() == sg.Sigmoid(origin=True)

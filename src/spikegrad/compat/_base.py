@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from .._params import _as_real_number
 from .._surrogate import Surrogate
 from .._types import array_namespace, is_traced
-from ._mapping import ENTRIES, Entry, entry
+from ._mapping import ENTRIES, LIBRARIES, Entry, entry
 
 __all__ = ["CompatSurrogate", "compat_class", "from_canonical", "number"]
 
@@ -151,9 +151,12 @@ def from_canonical(surrogate: Surrogate, library: str) -> CompatSurrogate:
 
     Raises
     ------
+    TypeError
+        ``surrogate`` is not a surrogate object, or it trains parameters (the spellings of
+        other libraries train none).
     ValueError
-        ``library`` has no spelling of that surrogate with those parameters; the message lists
-        the library's surrogates of the same class.
+        ``library`` is not one of :data:`LIBRARIES`, or has no spelling of that surrogate
+        with those parameters; the message lists the library's surrogates of the same class.
 
     Examples
     --------
@@ -161,8 +164,17 @@ def from_canonical(surrogate: Surrogate, library: str) -> CompatSurrogate:
     >>> sg.compat.from_canonical(sg.Sigmoid(alpha=8.0), "snntorch")
     snntorch.sigmoid(slope=8.0) = Sigmoid(alpha=8.0, spike_at_zero=False)
     """
+    if library not in LIBRARIES:
+        raise ValueError(f"unknown library {library!r}; spikegrad spells the surrogates of "
+                         f"{', '.join(LIBRARIES)}")
+    if not isinstance(surrogate, Surrogate):
+        raise TypeError(f"from_canonical takes a surrogate object, such as sg.get({surrogate!r})"
+                        f"; got {type(surrogate).__name__}")
     if isinstance(surrogate, CompatSurrogate):
         surrogate = surrogate.canonical()
+    if surrogate.trainable:
+        raise TypeError(f"{library}'s spellings train no parameters; {surrogate!r} trains "
+                        f"{', '.join(surrogate.trainable)} (train the canonical object itself)")
     canonical = {**surrogate.params, "gain": surrogate.gain}
     candidates = [e for e in ENTRIES if e.library == library and type(surrogate) is e.canonical]
     for e in candidates:
