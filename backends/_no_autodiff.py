@@ -14,6 +14,7 @@ from spikegrad._contract import Spec
 from spikegrad._dtypes import not_floating_error
 from spikegrad._evaluate import evaluate
 from spikegrad._namespace import MathNamespace
+from spikegrad._types import type_name
 
 
 class NoAutodiffAdapter:
@@ -70,7 +71,8 @@ class NoAutodiffAdapter:
             cotangent, cotangent_ns = self._floating(cotangent, "cotangent")
             if cotangent_ns is not ns:
                 raise TypeError(
-                    f"the cotangent is a {_type_name(cotangent)} and x a {_type_name(x)}; pass a "
+                    f"the cotangent is a {type_name(type(cotangent))} and x a "
+                    f"{type_name(type(x))}; pass a "
                     "cotangent of x's array library (xp.asarray(cotangent), xp being x's "
                     "namespace)"
                 )
@@ -92,7 +94,3 @@ class NoAutodiffAdapter:
 
     def vjp(self, spec: Spec, x: Any, cotangent: Any) -> Any:
         return self._evaluate(spec.formula.derivative, spec, x, cotangent)
-
-
-def _type_name(obj: Any) -> str:
-    return f"{type(obj).__module__}.{type(obj).__qualname__}"

@@ -62,10 +62,10 @@ from . import _torch_kernels, _torch_plan
 
 def _full_like(x: torch.Tensor, fill_value: Any, **kwargs: Any) -> torch.Tensor:
     """``full_like`` that takes a 0-d tensor too: a trained parameter (``torch.full_like``
-    takes numbers only), kept differentiable, in ``x``'s dtype (a 0-d operand does not
-    promote it)."""
+    takes numbers only), kept differentiable, in ``x``'s dtype or the ``dtype`` given."""
     if isinstance(fill_value, torch.Tensor):
-        return torch.zeros_like(x, **kwargs) + fill_value
+        dtype, device = kwargs.get("dtype") or x.dtype, kwargs.get("device") or x.device
+        return fill_value.to(device=device, dtype=dtype).expand(x.shape).clone()
     return torch.full_like(x, fill_value, **kwargs)
 
 

@@ -628,6 +628,18 @@ def test_infinite_inputs_give_the_limit(cls):
         _assert_settled_at_infinity(s)
 
 
+def test_a_nan_trained_slope_is_not_hidden():
+    """The limit 0 of a flat tail is taken at infinite x only: a diverged (NaN) trained slope
+    gives NaN at every finite x, as it should, not 0."""
+    torch = pytest.importorskip("torch")
+    x = torch.tensor([-2.0, -1.0, 1.0, 2.0], dtype=torch.float64)
+    for cls, name in ((sg.LeakyRelu, "alpha"), (sg.LogTailedRelu, "alpha"),
+                      (sg.PiecewiseLeakyRelu, "c")):
+        s = cls(**{name: torch.tensor(math.nan, dtype=torch.float64)}, trainable=(name,))
+        g = s.surrogate_fun(x)
+        assert torch.isnan(g[0]), (cls, g)  # x = -2 lies in every left tail
+
+
 def _assert_settled_at_infinity(s: sg.Surrogate) -> None:
     # Far points off every period (x >= 2**56 is a multiple of 8), then the largest floats.
     far = np.asarray([1e6 + 0.3, 1e7 + 0.7, 1e100, 1e200, F64_MAX])

@@ -248,10 +248,25 @@ def _declare(body: str) -> type:
     ("    alpha = sg.Param(3.0, gt=5, lt=2)\n", ValueError,
      r"^Declared: alpha: the declared range \(5 < alpha < 2 \(finite\)\) holds no number$"),
     ("    alpha = sg.Param(2.0, gt=2, le=2)\n", ValueError, r"holds no number"),
-    ("    alpha = sg.Param(2.0, gt=float('nan'))\n", TypeError,
-     r"^Param\(2.0, gt=nan\): a bound is a real number, or None for no bound$"),
+    ("    alpha = sg.Param(2.0, gt=float('nan'))\n", ValueError,
+     r"^Declared: alpha: gt=nan bounds nothing; pass a real number, or None for no bound$"),
     ("    n = sg.Param(2.5, integer=True, le=4)\n", ValueError,
      r"^Declared: n=2.5 must be a whole number .*\(the declared default\)$"),
+    ("    alpha = sg.Param(1.0, gt=0, ge=5, le=10)\n", ValueError,  # the tighter bound shown
+     r"^Declared: alpha=1.0 is out of range; allowed: 5 <= alpha <= 10 \(finite\)"),
+    ("    alpha = sg.Param(1.0, gt=0, ge=5, le=3)\n", ValueError,
+     r"the declared range \(5 <= alpha <= 3 \(finite\)\) holds no number"),
+    ("    alpha = sg.Param(1.0, le='3')\n", TypeError,
+     r"^Declared: alpha: le='3' is not a number; a bound is a real number, or None"),
+    ("    alpha = sg.Param(1.0, le=-10**400)\n", ValueError,  # (no OverflowError)
+     r"allowed: alpha <= -100000000...\(401 digits\)"),
+    ("    alpha = sg.Param(1.0, gt=0)\n    def grad(x, xp, alpha): return alpha + 0 * x\n",
+     TypeError, r"^Declared.grad takes xp in the place of alpha: it is called as "
+                r"grad\(x, alpha, xp=xp\); make xp keyword-only"),
+    ("    def grad(x, *, xp, eps): return eps + 0 * x\n", TypeError,
+     r"^Declared.grad requires the keyword argument\(s\) eps, which nothing passes"),
+    ("    def grad(*, xp): return 1.0\n", TypeError,
+     r"^Declared.grad takes no x: it is called as grad\(x, xp=xp\)"),
 ])
 def test_declaration_mistakes_are_refused_when_the_class_is_made(body, error, message):
     """A class statement's mistakes, each named with the class and parameter, when the class
@@ -259,6 +274,44 @@ def test_declaration_mistakes_are_refused_when_the_class_is_made(body, error, me
     named surrogate_grad broke that method; an invalid default named neither)."""
     with pytest.raises(error, match=message):
         _declare(body)
+
+
+def test_subclasses_of_catalogue_classes():
+    """A subclass may add a parameter and its own grad (the inherited primitive, which cannot
+    take it, fails only when called), and may re-declare a parameter to change its default,
+    which keeps its place (it moved to the end: LeakyRelu's alpha and beta got each other's
+    values)."""
+    class Shifted(sg.Sigmoid):
+        centre = sg.Param(0.0, ge=-10, le=10)
+
+        def grad(x, alpha, centre, *, xp):
+            return sg.Sigmoid.grad(x - centre, alpha, xp=xp)
+
+    np.testing.assert_allclose(Shifted(centre=1.0).surrogate_grad(np.array([1.0])), [1.0])
+
+    class Leakier(sg.LeakyRelu):
+        alpha = sg.Param(0.2, ge=-1e4, le=1e4)
+
+    assert [p.name for p in Leakier._params] == ["alpha", "beta"]
+    np.testing.assert_array_equal(Leakier().surrogate_grad(np.array([-1.0, 1.0])), [0.2, 1.0])
+    assert Leakier() == Leakier(alpha=0.2) and repr(Leakier()) == "Leakier(alpha=0.2, beta=1.0)"
+
+
+def test_parameters_of_a_mixin_are_checked_and_normalised():
+    class Mixin:
+        alpha = sg.Param(1, gt=0)
+
+    class Fine(Mixin, sg.Surrogate):
+        def grad(x, alpha, *, xp):
+            return alpha + 0 * x
+
+    assert repr(Fine()) == "Fine(alpha=1.0)"  # the default normalised to a float
+    with pytest.raises(ValueError, match=r"^Bad: alpha=-1.0 is out of range; allowed: alpha > 0"):
+        class Bad:
+            alpha = sg.Param(-1, gt=0)
+
+        class Made(Bad, sg.Surrogate):
+            pass
 
 
 def test_declarations_the_math_can_take_are_accepted():
@@ -271,7 +324,8 @@ def test_declarations_the_math_can_take_are_accepted():
                  "    def grad(x, alpha, **kw): return alpha + 0 * x\n",
                  "    alpha = sg.Param(2.0, ge=2, le=2)\n"
                  "    def grad(x, alpha, *, xp): return alpha + 0 * x\n"):
-        assert _declare(body)().surrogate_grad(np.zeros(1)) == 2.0 if "le=2" in body else 1.0
+        expected = 2.0 if "le=2" in body else 1.0
+        assert _declare(body)().surrogate_grad(np.zeros(1)) == expected, body
 
 
 def test_subclasses_are_registered_only_when_named():
@@ -290,12 +344,12 @@ def test_registry_names_are_unique():
                 return x
 
 
-@pytest.mark.parametrize("name", ["snntorch.atan", "", "my surrogate", 5])
-def test_registry_names_are_plain_words(name):
-    """A dotted name could never be reached through get (dots are other libraries' spellings),
-    nor could an empty one; both were accepted."""
-    with pytest.raises(ValueError, match=rf"^Mine: name={name!r} cannot be registered: a name "
-                                         r"is a non-empty string without spaces or dots"):
+@pytest.mark.parametrize(("name", "error"), [("snntorch.atan", ValueError), ("", ValueError),
+                                             (5, TypeError)])
+def test_registry_names_are_reachable_strings(name, error):
+    """A dotted name could never be reached through get (dots are other libraries' spellings);
+    it was accepted, as were an empty name and a number."""
+    with pytest.raises(error, match=rf"^Mine: name={name!r} cannot be registered: "):
         _declare_named(name)
     assert name not in sg.available()
 

@@ -57,7 +57,7 @@ def _detect(t: type) -> str:
     found = _types.kind(t)
     if found is None:
         raise TypeError(
-            f"spikegrad cannot evaluate a surrogate on {t.__module__}.{t.__qualname__}; "
+            f"spikegrad cannot evaluate a surrogate on {_types.type_name(t)}; "
             "pass a NumPy, JAX, PyTorch or CuPy array, any array with __array_namespace__, "
             "or a Python float or list of floats"
         )
@@ -93,7 +93,7 @@ def backend_for(x: Any) -> Adapter:
     if not adapter.accepts(x):
         raise TypeError(
             f"the spikegrad backend {name!r} ({_config.source()}) cannot take a "
-            f"{type(x).__module__}.{type(x).__qualname__}; pass {adapter.accepts_text}, "
+            f"{_types.type_name(type(x))}; pass {adapter.accepts_text}, "
             "or select the backend 'auto'"
         )
     return adapter

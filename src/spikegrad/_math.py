@@ -61,6 +61,13 @@ def spike(x: Any, *, xp: Any, at_zero: bool = True) -> Any:
 # ----------------------------------------------------------------------------------- helpers
 
 
+def _flat_at_infinity(out: Any, x: Any, xp: Any) -> Any:
+    """``out`` (a slope times ``x`` or times a tail ``x - c``) with 0 where ``x`` is infinite
+    and ``out`` NaN: a slope of 0 times infinity, where a flat tail's value is its limit, 0. A
+    NaN slope stays NaN at every finite ``x``."""
+    return xp.where(xp.isinf(x) & xp.isnan(out), 0.0, out)
+
+
 def _nan_through(x: Any, out: Any, xp: Any) -> Any:
     """``out`` with NaN wherever ``x`` is NaN.
 
@@ -434,7 +441,7 @@ def piecewise_leaky_relu_primitive(x: Any, c: Any, w: Any, *, xp: Any) -> Any:
     """
     xc = xp.clip(x, min=-w, max=w)
     leak = c * (x - xc)
-    leak = xp.where(xp.isnan(leak) & ~xp.isnan(x), 0.0, leak)  # 0 * inf: the limit of 0 * x
+    leak = _flat_at_infinity(leak, x, xp)
     return xc * (0.5 / w) + 0.5 + leak
 
 
@@ -521,8 +528,7 @@ def leaky_relu_derivative(x: Any, alpha: Any, beta: Any, *, xp: Any) -> Any:
 
 def leaky_relu_primitive(x: Any, alpha: Any, beta: Any, *, xp: Any) -> Any:
     r"""\begin{cases} \alpha x & x < 0 \\ \beta x & x \ge 0 \end{cases}"""
-    out = xp.where(x < 0, alpha * x, beta * x)
-    return xp.where(xp.isnan(out) & ~xp.isnan(x), 0.0, out)  # 0 * inf: the limit of 0 * x
+    return _flat_at_infinity(xp.where(x < 0, alpha * x, beta * x), x, xp)
 
 
 def log_tailed_relu_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
@@ -537,7 +543,7 @@ def log_tailed_relu_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
     r"""\begin{cases} \alpha x & x \le 0 \\ x & 0 < x \le 1 \\ 1 + \log x & x > 1 \end{cases}"""
     tail = x > 1.0
     left = alpha * x
-    left = xp.where(xp.isnan(left) & ~xp.isnan(x), 0.0, left)  # 0 * -inf: the limit of 0 * x
+    left = _flat_at_infinity(left, x, xp)
     inner = xp.where(x > 0, x, left)
     return xp.where(tail, 1.0 + xp.log(xp.where(tail, x, 1.0)), inner)
 

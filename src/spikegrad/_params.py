@@ -56,11 +56,6 @@ class Param:
         integer: bool = False,
         doc: str = "",
     ) -> None:
-        for keyword, bound in (("gt", gt), ("ge", ge), ("lt", lt), ("le", le)):
-            if bound is not None and (isinstance(bound, bool) or not isinstance(bound, numbers.Real)
-                                      or math.isnan(bound)):
-                raise TypeError(f"Param({default!r}, {keyword}={bound!r}): a bound is a real "
-                                "number, or None for no bound")
         self.gt, self.ge, self.lt, self.le = gt, ge, lt, le
         self.integer = integer
         self.doc = doc
@@ -80,23 +75,27 @@ class Param:
         Raises
         ------
         TypeError
-            An integer parameter without an upper bound, or a default that is not a number.
+            A bound that is not a number, an integer parameter without an upper bound, or a
+            default that is not a number.
         ValueError
-            An empty range, or a default outside the range.
+            A NaN bound, an empty range, or a default outside the range.
         """
         where = f"{self.owner}: {self.name}"
+        for keyword in ("gt", "ge", "lt", "le"):
+            bound = getattr(self, keyword)
+            if bound is not None and (isinstance(bound, bool) or not isinstance(bound, numbers.Real)):
+                raise TypeError(f"{where}: {keyword}={bound!r} is not a number; a bound is a real "
+                                "number, or None for no bound")
+            if bound is not None and bound != bound:
+                raise ValueError(f"{where}: {keyword}=nan bounds nothing; pass a real number, or "
+                                 "None for no bound")
         if self.integer and self.le is None and self.lt is None:
             raise TypeError(
                 f"{where} is an integer (structural) parameter and needs an upper bound, le=... "
                 "or lt=...: the formula's size grows with it, and an unbounded value would never "
                 "finish"
             )
-        lower = max(((b, s) for b, s in ((self.gt, True), (self.ge, False)) if b is not None),
-                    default=None)
-        upper = min(((b, not s) for b, s in ((self.lt, True), (self.le, False)) if b is not None),
-                    default=None)
-        # (lower and upper as (bound, strict) and (bound, not strict): at equal bounds, max and
-        # min pick the strict one)
+        lower, upper = self._bounds()
         if lower is not None and upper is not None and (
                 lower[0] > upper[0] or (lower[0] == upper[0] and (lower[1] or not upper[1]))):
             raise ValueError(f"{where}: the declared range ({self.range_text()}) holds no number")
@@ -119,20 +118,36 @@ class Param:
             f"{type(instance).__name__}({self.name}={value!r})"
         )
 
+    def _bounds(self) -> tuple[tuple[Any, bool] | None, tuple[Any, bool] | None]:
+        """The tightest lower bound as ``(bound, strict)`` and upper bound as ``(bound,
+        inclusive)``, or None (of ``gt`` and ``ge`` the larger, ``gt`` at a tie; of ``lt`` and
+        ``le`` the smaller, ``lt`` at a tie)."""
+        # (plain comparisons: torch.compile traces this, through from_raw, and not max() of a
+        # generator)
+        lower = upper = None
+        if self.gt is not None and (self.ge is None or self.gt >= self.ge):
+            lower = (self.gt, True)
+        elif self.ge is not None:
+            lower = (self.ge, False)
+        if self.lt is not None and (self.le is None or self.lt <= self.le):
+            upper = (self.lt, False)
+        elif self.le is not None:
+            upper = (self.le, True)
+        return lower, upper
+
     def range_text(self) -> str:
         """The allowed range, e.g. ``'alpha > 0 (finite)'``, ``'1 <= n <= 100 (whole number)'``."""
         kind = "whole number" if self.integer else "finite"
-        lowers = ((">", self.gt), (">=", self.ge))
-        uppers = (("<", self.lt), ("<=", self.le))
-        lower = next(((op, b) for op, b in lowers if b is not None), None)
-        upper = next(((op, b) for op, b in uppers if b is not None), None)
+        lower, upper = self._bounds()
         if lower is None and upper is None:
             return f"{self.name} any {'whole number' if self.integer else 'finite real number'}"
+        below = "<=" if upper is not None and upper[1] else "<"
         if lower is not None and upper is not None:
-            flipped = {">": "<", ">=": "<="}[lower[0]]
-            return f"{lower[1]:g} {flipped} {self.name} {upper[0]} {upper[1]:g} ({kind})"
-        op, bound = lower or upper  # type: ignore[misc]
-        return f"{self.name} {op} {bound:g} ({kind})"
+            return (f"{_shown(lower[0])} {'<' if lower[1] else '<='} {self.name} {below} "
+                    f"{_shown(upper[0])} ({kind})")
+        if lower is not None:
+            return f"{self.name} {'>' if lower[1] else '>='} {_shown(lower[0])} ({kind})"
+        return f"{self.name} {below} {_shown(upper[0])} ({kind})"  # type: ignore[index]
 
     def _in_range(self, v: float) -> bool:
         return (
@@ -263,11 +278,21 @@ class Param:
         10000.0
         """
         value = xp.exp(raw) if self.space == "log" else raw
-        lower = _inside(self.gt, 1.0) if self.gt is not None else _inside(self.ge, 1.0, False)
-        upper = _inside(self.lt, -1.0) if self.lt is not None else _inside(self.le, -1.0, False)
+        low, high = self._bounds()
+        lower = None if low is None else _inside(low[0], 1.0, low[1])
+        upper = None if high is None else _inside(high[0], -1.0, not high[1])
         if lower is None and upper is None:
             return value
         return xp.clip(value, min=lower, max=upper)
+
+
+def _shown(bound: Any) -> str:
+    """A bound as a message shows it (``%g``; an integer beyond float's range in digits)."""
+    try:
+        return f"{bound:g}"
+    except OverflowError:
+        text = str(bound)
+        return f"{text[:10]}...({len(text.lstrip('-'))} digits)"
 
 
 def _inside(bound: float | None, direction: float, strict: bool = True) -> float | None:

@@ -120,8 +120,7 @@ class Surrogate:
         params: dict[str, Param] = {}
         for klass in reversed(cls.__mro__):
             for attr, value in vars(klass).items():
-                if isinstance(value, Param):
-                    params.pop(attr, None)
+                if isinstance(value, Param):  # re-declared: the new Param, in its first place
                     params[attr] = value
         cls._params = tuple(params.values())
         cls._param_index = {p.name: i for i, p in enumerate(cls._params)}
@@ -450,9 +449,8 @@ def _check_declaration(cls: type[Surrogate]) -> None:
     or as wrong numbers: a parameter declaration that is invalid (:meth:`Param.check`) or named
     like an attribute of every surrogate, and a ``grad`` or ``primitive`` that cannot take the
     declared parameters in their order."""
-    for value in vars(cls).values():
-        if isinstance(value, Param):
-            value.check()
+    for param in cls._params:  # (a mixin's too: Param itself checks nothing)
+        param.check()
     reserved = {n for n in dir(Surrogate) if not n.startswith("__")} | set(_OPTIONS) | {"xp"}
     for p in cls._params:
         if p.name in reserved:
@@ -465,7 +463,8 @@ def _check_declaration(cls: type[Surrogate]) -> None:
         return
     for hook in ("grad", "primitive"):
         fn = getattr(cls, hook)
-        if fn is not None:
+        if fn is not None and hook in vars(cls):  # (an inherited one was checked with its
+            # class; one that cannot take a subclass's new parameter fails when it is called)
             _check_math_signature(cls, hook, fn)
 
 
@@ -481,19 +480,35 @@ def _check_math_signature(cls: type[Surrogate], hook: str, fn: Callable[..., Any
     kind = inspect.Parameter
     arguments = list(signature.parameters.values())
     declared = [p.name for p in cls._params]
+    where = f"{cls.__name__}.{hook}"
     example = f"def {hook}(x, {', '.join([*declared, '*', 'xp'])})"
+    slots = [a for a in arguments if a.kind in (kind.POSITIONAL_ONLY, kind.POSITIONAL_OR_KEYWORD)]
+    xp = next((i for i, a in enumerate(slots) if a.name == "xp"), None)
     if not any(a.kind is kind.VAR_KEYWORD or (a.name == "xp" and a.kind is not kind.POSITIONAL_ONLY)
                for a in arguments):
-        raise TypeError(f"{cls.__name__}.{hook} must take the array namespace as the keyword "
-                        f"argument xp: {example}")
-    positional = [a for a in arguments if a.name != "xp"
-                  and a.kind in (kind.POSITIONAL_ONLY, kind.POSITIONAL_OR_KEYWORD)]
-    required = [a for a in positional if a.default is kind.empty]
+        raise TypeError(f"{where} must take the array namespace as the keyword argument xp: "
+                        f"{example}")
+    if xp is not None and xp < 1 + len(declared):  # x and the values fill it by position
+        raise TypeError(f"{where} takes xp in the place of "
+                        f"{(['x', *declared])[xp]}: it is called as {hook}(x, "
+                        f"{''.join(f'{d}, ' for d in declared)}xp=xp); make xp keyword-only: "
+                        f"{example}")
+    required = [a.name for a in arguments if a.kind is kind.KEYWORD_ONLY and a.name != "xp"
+                and a.default is kind.empty]
+    if required:
+        raise TypeError(f"{where} requires the keyword argument(s) {', '.join(required)}, which "
+                        f"nothing passes (only xp is given): give them defaults, or declare them "
+                        f"as parameters: {example}")
+    positional = [a for a in slots if a.name != "xp"]
     varargs = any(a.kind is kind.VAR_POSITIONAL for a in arguments)
-    if len(required) > 1 + len(declared) or (len(positional) < 1 + len(declared) and not varargs):
+    if not positional and not varargs:
+        raise TypeError(f"{where} takes no x: it is called as {hook}(x, "
+                        f"{''.join(f'{d}, ' for d in declared)}xp=xp): {example}")
+    needed = sum(a.default is kind.empty for a in positional)
+    if needed > 1 + len(declared) or (len(positional) < 1 + len(declared) and not varargs):
         taken = ", ".join(a.name for a in positional[1:]) or "none"
         raise TypeError(
-            f"{cls.__name__}.{hook} takes {len(positional[1:])} parameter(s) after x ({taken}), "
+            f"{where} takes {len(positional[1:])} parameter(s) after x ({taken}), "
             f"but the class declares {len(declared)} ({', '.join(declared) or 'none'}), which it "
             f"is called with, in that order: {example}"
         )
@@ -579,11 +594,14 @@ def _state_key(obj: Surrogate) -> tuple[Any, ...]:
 def _register(name: str, cls: type[Surrogate]) -> None:
     """Register ``cls`` under ``name``; a class redefined in the same module under the same
     qualified name (a re-run notebook cell, a reloaded module) replaces its earlier self."""
-    if not isinstance(name, str) or not name or "." in name or any(c.isspace() for c in name):
+    if not isinstance(name, str):
+        raise TypeError(f"{cls.__name__}: name={name!r} cannot be registered: a name is a "
+                        "string, such as 'my_surrogate'")
+    if not name or "." in name:
         raise ValueError(
-            f"{cls.__name__}: name={name!r} cannot be registered: a name is a non-empty string "
-            "without spaces or dots (dotted names are other libraries' spellings, "
-            "'snntorch.atan'), such as 'my_surrogate'"
+            f"{cls.__name__}: name={name!r} cannot be registered: get() reads a dotted name as "
+            "another library's spelling ('snntorch.atan'), so it would never reach this class; "
+            "pass a non-empty name without dots, such as 'my_surrogate'"
         )
     taken = _REGISTRY.get(name)
     if taken is not None and taken is not cls and (

@@ -105,3 +105,8 @@ def array_namespace(x: Any) -> Any:
     from array_api_compat import array_namespace as namespace
 
     return namespace(x)
+
+
+def type_name(t: type) -> str:
+    """``module.QualifiedName`` of a type, as error messages name it."""
+    return f"{t.__module__}.{t.__qualname__}"

@@ -94,7 +94,12 @@ def test_files_that_cannot_be_read_or_written_are_one_line(tmp_path, capsys):
     (tmp_path / "row.json").write_text('{"machine": {"date": 1, "platform": 1, "processor": 1, '
                                        '"cpus": 1, "python": 1}, "rows": [{"ratio": 1}]}')
     cases = [
-        (["plot", "sigmoid", "-o", f"{missing}.png"], "No such file or directory"),
+        (["plot", "sigmoid", "-o", f"{missing}.png"], f"cannot write the plot to '{missing}.png'"),
+        # checked before the measurement: no minutes lost
+        (["bench", "--plot", f"{missing}.png", "--sizes", "0"],
+         f"cannot write the chart to '{missing}.png'"),
+        (["bench", "--rst", f"{missing}.rst", "--sizes", "0"],
+         f"cannot write the page to '{missing}.rst'"),
         (["demo", "--epochs", "1", "--plot", f"{missing}.png"],
          f"cannot write the plot to '{missing}.png'"),
         (["bench", "--load", f"{missing}.json"], "No such file or directory"),

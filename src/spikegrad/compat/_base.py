@@ -174,7 +174,8 @@ def from_canonical(surrogate: Surrogate, library: str) -> CompatSurrogate:
         surrogate = surrogate.canonical()
     if surrogate.trainable:
         raise TypeError(f"{library}'s spellings train no parameters; {surrogate!r} trains "
-                        f"{', '.join(surrogate.trainable)} (train the canonical object itself)")
+                        f"{', '.join(surrogate.trainable)} (train the catalogue object itself, or "
+                        "convert surrogate.replace(trainable=()))")
     canonical = {**surrogate.params, "gain": surrogate.gain}
     candidates = [e for e in ENTRIES if e.library == library and type(surrogate) is e.canonical]
     for e in candidates:

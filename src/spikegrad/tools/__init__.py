@@ -13,6 +13,8 @@ The core never imports this package. Its modules import frameworks (JAX, PyTorch
 matplotlib, scikit-learn) only inside functions, so importing any of them stays cheap.
 """
 
+import os
+
 
 def _check_count(name: str, value: object, what: str, default: object,
                  most: int | None = None) -> None:
@@ -24,3 +26,12 @@ def _check_count(name: str, value: object, what: str, default: object,
         allowed = "1 or more" if most is None else f"1 to {most}"
         raise ValueError(f"{name}={value!r}: pass a whole number of {what}, {allowed} "
                          f"({default} by default)")
+
+
+def _check_writable(path: str, what: str, instead: str = "pass another path") -> None:
+    """Raise ``ValueError`` unless a file can be written at ``path`` (its directory exists and
+    may be written): checked before the work whose result ``what`` it is to hold."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise ValueError(f"cannot write {what} to {path!r}: {folder} is not a writable "
+                         f"directory ({instead})")

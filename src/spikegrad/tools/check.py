@@ -92,6 +92,8 @@ __all__ = [
 
 X = np.array([-2.5, -1.2, -0.3, 0.4, 0.9, 1.7, 3.0])  # no 0: some g' have a kink there
 
+_NO_PUBLISHED_VALUES = "no published values (not a catalogue entry)"
+
 MAX_SAMPLES = 100_000
 """The most random inputs per property and dtype :func:`verify` takes (``--samples``): the
 sigmoid's properties on NumPy take 2 s and 270 MB at this many; a billion ran out of memory,
@@ -159,7 +161,7 @@ def _numpy_checks() -> dict[str, Check]:
     def library(s: Any, ref: Reference) -> tuple[Any, Any]:
         theirs = published_values(type(s))
         if theirs is None:
-            raise NotApplicable("no published values (not a catalogue entry)")
+            raise NotApplicable(_NO_PUBLISHED_VALUES)
         s = type(s)(**theirs["params"])
         x = np.asarray(theirs["x"])
         # The forward where the conventions agree (snntorch and norse spike on x > 0).
@@ -682,7 +684,8 @@ def verify(surrogate: Any, backends: Sequence[str] | None = None, *, samples: in
     backends
         The backends to check (default: every one; those not installed are skipped).
     samples
-        Random inputs per property and dtype (the extremes of each dtype are always included).
+        Random inputs per property and dtype, 1 to :data:`MAX_SAMPLES` (the extremes of each
+        dtype are always included).
     seed
         The seed of the random inputs (the same seed, the same inputs).
     compile
@@ -737,7 +740,7 @@ def verify(surrogate: Any, backends: Sequence[str] | None = None, *, samples: in
             continue
         why = _runs_on(s, backend) if s._method_style else ""
         if name == "published values" and published_values(type(s)) is None:
-            add(Result(backend, name, "skipped", "no published values (not a catalogue entry)"))
+            add(Result(backend, name, "skipped", _NO_PUBLISHED_VALUES))
         elif ref is None:
             add(Result(backend, name, "n/a" if s._method_style else "fail", no_ref))
         elif why:

@@ -20,6 +20,7 @@ import spikegrad as sg
 from spikegrad import _config
 from spikegrad import compat
 from spikegrad.compat._table import rows as compat_rows
+from spikegrad.tools import _check_writable
 
 
 class _TextProgress:
@@ -115,6 +116,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from spikegrad.tools.plotting import plot_surrogates
 
     surrogates = _parse_plot_targets(args.targets)
+    _check_writable(args.output, "the plot")
     if not args.xmin < args.xmax:
         raise ValueError(f"--xmin {args.xmin:g} must be below --xmax {args.xmax:g}")
     fig = plot_surrogates(surrogates, (args.xmin, args.xmax))
@@ -157,6 +159,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from spikegrad.tools import bench
 
+    for path, what in ((args.plot, "the chart"), (args.rst, "the page")):
+        if path:  # before minutes of measurement
+            _check_writable(path, what)
     if args.load:
         results = bench.load(args.load)
     else:
@@ -229,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                           "cupy"],
                    help="backend to check (repeatable; default: every installed one)")
     p.add_argument("--samples", type=int, default=64,
-                   help="random inputs per property and dtype (with TARGETs)")
+                   help="random inputs per property and dtype, 1 to 100000 (with TARGETs)")
     p.add_argument("--no-compile", action="store_true",
                    help="do not compile the generated kernels (nvcc, C++) (with TARGETs)")
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import os
 import time
 from typing import Any, Callable
 
 import numpy as np
 
-from spikegrad.tools import _check_count
+from spikegrad.tools import _check_count, _check_writable
 
 __all__ = ["DemoConfig", "load_digits_split", "initial_weights", "run_demo"]
 
@@ -322,10 +321,7 @@ def run_demo(framework: str | None = None, config: DemoConfig | None = None,
         instead = f"; train its catalogue surrogate, {canonical()!r}" if canonical else ""
         raise ValueError(f"{config.surrogate!r} has no parameters to train{instead}")
     if plot:
-        folder = os.path.dirname(os.path.abspath(plot))
-        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-            raise ValueError(f"cannot write the plot to {plot!r}: {folder} is not a writable "
-                             "directory (pass another path, or '' for no plot)")
+        _check_writable(plot, "the plot", "pass another path, or '' for no plot")
     available = installed_frameworks()
     if not available:
         raise RuntimeError("the demo needs JAX or PyTorch: pip install 'spikegrad[demo]'")
