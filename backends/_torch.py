@@ -60,6 +60,7 @@ from spikegrad._namespace import MathNamespace
 
 from . import _torch_kernels, _torch_plan
 
+
 def _full_like(x: torch.Tensor, fill_value: Any, **kwargs: Any) -> torch.Tensor:
     """``full_like`` that takes a 0-d tensor too: a trained parameter (``torch.full_like``
     takes numbers only), kept differentiable, in ``x``'s dtype or the ``dtype`` given."""

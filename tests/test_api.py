@@ -226,25 +226,25 @@ def _declare(body: str) -> type:
 
 @pytest.mark.parametrize(("body", "error", "message"), [
     # a permutation binds silently by position: the numbers would be another parameter's
-    ("    alpha = sg.Param(1.0, gt=0)\n    beta = sg.Param(2.0, gt=0)\n"
-     "    def grad(x, beta, alpha, *, xp): return alpha + 0 * x\n", TypeError,
-     r"^Declared.grad takes beta in the place of alpha: .* \(alpha, beta\); reorder .*"
-     r"def grad\(x, alpha, beta, \*, xp\)$"),
+    (("    alpha = sg.Param(1.0, gt=0)\n    beta = sg.Param(2.0, gt=0)\n"
+      "    def grad(x, beta, alpha, *, xp): return alpha + 0 * x\n"), TypeError,
+     (r"^Declared.grad takes beta in the place of alpha: .* \(alpha, beta\); reorder .*"
+      r"def grad\(x, alpha, beta, \*, xp\)$")),
     ("    alpha = sg.Param(1.0, gt=0)\n    def grad(x, *, xp): return 0 * x\n", TypeError,
-     r"^Declared.grad takes 0 parameter\(s\) after x \(none\), but the class declares 1 "
-     r"\(alpha\)"),
+     (r"^Declared.grad takes 0 parameter\(s\) after x \(none\), but the class declares 1 "
+      r"\(alpha\)")),
     ("    def grad(x, alpha, *, xp): return 0 * x\n", TypeError,
      r"takes 1 parameter\(s\) after x \(alpha\), but the class declares 0 \(none\)"),
-    ("    alpha = sg.Param(1.0, gt=0)\n    def primitive(x, alpha): return x\n"
-     "    def grad(x, alpha, *, xp): return 0 * x\n", TypeError,
+    (("    alpha = sg.Param(1.0, gt=0)\n    def primitive(x, alpha): return x\n"
+      "    def grad(x, alpha, *, xp): return 0 * x\n"), TypeError,
      r"^Declared.primitive must take the array namespace as the keyword argument xp"),
     ("    surrogate_grad = sg.Param(1.0)\n", TypeError,
      r"^Declared: a parameter cannot be named 'surrogate_grad'.*rename it"),
     ("    params = sg.Param(1.0)\n", TypeError, r"cannot be named 'params'"),
     ("    replace = sg.Param(1.0)\n", TypeError, r"cannot be named 'replace'"),
     ("    alpha = sg.Param(-1.0, gt=0)\n", ValueError,
-     r"^Declared: alpha=-1.0 is out of range; allowed: alpha > 0 \(finite\) "
-     r"\(the declared default\)$"),
+     (r"^Declared: alpha=-1.0 is out of range; allowed: alpha > 0 \(finite\) "
+      r"\(the declared default\)$")),
     ("    alpha = sg.Param(3.0, gt=5, lt=2)\n", ValueError,
      r"^Declared: alpha: the declared range \(5 < alpha < 2 \(finite\)\) holds no number$"),
     ("    alpha = sg.Param(2.0, gt=2, le=2)\n", ValueError, r"holds no number"),
@@ -261,8 +261,8 @@ def _declare(body: str) -> type:
     ("    alpha = sg.Param(1.0, le=-10**400)\n", ValueError,  # (no OverflowError)
      r"allowed: alpha <= -100000000...\(401 digits\)"),
     ("    alpha = sg.Param(1.0, gt=0)\n    def grad(x, xp, alpha): return alpha + 0 * x\n",
-     TypeError, r"^Declared.grad takes xp in the place of alpha: it is called as "
-                r"grad\(x, alpha, xp=xp\); make xp keyword-only"),
+     TypeError, (r"^Declared.grad takes xp in the place of alpha: it is called as "
+                 r"grad\(x, alpha, xp=xp\); make xp keyword-only")),
     ("    def grad(x, *, xp, eps): return eps + 0 * x\n", TypeError,
      r"^Declared.grad requires the keyword argument\(s\) eps, which nothing passes"),
     ("    def grad(*, xp): return 1.0\n", TypeError,
@@ -320,10 +320,10 @@ def test_declarations_the_math_can_take_are_accepted():
     for body in ("    alpha = sg.Param(1.0, gt=0)\n    def grad(x, a, *, xp): return a + 0 * x\n",
                  "    alpha = sg.Param(1.0, gt=0)\n    def grad(x, *p, xp): return p[0] + 0 * x\n",
                  "    alpha = sg.Param(1.0, gt=0)\n    def grad(x, alpha, xp): return alpha + 0 * x\n",
-                 "    alpha = sg.Param(1.0, gt=0)\n"
-                 "    def grad(x, alpha, **kw): return alpha + 0 * x\n",
-                 "    alpha = sg.Param(2.0, ge=2, le=2)\n"
-                 "    def grad(x, alpha, *, xp): return alpha + 0 * x\n"):
+                 ("    alpha = sg.Param(1.0, gt=0)\n"
+                  "    def grad(x, alpha, **kw): return alpha + 0 * x\n"),
+                 ("    alpha = sg.Param(2.0, ge=2, le=2)\n"
+                  "    def grad(x, alpha, *, xp): return alpha + 0 * x\n")):
         expected = 2.0 if "le=2" in body else 1.0
         assert _declare(body)().surrogate_grad(np.zeros(1)) == expected, body
 

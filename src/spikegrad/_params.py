@@ -86,9 +86,12 @@ class Param:
             if bound is not None and (isinstance(bound, bool) or not isinstance(bound, numbers.Real)):
                 raise TypeError(f"{where}: {keyword}={bound!r} is not a number; a bound is a real "
                                 "number, or None for no bound")
-            if bound is not None and bound != bound:
+            if bound is not None and not isinstance(bound, numbers.Integral) and math.isnan(bound):
                 raise ValueError(f"{where}: {keyword}=nan bounds nothing; pass a real number, or "
                                  "None for no bound")
+            if bound is not None:  # Python numbers (NumPy's compare with huge ints overflows)
+                setattr(self, keyword,
+                        int(bound) if isinstance(bound, numbers.Integral) else float(bound))
         if self.integer and self.le is None and self.lt is None:
             raise TypeError(
                 f"{where} is an integer (structural) parameter and needs an upper bound, le=... "

@@ -70,11 +70,11 @@ def test_plot_target_parsing():
         (["demo", "--epochs", "0"], "epochs=0: pass a whole number of training epochs, 1 or more"),
         (["demo", "--epochs", "-2"], "epochs=-2: pass a whole number of training epochs"),
         (["demo", "--surrogate", "snntorch.atan", "--train-surrogate"],
-         "'snntorch.atan' has no parameters to train; train its catalogue surrogate, "
-         "Arctan(alpha=2.0, spike_at_zero=False)"),
+         ("'snntorch.atan' has no parameters to train; train its catalogue surrogate, "
+          "Arctan(alpha=2.0, spike_at_zero=False)")),
         (["check", "--samples", "1000000000", "sigmoid"],
-         "samples=1000000000: pass a whole number of random inputs per property and dtype, "
-         "1 to 100000"),
+         ("samples=1000000000: pass a whole number of random inputs per property and dtype, "
+          "1 to 100000")),
     ],
 )
 def test_clear_errors(argv, message, capsys):
