@@ -109,9 +109,9 @@ def test_traced_parameters_have_no_portable_form():
     ("sigmoid:4", TypeError, r"a surrogate spec is a dict"),
     # options inside params used to be "get() got multiple values for keyword argument"
     ({"spikegrad": 1, "name": "sigmoid", "params": {"origin": True}}, ValueError,
-     r"^the spec's params hold origin, which are options: keys of the spec itself"),
+     r"^the spec's params hold the option\(s\) origin; options are keys of the spec itself"),
     ({"spikegrad": 1, "name": "sigmoid", "params": {"gain": 2.0, "spike_at_zero": False}},
-     ValueError, r"params hold gain, spike_at_zero, which are options"),
+     ValueError, r"params hold the option\(s\) gain, spike_at_zero; options are"),
     ({"spikegrad": 1, "name": "sigmoid", "forward": ["x >= 0"]}, ValueError,
      r"unknown forward \['x >= 0'\]"),  # was "unhashable type: 'list'"
 ])

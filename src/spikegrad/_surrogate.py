@@ -650,8 +650,8 @@ def from_dict(spec: dict[str, Any], /) -> Surrogate:
                          f"{', '.join(map(repr, _FORWARDS))}")
     misplaced = sorted(set(params) & set(_OPTIONS))
     if misplaced:
-        raise ValueError(f"the spec's params hold {', '.join(misplaced)}, which are options: "
-                         "keys of the spec itself, beside params (as in "
+        raise ValueError(f"the spec's params hold the option(s) {', '.join(misplaced)}; options "
+                         "are keys of the spec itself, beside params (as in "
                          "{'name': 'sigmoid', 'params': {'alpha': 2.0}, 'origin': True})")
     options = {"origin": spec.get("origin", False)}
     trainable = spec.get("trainable", [])

@@ -548,9 +548,9 @@ def format_rst(results: dict[str, Any], image: str | None = None) -> str:
 
 
 def plot(results: dict[str, Any], path: str, names: tuple[str, ...] | None = None) -> None:
-    """A PNG of the ratio to the native op against size, one panel per framework and mode:
-    every surrogate, those of ``names`` in full colour (all of them if ``results`` holds none
-    of ``names``)."""
+    """A PNG of the ratio to the native op against size, one panel per framework and mode: the
+    surrogates of ``names``, or every surrogate when ``names`` is None or ``results`` holds
+    none of them."""
     import matplotlib
 
     matplotlib.use("Agg")
