@@ -327,6 +327,32 @@ def test_every_catalogue_surrogate_verifies_everywhere(cls):
     assert_verified(cls, samples=32, compile=False)
 
 
+@pytest.mark.parametrize(("target", "status", "detail"), [
+    ("snntorch.atan", "pass", ""),
+    ("spikingjelly.S2NN", "pass", ""),
+    (sg.compat.norse.surrogate("heavi_erfc_fn", k=1.0), "pass", ""),  # params by position
+    # snntorch's gradient is 0 at x == 0 where its documentation (and spikegrad) say 1
+    ("snntorch.heaviside", "skipped", "snntorch's code departs from its documentation here"),
+    ("snntorch.LSO", "skipped", "none measured of snntorch's LSO"),  # snntorch's raises
+])
+def test_another_librarys_spelling_is_compared_with_its_measured_outputs(target, status, detail):
+    """spikegrad check snntorch.atan compares with snntorch's own outputs (peers-1.0.json);
+    it used to skip them as "not a catalogue entry"."""
+    report = verify(target, backends=["numpy"], compile=False, samples=8)
+    (result,) = [r for r in report.results if r.check == "published values"]
+    assert (result.status, detail in result.detail) == (status, True), result
+
+
+def test_a_wrong_spelling_fails_against_the_measured_outputs(monkeypatch):
+    """The comparison can fail: a compat class whose numbers were not snntorch's."""
+    s = sg.get("snntorch.atan")
+    case = check.published_values(type(s))
+    monkeypatch.setattr(check, "published_values",
+                        lambda cls: {**case, "grad": [2 * g for g in case["grad"]]})
+    report = verify(s, backends=["numpy"], compile=False, samples=8)
+    assert "published values" in [r.check for r in report.failures]
+
+
 def test_a_user_surrogate_without_a_reference_is_not_failed_on_published_values():
     """Published values exist only for catalogue entries: a user's surrogate whose NumPy
     reference fails fails its own checks, not that one (it was reported as failed)."""

@@ -69,7 +69,8 @@ import numpy as np
 
 import spikegrad as sg
 from spikegrad import _codegen as codegen
-from spikegrad.surrogates import published
+from spikegrad.compat import CompatSurrogate
+from spikegrad.surrogates import measured, published
 from spikegrad.tools import _check_count
 from spikegrad.tools import verify as checkers
 
@@ -92,7 +93,13 @@ __all__ = [
 
 X = np.array([-2.5, -1.2, -0.3, 0.4, 0.9, 1.7, 3.0])  # no 0: some g' have a kink there
 
-_NO_PUBLISHED_VALUES = "no published values (not a catalogue entry)"
+def _no_published_values(s: Any) -> str:
+    """Why :func:`published_values` has none for ``s``."""
+    if isinstance(s, CompatSurrogate):
+        return (f"no published values (none measured of {s.entry.library}'s {s.entry.name}; "
+                "see the porting guide)")
+    return "no published values (not a catalogue entry)"
+
 
 MAX_SAMPLES = 100_000
 """The most random inputs per property and dtype :func:`verify` takes (``--samples``): the
@@ -110,7 +117,21 @@ class NotApplicable(Exception):
 
 def published_values(cls: type) -> dict[str, Any] | None:
     """The published outputs of the library a catalogue entry comes from
-    (:func:`spikegrad.surrogates.published`), or None for any other class (a user's own)."""
+    (:func:`spikegrad.surrogates.published`), or of the library whose spelling a class of
+    :mod:`spikegrad.compat` is (its parameters as that class takes them, and ``entry``, the
+    :class:`~spikegrad.compat.Entry`), or None for any other class (a user's own) or a spelling
+    not measured."""
+    if isinstance(cls, type) and issubclass(cls, CompatSurrogate):
+        e = cls.entry
+        case = measured(e.library, e.name)
+        if case is None:
+            return None
+        names = [n for n, _ in e.params]
+        params = case["params"]  # norse's are named by its functions' arguments: by position
+        if not set(params) <= set(names):
+            params = dict(zip(names, params.values()))
+        return {**case, "params": params, "primitive": None, "entry": e,
+                "source": f"{e.library} ``{e.name}``"}
     if getattr(cls, "__module__", None) != "spikegrad.surrogates":
         return None
     try:
@@ -161,7 +182,7 @@ def _numpy_checks() -> dict[str, Check]:
     def library(s: Any, ref: Reference) -> tuple[Any, Any]:
         theirs = published_values(type(s))
         if theirs is None:
-            raise NotApplicable(_NO_PUBLISHED_VALUES)
+            raise NotApplicable(_no_published_values(s))
         s = type(s)(**theirs["params"])
         x = np.asarray(theirs["x"])
         # The forward where the conventions agree (snntorch and norse spike on x > 0).
@@ -170,7 +191,12 @@ def _numpy_checks() -> dict[str, Check]:
         if theirs["primitive"]:
             got.append(s.surrogate_fun(x))
             want.append(theirs["primitive"])
-        return np.concatenate(got), np.concatenate(want)
+        got, want = np.concatenate([_to_numpy(g) for g in got]), np.concatenate(want)
+        e = theirs.get("entry")
+        if e is not None and e.difference and not np.allclose(got, want, rtol=2e-5, atol=1e-5):
+            raise NotApplicable(f"{e.library}'s code departs from its documentation here, which "
+                                f"spikegrad follows (see the porting guide): {e.difference}")
+        return got, want
 
     return {
         "published values": library,
@@ -740,7 +766,7 @@ def verify(surrogate: Any, backends: Sequence[str] | None = None, *, samples: in
             continue
         why = _runs_on(s, backend) if s._method_style else ""
         if name == "published values" and published_values(type(s)) is None:
-            add(Result(backend, name, "skipped", _NO_PUBLISHED_VALUES))
+            add(Result(backend, name, "skipped", _no_published_values(s)))
         elif ref is None:
             add(Result(backend, name, "n/a" if s._method_style else "fail", no_ref))
         elif why:
