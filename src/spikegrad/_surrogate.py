@@ -451,9 +451,8 @@ def _check_declaration(cls: type[Surrogate]) -> None:
     declared parameters in their order."""
     for param in cls._params:  # (a mixin's too: Param itself checks nothing)
         param.check()
-    reserved = {n for n in dir(Surrogate) if not n.startswith("__")} | set(_OPTIONS) | {"xp"}
     for p in cls._params:
-        if p.name in reserved:
+        if p.name in _RESERVED:
             raise TypeError(
                 f"{cls.__name__}: a parameter cannot be named {p.name!r}, a name every surrogate "
                 f"uses for itself (its options, methods and attributes: {', '.join(_OPTIONS)}, "
@@ -482,6 +481,7 @@ def _check_math_signature(cls: type[Surrogate], hook: str, fn: Callable[..., Any
     declared = [p.name for p in cls._params]
     where = f"{cls.__name__}.{hook}"
     example = f"def {hook}(x, {', '.join([*declared, '*', 'xp'])})"
+    call = f"{hook}(x, {''.join(f'{d}, ' for d in declared)}xp=xp)"
     slots = [a for a in arguments if a.kind in (kind.POSITIONAL_ONLY, kind.POSITIONAL_OR_KEYWORD)]
     xp = next((i for i, a in enumerate(slots) if a.name == "xp"), None)
     if not any(a.kind is kind.VAR_KEYWORD or (a.name == "xp" and a.kind is not kind.POSITIONAL_ONLY)
@@ -489,10 +489,8 @@ def _check_math_signature(cls: type[Surrogate], hook: str, fn: Callable[..., Any
         raise TypeError(f"{where} must take the array namespace as the keyword argument xp: "
                         f"{example}")
     if xp is not None and xp < 1 + len(declared):  # x and the values fill it by position
-        raise TypeError(f"{where} takes xp in the place of "
-                        f"{(['x', *declared])[xp]}: it is called as {hook}(x, "
-                        f"{''.join(f'{d}, ' for d in declared)}xp=xp); make xp keyword-only: "
-                        f"{example}")
+        raise TypeError(f"{where} takes xp in the place of {(['x', *declared])[xp]}: it is "
+                        f"called as {call}; make xp keyword-only: {example}")
     required = [a.name for a in arguments if a.kind is kind.KEYWORD_ONLY and a.name != "xp"
                 and a.default is kind.empty]
     if required:
@@ -502,8 +500,7 @@ def _check_math_signature(cls: type[Surrogate], hook: str, fn: Callable[..., Any
     positional = [a for a in slots if a.name != "xp"]
     varargs = any(a.kind is kind.VAR_POSITIONAL for a in arguments)
     if not positional and not varargs:
-        raise TypeError(f"{where} takes no x: it is called as {hook}(x, "
-                        f"{''.join(f'{d}, ' for d in declared)}xp=xp): {example}")
+        raise TypeError(f"{where} takes no x: it is called as {call}: {example}")
     needed = sum(a.default is kind.empty for a in positional)
     if needed > 1 + len(declared) or (len(positional) < 1 + len(declared) and not varargs):
         taken = ", ".join(a.name for a in positional[1:]) or "none"
@@ -515,7 +512,7 @@ def _check_math_signature(cls: type[Surrogate], hook: str, fn: Callable[..., Any
     for i, a in enumerate(positional[1:1 + len(declared)]):
         if a.name in declared and a.name != declared[i]:
             raise TypeError(
-                f"{cls.__name__}.{hook} takes {a.name} in the place of {declared[i]}: it is "
+                f"{where} takes {a.name} in the place of {declared[i]}: it is "
                 f"called with the parameters in the order the class declares them "
                 f"({', '.join(declared)}); reorder its arguments or the declarations: {example}"
             )
@@ -524,6 +521,9 @@ def _check_math_signature(cls: type[Surrogate], hook: str, fn: Callable[..., Any
 # The keyword options every surrogate takes besides its parameters, with their defaults.
 _OPTIONS: dict[str, Any] = {"origin": False, "gain": 1.0, "spike_at_zero": True, "trainable": ()}
 _OPTIONS_TEXT = ", ".join(_OPTIONS)
+# The names no parameter may take: every surrogate's own attributes, options and xp.
+_RESERVED = frozenset({n for n in dir(Surrogate) if not n.startswith("__")} | set(_OPTIONS)
+                      | {"xp"})
 _GAIN = Param(1.0, ge=1e-4, le=1e4, doc="a constant factor on g' and g")
 _GAIN.__set_name__(Surrogate, "gain")
 _GAIN.check()
