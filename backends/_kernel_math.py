@@ -26,14 +26,12 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from spikegrad._math import COS_COEFFICIENTS, SIN_COEFFICIENTS
+from spikegrad._math import COS_COEFFICIENTS, LOG2E, SIN_COEFFICIENTS
 
 __all__ = ["as_doubles", "as_pointer", "as_words", "cos_", "cos_exact", "cos_ok", "exp2_",
            "exp2_python", "exp_", "exp_python", "fetch_add", "fma_", "fmod_", "fmod_exact",
            "fmod_ok", "guard_flags", "log1p_"]
 
-LOG2E = 1.4426950408889634
-"""``log2(e)``: ``exp(a)`` is ``exp2(a * LOG2E)``, as the PyTorch adapter computes it."""
 
 
 def exp2_python(t: Any) -> Any:

@@ -68,6 +68,8 @@ import torch
 
 from spikegrad import _config
 from spikegrad._contract import Formula, Spec
+from spikegrad._math import LOG2E
+from spikegrad._math import power_of_two as _power_of_two
 
 __all__ = ["BLOCK", "exp_cpu", "nan_through", "number", "plan_for", "plan_of",
            "times_derivative"]
@@ -305,10 +307,6 @@ _OUT_OK = {"add", "sub", "rsub", "mul", "div", "pow", "maximum", "minimum", "rem
            *_UNARY, *_COMPARE.values(), *_MASKS}
 
 
-LOG2E = 1.4426950408889634
-"""``log2(e)``: :func:`exp_cpu` computes ``exp(a)`` as ``exp2(a * LOG2E)``."""
-
-
 def exp_cpu(a: Any) -> Any:
     """``exp(a)`` as PyTorch computes it fastest: ``exp2(a * log2(e))`` on CPU tensors.
 
@@ -539,10 +537,6 @@ def _rewrite(ops: list[tuple[str, tuple[Any, ...], bool]], final: int, device: s
                 ops[inner.index] = ("merged", (), False)
                 break
     _merge(ops)  # the rewrites may have made repeats
-
-
-def _power_of_two(c: Any) -> bool:
-    return type(c) in (int, float) and math.isfinite(c) and abs(math.frexp(c)[0]) == 0.5
 
 
 def _unscaled(ops: list[tuple[str, tuple[Any, ...], bool]], uses: dict[int, int], t: _Var,

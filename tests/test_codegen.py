@@ -170,3 +170,23 @@ def test_kernels_of_the_compatibility_names_match_numpy(tmp_path):
         expected = (x >= 0) if s.spike_at_zero else (x > 0)
         np.testing.assert_array_equal(run_on_cpu(compiled, s, "forward", "float64", x),
                                       expected.astype(np.float64))
+
+
+def test_constant_factors_fold_only_where_exact():
+    """``(u * a) * c`` is traced as one multiplication by ``a c`` where ``a`` or ``c`` is a
+    power of two (the same number), as two otherwise; statements left unused are left out;
+    ``exp`` stays ``exp`` in C (only numba's ``exp`` is ``exp2`` of a product)."""
+    program = codegen._Program("float")
+    ns = codegen.SymbolicNamespace(program)
+    x = codegen.Symbol(program, "xv")
+    square = x * x
+    folded = -0.5 * (0.5 * square)
+    not_folded = 3.0 * (5.0 * x)
+    e = ns.exp(-(0.25 * x))
+    assert program.live(folded.name) == ("const float v0 = xv * xv;",
+                                         "const float v2 = v0 * -0.25f;")
+    assert program.live(not_folded.name) == ("const float v3 = xv * 5.0f;",
+                                              "const float v4 = v3 * 3.0f;")
+    assert program.live(e.name)[-1] == "const float v7 = exp(v6);"
+    tiny = 1e-38 * x  # a constant beyond float32's normal numbers is not folded
+    assert program.live((2.0 * tiny).name)[-1].endswith("= v8 * 2.0f;")

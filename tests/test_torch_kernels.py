@@ -788,3 +788,59 @@ def test_docstring_examples():
     for module in (kernels, _kernel_math):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.attempted > 0 and result.failed == 0, module.__name__
+
+
+def _run_in_python(kernel, x, ct, params):
+    """The kernel's loop run by the Python interpreter on NumPy float32 scalars, with the
+    compiled math functions (each result kept a float32, as in the compiled loop)."""
+    from spikegrad.backends import _kernel_math as km
+
+    def float32_result(function):
+        return lambda *args: np.float32(function(*args))
+
+    exp2_ = float32_result(km.exp2_)
+    namespace = {"math": __import__("math"), "float32": np.float32, "float64": np.float64,
+                 "exp2_": exp2_, "exp_": lambda a: exp2_(a * np.float32(km.LOG2E)),
+                 **{name: float32_result(getattr(km, name))
+                    for name in ("log1p_", "cos_", "cos_exact", "fmod_", "fmod_exact")},
+                 "cos_ok": km.cos_ok, "fmod_ok": km.fmod_ok, "guard_flags": km.guard_flags}
+    exec(kernel.python_source(), namespace)  # noqa: S102 - the generator's own statements
+    y = np.empty_like(x)
+    namespace[kernel.name](x, ct, y, *params)
+    return y
+
+
+class _Scales(sg.Surrogate):
+    """Constant factors of every kind before and after an ``exp``: folded where exact, and only
+    there (3 * 0.7 and 1.3 * log2 e are not)."""
+
+    alpha = sg.Param(1.5, gt=0)
+
+    @staticmethod
+    def grad(x, alpha, *, xp):
+        return (xp.exp(-0.5 * (0.25 * (x * x))) * xp.exp(3.0 * (0.7 * x)) * xp.exp(1.3 * x)
+                * xp.exp(-(4.0 * (alpha * x))) * 0.5)
+
+
+@pytest.mark.parametrize("cls", [_Scales] + [c for c in SURROGATE_CLASSES if "exp2_(" in "\n".join(
+    _codegen.generate(c().spec.formula, "vjp", "float32", dialect="python").body)])
+def test_folded_constants_change_no_number(cls, monkeypatch):
+    """The kernels multiply a value by a product of constants where the math scales it by each
+    in turn, one of them a power of two, and call ``exp2`` with ``log2 e`` folded in where the
+    math calls ``exp`` of a value scaled by a power of two: one to three multiplications fewer
+    per exponential, and the same numbers, bit for bit, as the statements as written (at
+    subnormal, huge and infinite inputs too)."""
+    formula = cls().spec.formula
+    folded = _codegen.generate(formula, "vjp", "float32", dialect="python")
+    monkeypatch.setitem(_codegen._DIALECTS, "python", __import__("dataclasses").replace(
+        _codegen._DIALECTS["python"], exp2=None))
+    monkeypatch.setattr(_codegen._Program, "foldable", lambda self, *constants: False)
+    written = _codegen.generate(formula, "vjp", "float32", dialect="python")
+    assert len(written.body) > len(folded.body)
+    x = np.concatenate([np.linspace(-9, 9, 301), [0.0, -0.0, 1e-40, -1e-45, 1e-30, 3e38, -3e38,
+                                                  np.inf, -np.inf, np.nan]]).astype(np.float32)
+    ct = np.linspace(-2, 2, x.size).astype(np.float32)
+    params = [float(v) for v in cls().spec.values]
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(_run_in_python(folded, x, ct, params),
+                                      _run_in_python(written, x, ct, params))

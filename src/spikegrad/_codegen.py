@@ -41,7 +41,8 @@ import re
 from typing import Any, Callable
 
 from ._contract import Formula
-from ._math import inverse_power_by_halves
+from ._math import LOG2E, inverse_power_by_halves
+from ._math import power_of_two as _power_of_two
 
 __all__ = ["KINDS", "DTYPES", "Kernel", "generate", "cuda_source"]
 
@@ -51,6 +52,14 @@ _COMPUTE = {"float16": "float", "float32": "float", "float64": "double"}
 _CUPY_SCALAR = {"float": "float32", "double": "float64"}
 _CUDA_STORAGE = {"float16": "__half", "float32": "float", "float64": "double"}
 _CUPY_STORAGE = {"float16": "float16", "float32": "float", "float64": "double"}  # C names
+_NORMAL = {"float": (2.0**-126, 2.0**127), "double": (2.0**-1022, 2.0**1023)}  # a range of
+# normal numbers, by compute type
+_NAME = re.compile(r"\bv\d+\b")  # a traced value's variable
+
+
+def _constant(c: Any) -> bool:
+    """Whether ``c`` is a constant a kernel embeds: a finite Python number (not a bool)."""
+    return isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +80,9 @@ class _Dialect:
     # functions that serve a range of their arguments: the namespace's name -> the guard that
     # says whether a call is in that range and the function that serves every argument
     guarded: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+    # the dialect's exp2, where its exp is ``exp2(a * float32(log2 e))``: an argument scaled
+    # by a power of two folds that scale into the one multiplication (see SymbolicNamespace)
+    exp2: str | None = None
 
 
 _C_FUNCTIONS = {
@@ -92,7 +104,8 @@ _DIALECTS = {
                        "{name} = {expression}", "({a} if {condition} else {b})", "(not {a})",
                        "&", "|", {**_MATH_FUNCTIONS, "exp": "exp_", "log1p": "log1p_",
                                   "fmod": "fmod_", "cos": "cos_"}, _MATH_FUNCTIONS,
-                       {"fmod": ("fmod_ok", "fmod_exact"), "cos": ("cos_ok", "cos_exact")}),
+                       {"fmod": ("fmod_ok", "fmod_exact"), "cos": ("cos_ok", "cos_exact")},
+                       "exp2_"),
 }
 
 
@@ -109,6 +122,7 @@ class _Program:
         self.ctype = ctype
         self.dialect = _DIALECTS[dialect]
         self.lines: list[str] = []
+        self.expressions: list[str] = []  # of each line
         self.functions: set[str] = set()
         self.guards: list[str] = []
 
@@ -155,7 +169,28 @@ class _Program:
         ctype = "bool" if boolean else self.ctype
         self.lines.append(self.dialect.statement.format(ctype=ctype, name=name,
                                                         expression=expression))
+        self.expressions.append(expression)
         return Symbol(self, name, boolean, varying)
+
+    def foldable(self, *constants: float) -> bool:
+        """Whether a value scaled by each of ``constants`` in turn, one of them a power of two,
+        is that value scaled by their product, rounded once: the constants and the product
+        normal numbers of the compute type (scaling by a power of two then rounds nothing)."""
+        product = math.prod(constants)
+        low, high = _NORMAL[self.ctype]
+        return (any(_power_of_two(c) for c in constants)
+                and all(low <= abs(c) <= high for c in (*constants, product)))
+
+    def live(self, *roots: str) -> tuple[str, ...]:
+        """The statements that the expressions ``roots`` need, in order: the others (a product
+        folded into a later one, see :meth:`Symbol._scaled_by`) are left out."""
+        needed = set(_NAME.findall(" ".join(roots)))
+        keep = []
+        for i in range(len(self.lines) - 1, -1, -1):
+            if f"v{i}" in needed:
+                keep.append(self.lines[i])
+                needed.update(_NAME.findall(self.expressions[i]))
+        return tuple(reversed(keep))
 
 
 class Symbol:
@@ -171,6 +206,8 @@ class Symbol:
         self.name = name
         self.boolean = boolean
         self.varying = varying
+        # (u, c) where this value is u * c rounded once, c a constant (see _scaled_by)
+        self.scaled: tuple[Symbol, float] | None = None
 
     def _binary(self, other: Any, op: str, reverse: bool = False, boolean: bool = False) -> Symbol:
         (a, b), varying = self.program.operands(self, other)
@@ -182,8 +219,34 @@ class Symbol:
     def __radd__(self, o: Any) -> Symbol: return self._binary(o, "+", True)
     def __sub__(self, o: Any) -> Symbol: return self._binary(o, "-")
     def __rsub__(self, o: Any) -> Symbol: return self._binary(o, "-", True)
-    def __mul__(self, o: Any) -> Symbol: return self._binary(o, "*")
-    def __rmul__(self, o: Any) -> Symbol: return self._binary(o, "*", True)
+    def __mul__(self, o: Any) -> Symbol:
+        scaled = self._scaled_by(o)
+        return self._binary(o, "*") if scaled is None else scaled
+
+    def __rmul__(self, o: Any) -> Symbol:
+        scaled = self._scaled_by(o)
+        return self._binary(o, "*", True) if scaled is None else scaled
+
+    def _scaled_by(self, c: Any) -> Symbol | None:
+        """``self * c`` for a constant ``c`` and a value that varies with ``x`` (else None).
+
+        The product remembers its factors (:attr:`scaled`); a product of such a product,
+        ``(u * a) * c``, is ``u * (a c)``, one multiplication, where one of ``a`` and ``c`` is a
+        power of two: the same number, as scaling by a power of two rounds nothing (the math
+        writes ``-0.5 * (0.5 * (z * z))`` for the normal density, and ``exp`` takes the
+        scale further, see :meth:`SymbolicNamespace.exp`). Products of parameters are
+        computed once per call, and left as written."""
+        if not (self.varying and not self.boolean and _constant(c)):
+            return None
+        base, scale = self.scaled or (self, 1.0)
+        if self.scaled is not None and self.program.foldable(scale, float(c)):
+            out = base._binary(scale * float(c), "*")
+            out.scaled = (base, scale * float(c))
+        else:
+            out = self._binary(c, "*")
+            out.scaled = (self, float(c))
+        return out
+
     def __truediv__(self, o: Any) -> Symbol: return self._binary(o, "/")
     def __rtruediv__(self, o: Any) -> Symbol: return self._binary(o, "/", True)
     def __lt__(self, o: Any) -> Symbol: return self._binary(o, "<", boolean=True)
@@ -199,7 +262,11 @@ class Symbol:
         return self._binary(o, self.program.dialect.OR, boolean=True)
 
     def __neg__(self) -> Symbol:
-        return self.program.emit(f"-{self.name}", varying=self.varying)
+        out = self.program.emit(f"-{self.name}", varying=self.varying)
+        if self.varying and not self.boolean:
+            base, scale = self.scaled or (self, 1.0)
+            out.scaled = (base, -scale)  # negation is exact
+        return out
 
     def __invert__(self) -> Symbol:
         return self.program.emit(self.program.dialect.negation.format(a=self.name), True,
@@ -234,6 +301,21 @@ class SymbolicNamespace:
     def _unary(self, name: str, x: Any) -> Symbol:
         (arg,), varying = self._p.operands(x)
         return self._p.emit(self._p.call(name, arg, varying=varying), varying=varying)
+
+    def exp(self, x: Any) -> Symbol:
+        """``exp(x)``; in a dialect whose ``exp(a)`` is ``exp2(a * float32(log2 e))`` (numba's
+        ``exp_``), ``exp(u * c)`` with ``c`` a power of two is ``exp2(u * (c log2 e))``: the
+        same number (``u * c`` is exact), one multiplication fewer (two or three, with the
+        products :meth:`Symbol._scaled_by` folds: the sigmoid's ``-0.5 |alpha x|``, the
+        normal density's ``-0.5 (0.5 z**2)``)."""
+        p = self._p
+        exp2 = p.dialect.exp2
+        if (exp2 is not None and isinstance(x, Symbol) and x.varying and x.scaled is not None
+                and _power_of_two(x.scaled[1]) and p.foldable(x.scaled[1], LOG2E)):
+            base, scale = x.scaled
+            p.functions.add("exp")
+            return p.emit(f"{exp2}({base.name} * {p.render(scale * LOG2E)})")
+        return self._unary("exp", x)
 
     def where(self, condition: Symbol, a: Any, b: Any) -> Symbol:
         (c, a, b), varying = self._p.operands(condition, a, b)
@@ -479,8 +561,8 @@ def generate(formula: Formula, kind: str, dtype: str, dialect: str = "c") -> Ker
     if kind == "forward":
         result = formula.spike(x, xp=ns)
         name = f"spikegrad_spike{'' if formula.spike_at_zero else '_gt'}_{dtype}"
-        return Kernel(name, kind, dtype, ctype, (), tuple(program.lines), result.name, dialect,
-                      frozenset(program.functions))
+        return Kernel(name, kind, dtype, ctype, (), program.live(result.name), result.name,
+                      dialect, frozenset(program.functions))
     if kind == "primitive" and not formula.has_primitive:
         raise NotImplementedError(f"{formula.name} defines no primitive to generate a kernel for")
     dynamic = formula.value_names
@@ -497,8 +579,8 @@ def generate(formula: Formula, kind: str, dtype: str, dialect: str = "c") -> Ker
     if formula.gain != 1.0:  # a constant of the code: kernels of other gains differ
         structure += "_gain" + re.sub(r"\W", "_", repr(formula.gain))
     name = f"spikegrad_{_snake(formula.name)}{structure}_{kind}_{dtype}"
-    return Kernel(name, kind, dtype, ctype, dynamic, tuple(program.lines), result.name, dialect,
-                  frozenset(program.functions), tuple(program.guards))
+    return Kernel(name, kind, dtype, ctype, dynamic, program.live(result.name, *program.guards),
+                  result.name, dialect, frozenset(program.functions), tuple(program.guards))
 
 
 def cuda_source(surrogate: Any, kind: str = "grad", dtype: str = "float32") -> str:

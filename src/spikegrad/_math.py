@@ -38,6 +38,9 @@ _SQRT_2 = math.sqrt(2.0)
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 _FLOAT32_MAX = 3.4028234663852886e38  # float32's largest number
 _SUM_SCALE = 2.0**64  # see multi_gaussian_grad_derivative
+LOG2E = 1.4426950408889634
+"""``log2(e)``: backends that compute ``exp(a)`` as ``exp2(a * LOG2E)`` (PyTorch on the CPU,
+its compiled kernels) share it."""
 
 
 # ----------------------------------------------------------------------------------- the spike
@@ -100,6 +103,12 @@ def _number(value: Any) -> bool:
     """Whether ``value`` is a Python number (a parameter known when the math is evaluated, not
     an array, a tensor or a traced value), on which the math may choose its form."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def power_of_two(c: Any) -> bool:
+    """Whether ``c`` is a Python number that is a power of two or the negative of one (scaling
+    by it rounds nothing, away from overflow and subnormal numbers)."""
+    return _number(c) and math.isfinite(c) and abs(math.frexp(c)[0]) == 0.5
 
 
 def _scaled_exp_neg(scale: Any, t: Any, xp: Any, hook: bool = True) -> Any:
