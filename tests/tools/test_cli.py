@@ -275,6 +275,23 @@ def test_every_computing_command_checks_the_environment_first(argv, monkeypatch,
     assert captured.out == ""  # nothing ran
 
 
+def test_bench_load_works_with_a_bad_environment(tmp_path, monkeypatch, capsys):
+    """``bench --load`` reports an earlier run, computing nothing: a bad environment does not
+    stop it (it did: the check for computing commands ran first)."""
+    from spikegrad.tools import bench
+
+    monkeypatch.setattr(_config, "_env_backend_error", BAD_BACKEND)
+    monkeypatch.setattr(_config, "_env_torch_fuse_error", BAD_FUSE)
+    saved = tmp_path / "results.json"
+    saved.write_text(json.dumps({
+        "machine": {"date": "2026-01-01", "platform": "linux", "processor": "cpu", "cpus": 2,
+                    "python": "3.11"},
+        "rows": [bench._row("torch", "cpu", "torch", "torch.sigmoid", "sigmoid", 4096, 2e-5,
+                            2e-5, 1.0, "torch.sigmoid", None)]}))
+    assert main(["bench", "--load", str(saved)]) == 0
+    assert "20 us (1.00)" in capsys.readouterr().out
+
+
 def test_list_works_with_a_bad_environment(monkeypatch, capsys):
     monkeypatch.setattr(_config, "_env_backend_error", BAD_BACKEND)
     monkeypatch.setattr(_config, "_env_torch_fuse_error", BAD_FUSE)

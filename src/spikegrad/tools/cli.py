@@ -280,7 +280,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if getattr(args, "computes", False):
+        # (bench --load reports an earlier run: it computes nothing)
+        if getattr(args, "computes", False) and not getattr(args, "load", None):
             _config.check_environment()  # a bad SPIKEGRAD_* value: one line, before any work
         return args.run(args)
     except (ValueError, TypeError, RuntimeError, ImportError, OSError) as exc:
