@@ -184,9 +184,9 @@ def test_constant_factors_fold_only_where_exact():
     not_folded = 3.0 * (5.0 * x)
     e = ns.exp(-(0.25 * x))
     assert program.live(folded.name) == ("const float v0 = xv * xv;",
-                                         "const float v2 = v0 * -0.25f;")
-    assert program.live(not_folded.name) == ("const float v3 = xv * 5.0f;",
-                                              "const float v4 = v3 * 3.0f;")
+                                         "const float v2 = -0.25f * v0;")
+    assert program.live(not_folded.name) == ("const float v3 = 5.0f * xv;",
+                                              "const float v4 = 3.0f * v3;")
     assert program.live(e.name)[-1] == "const float v7 = exp(v6);"
     tiny = 1e-38 * x  # a constant beyond float32's normal numbers is not folded
-    assert program.live((2.0 * tiny).name)[-1].endswith("= v8 * 2.0f;")
+    assert program.live((2.0 * tiny).name)[-1].endswith("= 2.0f * v8;")

@@ -224,11 +224,12 @@ class Symbol:
         return self._binary(o, "*") if scaled is None else scaled
 
     def __rmul__(self, o: Any) -> Symbol:
-        scaled = self._scaled_by(o)
+        scaled = self._scaled_by(o, reverse=True)
         return self._binary(o, "*", True) if scaled is None else scaled
 
-    def _scaled_by(self, c: Any) -> Symbol | None:
-        """``self * c`` for a constant ``c`` and a value that varies with ``x`` (else None).
+    def _scaled_by(self, c: Any, reverse: bool = False) -> Symbol | None:
+        """``self * c`` (``c * self`` if ``reverse``, as written) for a constant ``c`` and a
+        value that varies with ``x``; None for other operands.
 
         The product remembers its factors (:attr:`scaled`); a product of such a product,
         ``(u * a) * c``, is ``u * (a c)``, one multiplication, where one of ``a`` and ``c`` is a
@@ -240,10 +241,10 @@ class Symbol:
             return None
         base, scale = self.scaled or (self, 1.0)
         if self.scaled is not None and self.program.foldable(scale, float(c)):
-            out = base._binary(scale * float(c), "*")
+            out = base._binary(scale * float(c), "*", reverse)
             out.scaled = (base, scale * float(c))
         else:
-            out = self._binary(c, "*")
+            out = self._binary(c, "*", reverse)
             out.scaled = (self, float(c))
         return out
 
