@@ -33,7 +33,6 @@ __all__ = ["as_doubles", "as_pointer", "as_words", "cos_", "cos_exact", "cos_ok"
            "fmod_ok", "guard_flags", "log1p_"]
 
 
-
 def exp2_python(t: Any) -> Any:
     """``2**t`` for a float32 ``t`` in operations LLVM vectorizes (compiled as :func:`exp2_`).
 

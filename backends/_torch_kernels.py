@@ -13,9 +13,9 @@ pip package, no compiler needed) compiles the whole of ``v * g'(x)`` into one lo
   ``sqrt``, ``exp``, ``log1p``, ``fmod`` and ``cos`` (:data:`VECTORIZED`: all 24 catalogue
   surrogates); ``exp`` is :func:`spikegrad.backends._kernel_math.exp_`, ``exp2(a log2 e)`` as
   the adapter computes it, with a polynomial ``exp2`` that LLVM vectorizes (within an ulp; full
-  range: subnormal results, overflow to inf, NaN), and ``exp(u * c)`` with ``c`` a power of two
-  ``exp2(u * (c log2 e))``, one multiplication (the generator folds constant factors where
-  that rounds nothing); ``log1p`` is within an ulp everywhere;
+  range: subnormal results, overflow to inf, NaN), and ``exp`` of a value scaled by powers of
+  two ``exp2`` of one product (the same number: :func:`spikegrad._codegen._exp2_scale`);
+  ``log1p`` is within an ulp everywhere;
   ``fmod`` (exact) and ``cos`` (within 1.6 ulp) are vectorized for the arguments their guards
   accept (quotients below ``2**22``, ``|x| < 2**16``), and elements beyond are computed again
   with the C library's. Other functions (``tanh``, ``erfc``...) would be scalar calls of the C

@@ -172,21 +172,27 @@ def test_kernels_of_the_compatibility_names_match_numpy(tmp_path):
                                       expected.astype(np.float64))
 
 
-def test_constant_factors_fold_only_where_exact():
-    """``(u * a) * c`` is traced as one multiplication by ``a c`` where ``a`` or ``c`` is a
-    power of two (the same number), as two otherwise; statements left unused are left out;
-    ``exp`` stays ``exp`` in C (only numba's ``exp`` is ``exp2`` of a product)."""
-    program = codegen._Program("float")
+def test_powers_of_two_fold_into_exp2_only_where_exact():
+    """In the numba dialect, float32, ``exp`` of a value scaled by powers of two is ``exp2`` of
+    one product (the products' statements left out); not where the factors are not all powers
+    of two, nor where a partial product's overflow or underflow could change the result, nor
+    in the C dialect (whose ``exp`` is the C library's) or in float64."""
+    program = codegen._Program("float", "python")
     ns = codegen.SymbolicNamespace(program)
     x = codegen.Symbol(program, "xv")
     square = x * x
-    folded = -0.5 * (0.5 * square)
-    not_folded = 3.0 * (5.0 * x)
-    e = ns.exp(-(0.25 * x))
-    assert program.live(folded.name) == ("const float v0 = xv * xv;",
-                                         "const float v2 = -0.25f * v0;")
-    assert program.live(not_folded.name) == ("const float v3 = 5.0f * xv;",
-                                              "const float v4 = 3.0f * v3;")
-    assert program.live(e.name)[-1] == "const float v7 = exp(v6);"
-    tiny = 1e-38 * x  # a constant beyond float32's normal numbers is not folded
-    assert program.live((2.0 * tiny).name)[-1].endswith("= 2.0f * v8;")
+    density = ns.exp(-0.5 * (0.5 * square))
+    assert program.live(density.name) == (
+        "v0 = xv * xv", "v3 = exp2_(v0 * float32(-0.36067376022224085))")
+    assert float(np.float32(-0.36067376022224085)) == -0.25 * float(np.float32(codegen.LOG2E))
+    mixed = ns.exp(3.0 * (0.5 * x))  # 3 is no power of two
+    assert program.live(mixed.name)[-1].endswith("= exp_(v5)")
+    for factors in ((2.0**10, 2.0**-126), (2.0**101, 1.0), (2.0**-110, 2.0**-20)):
+        assert codegen._exp2_scale(factors) is None, factors
+    assert codegen._exp2_scale((2.0**60, 2.0**-100)) == 2.0**-40 * codegen.LOG2E
+    assert codegen._exp2_scale((-1.0,)) == -codegen.LOG2E
+    for ctype, dialect in (("float", "c"), ("double", "python")):
+        program = codegen._Program(ctype, dialect)
+        y = codegen.Symbol(program, "xv")
+        e = codegen.SymbolicNamespace(program).exp(-0.5 * (0.5 * y))
+        assert len(program.live(e.name)) == 3, (ctype, dialect)

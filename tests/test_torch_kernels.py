@@ -810,35 +810,51 @@ def _run_in_python(kernel, x, ct, params):
     return y
 
 
-class _Scales(sg.Surrogate):
-    """Constant factors of every kind before and after an ``exp``: folded where exact, and only
-    there (3 * 0.7 and 1.3 * log2 e are not)."""
+def _scaled_exp(term):
+    """A surrogate whose g' is ``term(x, alpha, xp)``."""
 
-    alpha = sg.Param(1.5, gt=0)
+    class ScaledExp(sg.Surrogate):
+        alpha = sg.Param(1.5, gt=0)
 
-    @staticmethod
-    def grad(x, alpha, *, xp):
-        return (xp.exp(-0.5 * (0.25 * (x * x))) * xp.exp(3.0 * (0.7 * x)) * xp.exp(1.3 * x)
-                * xp.exp(-(4.0 * (alpha * x))) * 0.5)
+        @staticmethod
+        def grad(x, alpha, *, xp):
+            return term(x, alpha, xp)
+
+    return ScaledExp
 
 
-@pytest.mark.parametrize("cls", [_Scales] + [c for c in SURROGATE_CLASSES if "exp2_(" in "\n".join(
-    _codegen.generate(c().spec.formula, "vjp", "float32", dialect="python").body)])
-def test_folded_constants_change_no_number(cls, monkeypatch):
-    """The kernels multiply a value by a product of constants where the math scales it by each
-    in turn, one of them a power of two, and call ``exp2`` with ``log2 e`` folded in where the
-    math calls ``exp`` of a value scaled by a power of two: one to three multiplications fewer
-    per exponential, and the same numbers, bit for bit, as the statements as written (at
-    subnormal, huge and infinite inputs too)."""
+# Powers of two before an exp: folded where exact (where a partial product overflows, or
+# underflows, the result is the same), left as written where not (a factor of 3; later factors
+# below 2**-120: exp(2**-126 (2**10 x)) is inf as written at x = 2**120, 2**5.8 folded).
+_SCALED_EXPS = {
+    "two_halves": lambda x, alpha, xp: xp.exp(-0.5 * (0.25 * (x * x))),
+    "three": lambda x, alpha, xp: xp.exp(3.0 * (0.5 * x)),
+    "overflowing": lambda x, alpha, xp: xp.exp(2.0**-100 * (2.0**60 * x)),
+    "shrinking": lambda x, alpha, xp: xp.exp(2.0**-126 * (2.0**10 * x)),
+    "negated": lambda x, alpha, xp: xp.exp(-(4.0 * (alpha * x))),
+}
+_UNFOLDED = ("three", "shrinking")
+_FOLDED = {**{name: _scaled_exp(term) for name, term in _SCALED_EXPS.items()},
+           **{c.__name__: c for c in SURROGATE_CLASSES if "exp2_(" in "\n".join(
+               _codegen.generate(c().spec.formula, "vjp", "float32", dialect="python").body)}}
+
+
+@pytest.mark.parametrize("name, cls", list(_FOLDED.items()), ids=list(_FOLDED))
+def test_folded_constants_change_no_number(name, cls, monkeypatch):
+    """The kernels call ``exp2`` of one product where the math calls ``exp`` of a value scaled
+    by powers of two: one to three multiplications fewer per exponential, and the same numbers,
+    bit for bit, as the statements as written (at subnormal, huge and infinite inputs too)."""
     formula = cls().spec.formula
     folded = _codegen.generate(formula, "vjp", "float32", dialect="python")
     monkeypatch.setitem(_codegen._DIALECTS, "python", __import__("dataclasses").replace(
         _codegen._DIALECTS["python"], exp2=None))
-    monkeypatch.setattr(_codegen._Program, "foldable", lambda self, *constants: False)
+    monkeypatch.setattr(_codegen, "_exp2_scale", lambda factors: None)
     written = _codegen.generate(formula, "vjp", "float32", dialect="python")
-    assert len(written.body) > len(folded.body)
-    x = np.concatenate([np.linspace(-9, 9, 301), [0.0, -0.0, 1e-40, -1e-45, 1e-30, 3e38, -3e38,
-                                                  np.inf, -np.inf, np.nan]]).astype(np.float32)
+    assert (len(written.body) > len(folded.body)) is (name not in _UNFOLDED)
+    edges = [0.0, 1e-45, 1e-40, 2.0**-126, 1e-30, 1e-20, 1e20, 1e30, 2.0**120, 1e37, 1e38, 3e38,
+             np.inf]
+    x = np.concatenate([np.linspace(-9, 9, 301), edges, np.negative(edges),
+                        [np.nan]]).astype(np.float32)
     ct = np.linspace(-2, 2, x.size).astype(np.float32)
     params = [float(v) for v in cls().spec.values]
     with np.errstate(all="ignore"):

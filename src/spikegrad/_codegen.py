@@ -41,8 +41,7 @@ import re
 from typing import Any, Callable
 
 from ._contract import Formula
-from ._math import LOG2E, inverse_power_by_halves
-from ._math import power_of_two as _power_of_two
+from ._math import LOG2E, inverse_power_by_halves, power_of_two
 
 __all__ = ["KINDS", "DTYPES", "Kernel", "generate", "cuda_source"]
 
@@ -52,14 +51,32 @@ _COMPUTE = {"float16": "float", "float32": "float", "float64": "double"}
 _CUPY_SCALAR = {"float": "float32", "double": "float64"}
 _CUDA_STORAGE = {"float16": "__half", "float32": "float", "float64": "double"}
 _CUPY_STORAGE = {"float16": "float16", "float32": "float", "float64": "double"}  # C names
-_NORMAL = {"float": (2.0**-126, 2.0**127), "double": (2.0**-1022, 2.0**1023)}  # a range of
-# normal numbers, by compute type
 _NAME = re.compile(r"\bv\d+\b")  # a traced value's variable
 
 
-def _constant(c: Any) -> bool:
-    """Whether ``c`` is a constant a kernel embeds: a finite Python number (not a bool)."""
-    return isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c)
+def _exp2_scale(factors: tuple[float, ...]) -> float | None:
+    """The constant ``K`` for which ``exp(((u * a1) * a2) ... * an)``, the ``a`` powers of two
+    (or their negatives) and the ``exp`` the numba dialect's ``exp2(t * float32(log2 e))``, is
+    ``exp2(u * float32(K))`` in float32 bit for bit; None where it may not be.
+
+    ``K = a1 ... an log2 e``, rounded to float32, is ``a1 ... an float32(log2 e)`` exactly (a
+    normal number). Where no partial product ``u a1 ... aj`` overflows or is subnormal, every
+    step as written is exact and both sides round the same real number once. Where one
+    overflows, the written argument is +-inf and ``exp2`` gives 0 or inf; so does ``exp2`` of
+    the folded one, at least ``2**128 |an ... aj+1| log2 e >= 151`` in size (``exp2`` is 0 or
+    inf beyond 151) if ``|aj+1 ... an| >= 2**-120``. Where one is subnormal, both arguments are
+    below ``2**-126 |aj+1 ... an| 1.45 + 2**-149 |aj+1 ... an|`` in size, where ``exp2`` is
+    exactly 1 if ``|aj+1 ... an| <= 2**100``. So every later product of factors must lie
+    within ``[2**-120, 2**100]``."""
+    partial, later = 1.0, []
+    for a in reversed(factors):
+        partial *= a
+        later.append(abs(partial))
+    scale = partial * LOG2E
+    if not (2.0**-120 <= min(later) and max(later) <= 2.0**100
+            and 2.0**-126 <= abs(scale) < 2.0**127):
+        return None
+    return scale
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,8 +97,8 @@ class _Dialect:
     # functions that serve a range of their arguments: the namespace's name -> the guard that
     # says whether a call is in that range and the function that serves every argument
     guarded: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
-    # the dialect's exp2, where its exp is ``exp2(a * float32(log2 e))``: an argument scaled
-    # by a power of two folds that scale into the one multiplication (see SymbolicNamespace)
+    # the dialect's exp2, where its float32 exp is ``exp2(a * float32(log2 e))``: powers of
+    # two scaling the argument fold into that one multiplication (SymbolicNamespace.exp)
     exp2: str | None = None
 
 
@@ -172,18 +189,9 @@ class _Program:
         self.expressions.append(expression)
         return Symbol(self, name, boolean, varying)
 
-    def foldable(self, *constants: float) -> bool:
-        """Whether a value scaled by each of ``constants`` in turn, one of them a power of two,
-        is that value scaled by their product, rounded once: the constants and the product
-        normal numbers of the compute type (scaling by a power of two then rounds nothing)."""
-        product = math.prod(constants)
-        low, high = _NORMAL[self.ctype]
-        return (any(_power_of_two(c) for c in constants)
-                and all(low <= abs(c) <= high for c in (*constants, product)))
-
     def live(self, *roots: str) -> tuple[str, ...]:
-        """The statements that the expressions ``roots`` need, in order: the others (a product
-        folded into a later one, see :meth:`Symbol._scaled_by`) are left out."""
+        """The statements that the expressions ``roots`` need, in order: the others (products
+        folded into an ``exp``, see :meth:`SymbolicNamespace.exp`) are left out."""
         needed = set(_NAME.findall(" ".join(roots)))
         keep = []
         for i in range(len(self.lines) - 1, -1, -1):
@@ -206,8 +214,9 @@ class Symbol:
         self.name = name
         self.boolean = boolean
         self.varying = varying
-        # (u, c) where this value is u * c rounded once, c a constant (see _scaled_by)
-        self.scaled: tuple[Symbol, float] | None = None
+        # (u, (a1, ..., an)): this value is ((u * a1) * a2) ... * an as written, the a powers
+        # of two or their negatives (see SymbolicNamespace.exp)
+        self.scaled: tuple[Symbol, tuple[float, ...]] | None = None
 
     def _binary(self, other: Any, op: str, reverse: bool = False, boolean: bool = False) -> Symbol:
         (a, b), varying = self.program.operands(self, other)
@@ -220,33 +229,18 @@ class Symbol:
     def __sub__(self, o: Any) -> Symbol: return self._binary(o, "-")
     def __rsub__(self, o: Any) -> Symbol: return self._binary(o, "-", True)
     def __mul__(self, o: Any) -> Symbol:
-        scaled = self._scaled_by(o)
-        return self._binary(o, "*") if scaled is None else scaled
+        return self._scaled(self._binary(o, "*"), o)
 
     def __rmul__(self, o: Any) -> Symbol:
-        scaled = self._scaled_by(o, reverse=True)
-        return self._binary(o, "*", True) if scaled is None else scaled
+        return self._scaled(self._binary(o, "*", True), o)
 
-    def _scaled_by(self, c: Any, reverse: bool = False) -> Symbol | None:
-        """``self * c`` (``c * self`` if ``reverse``, as written) for a constant ``c`` and a
-        value that varies with ``x``; None for other operands.
-
-        The product remembers its factors (:attr:`scaled`); a product of such a product,
-        ``(u * a) * c``, is ``u * (a c)``, one multiplication, where one of ``a`` and ``c`` is a
-        power of two: the same number, as scaling by a power of two rounds nothing (the math
-        writes ``-0.5 * (0.5 * (z * z))`` for the normal density, and ``exp`` takes the
-        scale further, see :meth:`SymbolicNamespace.exp`). Products of parameters are
-        computed once per call, and left as written."""
-        if not (self.varying and not self.boolean and _constant(c)):
-            return None
-        base, scale = self.scaled or (self, 1.0)
-        if self.scaled is not None and self.program.foldable(scale, float(c)):
-            out = base._binary(scale * float(c), "*", reverse)
-            out.scaled = (base, scale * float(c))
-        else:
-            out = self._binary(c, "*", reverse)
-            out.scaled = (self, float(c))
-        return out
+    def _scaled(self, product: Symbol, c: Any) -> Symbol:
+        """``product``, ``self * c``, noting its factors (:attr:`scaled`) where it varies with
+        ``x`` and ``c`` is a power of two (or its negative)."""
+        if self.varying and not self.boolean and power_of_two(c):
+            base, factors = self.scaled or (self, ())
+            product.scaled = (base, (*factors, float(c)))
+        return product
 
     def __truediv__(self, o: Any) -> Symbol: return self._binary(o, "/")
     def __rtruediv__(self, o: Any) -> Symbol: return self._binary(o, "/", True)
@@ -263,11 +257,7 @@ class Symbol:
         return self._binary(o, self.program.dialect.OR, boolean=True)
 
     def __neg__(self) -> Symbol:
-        out = self.program.emit(f"-{self.name}", varying=self.varying)
-        if self.varying and not self.boolean:
-            base, scale = self.scaled or (self, 1.0)
-            out.scaled = (base, -scale)  # negation is exact
-        return out
+        return self._scaled(self.program.emit(f"-{self.name}", varying=self.varying), -1.0)
 
     def __invert__(self) -> Symbol:
         return self.program.emit(self.program.dialect.negation.format(a=self.name), True,
@@ -304,18 +294,20 @@ class SymbolicNamespace:
         return self._p.emit(self._p.call(name, arg, varying=varying), varying=varying)
 
     def exp(self, x: Any) -> Symbol:
-        """``exp(x)``; in a dialect whose ``exp(a)`` is ``exp2(a * float32(log2 e))`` (numba's
-        ``exp_``), ``exp(u * c)`` with ``c`` a power of two is ``exp2(u * (c log2 e))``: the
-        same number (``u * c`` is exact), one multiplication fewer (two or three, with the
-        products :meth:`Symbol._scaled_by` folds: the sigmoid's ``-0.5 |alpha x|``, the
-        normal density's ``-0.5 (0.5 z**2)``)."""
+        """``exp(x)``. In float32 in a dialect whose ``exp(a)`` is ``exp2(a * float32(log2 e))``
+        (numba's ``exp_``), ``exp(((u * a1) ... ) * an)`` with powers of two ``a`` is
+        ``exp2(u * float32(a1 ... an log2 e))``, the same number (see :func:`_exp2_scale`) with
+        one multiplication in all: the sigmoid's ``exp(-0.5 |alpha x|)`` and the normal
+        density's ``exp(-0.5 (0.5 z**2))`` lose one and three; the statements of the products
+        are left out (:meth:`_Program.live`)."""
         p = self._p
-        exp2 = p.dialect.exp2
-        if (exp2 is not None and isinstance(x, Symbol) and x.varying and x.scaled is not None
-                and _power_of_two(x.scaled[1]) and p.foldable(x.scaled[1], LOG2E)):
-            base, scale = x.scaled
-            p.functions.add("exp")
-            return p.emit(f"{exp2}({base.name} * {p.render(scale * LOG2E)})")
+        if (p.dialect.exp2 is not None and p.ctype == "float" and isinstance(x, Symbol)
+                and x.varying and x.scaled is not None):
+            base, factors = x.scaled
+            scale = _exp2_scale(factors)
+            if scale is not None:
+                p.functions.add("exp")
+                return p.emit(f"{p.dialect.exp2}({base.name} * {p.render(scale)})")
         return self._unary("exp", x)
 
     def where(self, condition: Symbol, a: Any, b: Any) -> Symbol:

@@ -106,9 +106,10 @@ def _number(value: Any) -> bool:
 
 
 def power_of_two(c: Any) -> bool:
-    """Whether ``c`` is a Python number that is a power of two or the negative of one (scaling
-    by it rounds nothing, away from overflow and subnormal numbers)."""
-    return _number(c) and math.isfinite(c) and abs(math.frexp(c)[0]) == 0.5
+    """Whether ``c`` is a Python ``int`` or ``float`` that is a power of two or the negative of
+    one: multiplying by it rounds nothing, away from overflow and subnormal numbers (the
+    PyTorch plan and the kernel generator fold such factors)."""
+    return type(c) in (int, float) and math.isfinite(c) and abs(math.frexp(c)[0]) == 0.5
 
 
 def _scaled_exp_neg(scale: Any, t: Any, xp: Any, hook: bool = True) -> Any:
