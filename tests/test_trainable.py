@@ -348,6 +348,34 @@ def test_spike_layer_trains_alpha_in_log_space_and_stays_in_range():
     assert leaky.surrogate.alpha == 1e4
 
 
+LOG_CASES = [(cls, p.name) for cls in SURROGATE_CLASSES for p in cls._params
+             if not p.integer and p.space == "log"]
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
+@pytest.mark.parametrize(("cls", "name"), LOG_CASES)
+def test_a_raw_value_far_beyond_the_range_stays_valid_with_finite_gradients(cls, name, dtype):
+    """A log-space parameter's raw value beyond its bounds, in a layer of any float dtype:
+    the value is the bound, inside the declared range (``alpha > 1.001`` too, which rounds onto
+    its bound in 16 bits), the layer saves, and every gradient is a number (the raw value's,
+    0). ``exp`` of the raw value used to overflow first (float32 from 88.7, float16 from 11.1):
+    0 times inf made the gradient NaN, and an optimizer step then made the whole layer NaN."""
+    for raw in (-120.0, 0.0, 120.0):
+        layer = sg.nn.Spike(cls(), trainable=(name,)).to(dtype)
+        with torch.no_grad():
+            getattr(layer, f"log_{name}").fill_(raw)
+        x = torch.tensor([-1.0, -0.25, 0.0, 0.25, 1.0], dtype=dtype, requires_grad=True)
+        (layer(x) * torch.linspace(0.5, 1.5, 5, dtype=dtype)).sum().backward()
+        value = layer.surrogate.params[name]  # validated: inside the declared range
+        cls(**{name: value})
+        assert torch.isfinite(x.grad).all(), (raw, x.grad)
+        grad = getattr(layer, f"log_{name}").grad
+        assert torch.isfinite(grad), (raw, grad)
+        if raw != 0.0:
+            assert grad == 0.0, (raw, grad)  # clamped: the gradient stops at the bound
+        assert name in layer.state_dict()["_extra_state"]["params"]
+
+
 def test_spike_layer_gradient_is_the_straight_through_one():
     layer = sg.nn.Spike(sg.Arctan(alpha=2.0), trainable=("alpha",)).double()
     with torch.no_grad():

@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 import numbers
 import struct
+import sys
 from typing import Any
 
+from ._dtypes import needs_float32_compute
 from ._types import is_array_value, is_traced, traced_by_torch
 
 __all__ = ["Param"]
@@ -269,7 +271,12 @@ class Param:
 
         ``exp(raw)`` in log space, ``raw`` in plain space; then clamped into the declared
         range (where a bound is exclusive, just inside it). The clamp changes nothing inside
-        the range; at a bound the value stays valid and its gradient stops there.
+        the range; at a bound the value stays valid and its gradient stops there. In log
+        space ``raw`` is clamped to the logarithms of the bounds first (of the largest number
+        where there is no upper bound), so ``exp`` never overflows: its infinite derivative
+        times the clamp's zero would make the gradient NaN. A 16-bit ``raw`` is computed in
+        float32, where the bounds are numbers inside the range (a bound just inside, such as
+        ``alpha > 1.001``'s, rounds onto the bound or beyond it in 16 bits).
 
         Examples
         --------
@@ -280,10 +287,19 @@ class Param:
         >>> float(sg.LeakyRelu.alpha.from_raw(np.float64(5e4), xp=np))  # clamped: alpha <= 1e4
         10000.0
         """
-        value = xp.exp(raw) if self.space == "log" else raw
         low, high = self._bounds()
         lower = None if low is None else _inside(low[0], 1.0, low[1])
         upper = None if high is None else _inside(high[0], -1.0, not high[1])
+        dtype = getattr(raw, "dtype", None)
+        if dtype is not None and needs_float32_compute(xp.finfo(dtype).bits):
+            raw = raw.to(xp.float32) if hasattr(raw, "to") else raw.astype(xp.float32)
+        if self.space == "log":  # (lower > 0 here)
+            largest = float(xp.finfo(raw.dtype).max) if dtype is not None else sys.float_info.max
+            raw = xp.clip(raw, min=math.log(lower),
+                          max=math.log(largest if upper is None else upper))
+            value = xp.exp(raw)
+        else:
+            value = raw
         if lower is None and upper is None:
             return value
         return xp.clip(value, min=lower, max=upper)
