@@ -179,6 +179,25 @@ def test_spikingjelly_parameters_are_attributes_read_at_every_call():
         f.alpha = -1.0
     with pytest.raises(AttributeError, match="beta"):
         f.beta  # noqa: B018
+    # hashed (a jax.jit static argument, a dict key): a change would leave cached results stale
+    cache = {f: "compiled for alpha=6"}
+    with pytest.raises(AttributeError, match=r"hashed .* spikingjelly.ATan\(alpha=8.0\)"):
+        f.alpha = 8.0
+    f.alpha = 6.0  # (the same value changes nothing)
+    assert f in cache and f.alpha == 6.0
+
+
+def test_norse_surrogate_returns_an_object_of_the_callers_own():
+    """Setting ``origin`` on it (the porting guide's idiom) leaves norse's functions spiking:
+    it was the object their calls reuse, and every later call returned g instead."""
+    s = compat.norse.surrogate("heavi_tanh_fn", k=0.3)
+    s.origin = True
+    x = np.array([-1.0, 0.5])
+    np.testing.assert_array_equal(compat.norse.heavi_tanh_fn(x, 0.3), [0.0, 1.0])
+    np.testing.assert_array_equal(compat.norse.threshold(x, "tanh", 0.3), [0.0, 1.0])
+    assert s(x)[1] > 1.0  # g, where it asked for it
+    with pytest.raises(ValueError, match="no surrogate function 'bogus'.*super_fn"):
+        compat.norse.surrogate("bogus")
 
 
 def test_multi_level_spike_count():

@@ -47,9 +47,13 @@ for _e in ENTRIES:
 
 def surrogate(name: str, **params: Any) -> CompatSurrogate:
     """The surrogate object behind norse's function ``name`` (e.g. ``"super_fn"``) with
-    ``params``; objects for plain-number parameters are reused (as the catalogue's functional
-    forms reuse theirs)."""
-    return _surrogate(name, params)
+    ``params``: a new object of the caller's own (the functions reuse theirs, cached, for
+    plain-number parameters: setting ``origin`` on a shared one would change their results)."""
+    if name not in _CLASSES:
+        raise ValueError(f"norse has no surrogate function {name!r} here; choose one of "
+                         f"{', '.join(sorted(_CLASSES))}")
+    values = {k: number(v, f"norse.{name}: {k}") for k, v in params.items()}
+    return _CLASSES[name](**values)
 
 
 def _surrogate(name: str, params: dict[str, Any], x: Any = None) -> CompatSurrogate:

@@ -67,7 +67,8 @@ class SurrogateFunctionBase(CompatSurrogate):
         self.spiking = spiking
 
     # The parameters are attributes, as spikingjelly's, read at every call and writable (for
-    # example to anneal alpha during training): a new value is validated and used from then on.
+    # example to anneal alpha during training): a new value is validated and used from then on,
+    # until the object is hashed (a jax.jit static argument, a dict key), as for origin.
     def __getattr__(self, name: str) -> Any:
         names = [n for n, _ in type(self).entry.params]
         if name in names:
@@ -80,6 +81,14 @@ class SurrogateFunctionBase(CompatSurrogate):
             super().__setattr__(name, value)
             return
         values = {**self.params, name: number(value, f"spikingjelly.{self.entry.name}: {name}")}
+        if self._hashed and values[name] != self.params[name]:
+            raise AttributeError(
+                f"{self!r} has been hashed (used as a jax.jit static argument or a dict key), so "
+                f"its {name} can no longer change: a result cached under it would go stale. Set "
+                f"{name} before such a use, or make a new object: "
+                f"spikingjelly.{self.entry.name}("
+                f"{', '.join(f'{k}={v!r}' for k, v in values.items())})"
+            )
         object.__setattr__(self, "_canonical", self.entry.canonical_for(**values))
         object.__setattr__(self, "_param_values", tuple(values.values()))
 
