@@ -242,3 +242,21 @@ def test_spikingjelly_check_manual_grad_prints_the_difference(capsys):
     sj = compat.spikingjelly
     sj.check_manual_grad(sj.ATan.primitive_function, sj.ATan.spiking_function, 2.0)
     assert float(capsys.readouterr().out.split()[-1]) < 1e-6
+
+
+def test_a_traced_parameter_is_taken_or_clearly_refused():
+    """Under ``jax.jit`` a library's parameter may be traced: taken where it becomes a
+    parameter of the canonical surrogate (spikingjelly's ``w``), refused with spikegrad's message
+    where it becomes a gain, a constant of the formula (norse's ``k``); the library's own
+    checks (``k > 0``) used to compare the tracer and raise JAX's TracerBoolConversionError."""
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+    x = jnp.array([-1.0, 0.2, 1.0])
+    traced = jax.jit(jax.grad(lambda x, w: compat.spikingjelly.PiecewiseLeakyReLU(w=w)(x).sum()))
+    eager = jax.grad(lambda x: compat.spikingjelly.PiecewiseLeakyReLU(w=0.5)(x).sum())
+    np.testing.assert_allclose(traced(x, 0.5), eager(x))
+    np.testing.assert_allclose(eager(x), [0.01, 1.0, 0.01])
+    for call in (lambda x, k: compat.norse.heavi_tanh_fn(x, k),
+                 lambda x, k: compat.norse.threshold(x, "circ", k)):
+        with pytest.raises(TypeError, match="cannot be traced by JAX; pass a Python float"):
+            jax.jit(call)(x, 0.5)

@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from .. import surrogates as S
 from .._surrogate import Surrogate
+from .._types import is_traced
 
 __all__ = ["ENTRIES", "Entry", "LIBRARIES", "VERSIONS", "entry"]
 
@@ -55,7 +56,9 @@ class Entry:
 
     def canonical_for(self, **params: Any) -> Surrogate:
         """The canonical surrogate equal to this entry with ``params`` (validated there)."""
-        message = self.refuse(**params)
+        # (a traced value, known only inside jax.jit, cannot be compared here: the canonical
+        # surrogate takes it unchecked, as spikegrad takes every traced parameter)
+        message = None if any(map(is_traced, params.values())) else self.refuse(**params)
         if message:
             raise ValueError(f"{self.library}.{self.name}: {message}")
         try:
