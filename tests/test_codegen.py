@@ -196,3 +196,38 @@ def test_powers_of_two_fold_into_exp2_only_where_exact():
         y = codegen.Symbol(program, "xv")
         e = codegen.SymbolicNamespace(program).exp(-0.5 * (0.5 * y))
         assert len(program.live(e.name)) == 3, (ctype, dialect)
+
+
+class _Operators(sg.Surrogate):
+    """The Array API's operators and ``pow``: ``**`` (a square as NumPy computes it, x * x),
+    reflected ``**``, ``abs()``; and a constant g' (its kernels read no x)."""
+
+    alpha = sg.Param(1.5, gt=0)
+
+    def grad(x, alpha, *, xp):
+        return (1.0 / (1.0 + alpha * abs(x)) ** 2 + 0.5 * (1.0 + xp.abs(x)) ** 1.5
+                + 0.25 * 2.0 ** (-abs(x)) + 0.1 * xp.pow(1.0 + xp.abs(x), -alpha))
+
+
+class _Constant(sg.Surrogate):
+    def grad(x, *, xp):
+        return 1.0
+
+
+def test_operators_and_a_constant_gradient_generate_kernels(tmp_path):
+    """User surrogates written with ``**``, ``abs()`` and ``xp.pow`` compile (they raised a bare
+    TypeError from the tracer) and give NumPy's values; a constant g' compiles with nvcc's
+    warnings as errors (it declared an x it never read, which ``spikegrad check`` failed)."""
+    kernels = [codegen.generate(_Operators().spec.formula, "forward", "float32")] + [
+        codegen.generate(cls().spec.formula, kind, "float32")
+        for cls in (_Operators, _Constant) for kind in ("grad", "vjp")]
+    assert all("xv" not in k.cuda_source() for k in kernels[3:])  # _Constant's
+    compiled = {"float32": compile_for_cpu(kernels, tmp_path, "operators")}
+    x = np.concatenate([np.linspace(-12, 12, 97), [0.0, -0.0]]).astype(np.float32)
+    ct = np.linspace(-2, 2, x.size).astype(np.float32)
+    for cls in (_Operators, _Constant):
+        check_cpu_kernels(compiled, cls(), "float32", x, ct)
+    try:
+        verify.compile_cuda(kernels, tmp_path, "operators_cuda")
+    except verify.ToolMissing:
+        pass  # (no nvcc: the C++ build above is the check)
