@@ -69,7 +69,17 @@ def test_spikingjelly_classes_spiking_mode_and_static_functions():
     np.testing.assert_array_equal(sj.Sigmoid.spiking_function(x, 4.0), [0.0, 1.0, 1.0])
     np.testing.assert_allclose(sj.Sigmoid.backward(np.ones(3), x, 4.0),
                                sg.Sigmoid(4.0).surrogate_grad(x))
-    assert str(inspect.signature(sj.ATan)) == "(alpha=2.0, *, spiking=True)"
+    assert str(inspect.signature(sj.ATan)) == "(alpha=2.0, spiking=True)"
+    # spiking after the parameters, by position too, as spikingjelly's classes take it
+    assert sj.ATan(3.0, False) == sj.ATan(alpha=3.0, spiking=False) and not sj.ATan(3.0, False).spiking
+    assert sj.PiecewiseLeakyReLU(1.0, 0.01, False).params == {"w": 1.0, "c": 0.01}
+    with pytest.raises(TypeError, match="got spiking twice"):
+        sj.ATan(3.0, False, spiking=True)
+    # the backward helpers return the gradient of x and a None for each parameter, as spikingjelly's
+    torch = pytest.importorskip("torch")
+    t = torch.tensor([0.5])
+    assert [len(sj.atan_backward(t, t, 2.0)), len(sj.piecewise_leaky_relu_backward(t, t, 1.0, 0.01)),
+            len(sj.leaky_k_relu_backward(t, t, 0.0, 1.0))] == [2, 3, 3]
     assert str(inspect.signature(compat.snntorch.spike_rate_escape)) == "(beta=1, slope=25)"
     assert str(inspect.signature(compat.norse.heavi_tanh_fn)) == "(x: 'Any', k: 'float') -> 'Any'"
     assert sj.ATan(3.0, spiking=False).params == {"alpha": 3.0}

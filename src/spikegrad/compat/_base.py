@@ -134,7 +134,7 @@ def compat_class(e: Entry, base: type[CompatSurrogate] = CompatSurrogate,
         inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD,
                           default=inspect.Parameter.empty if d is None else d)
         for n, d in e.params
-    ] + [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d)
+    ] + [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=d)
          for n, d in getattr(base, "keywords", {}).items()])
     cls.__doc__ = (
         f"{e.library}'s ``{e.name}``: :class:`~spikegrad.{e.canonical.__name__}` "

@@ -186,7 +186,12 @@ ENTRIES: tuple[Entry, ...] = (
         ),
     ),
     _entry("spikingjelly", "S2NN", {"alpha": 4.0, "beta": 1.0}, S.S2NN,
-           _renamed({"alpha": "alpha", "beta": "beta"}, epsilon=0.0)),
+           _renamed({"alpha": "alpha", "beta": "beta"}, epsilon=0.0),
+           difference=(
+               "spikingjelly's primitive (spiking=False) is beta log(x + 1 + 1e-5) + 1/2 for "
+               "x >= 0, about 1e-5 beta / (x + 1) above spikegrad's beta log(x + 1) + 1/2, of "
+               "which both libraries' gradient, beta / (x + 1), is the derivative"
+           )),
     _entry(
         "spikingjelly", "QPseudoSpike", {"alpha": 2.0}, S.QPseudoSpikeUnitArea, _same("alpha"),
         difference=(

@@ -46,11 +46,16 @@ def heaviside(x: Any) -> Any:
 class SurrogateFunctionBase(CompatSurrogate):
     """The base of spikingjelly's surrogate classes: ``spiking`` chooses spikes or g."""
 
-    keywords = {"spiking": True}  # the constructor's keywords besides the parameters
+    keywords = {"spiking": True}  # the constructor's arguments after the parameters
 
-    def __init__(self, *args: Any, spiking: bool = True, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, spiking: Any = None, **kwargs: Any) -> None:
+        if len(args) == len(type(self).entry.params) + 1:  # spikingjelly's order: the
+            *args, positional = args  # parameters, then spiking
+            if spiking is not None:
+                raise TypeError(f"spikingjelly.{type(self).entry.name} got spiking twice")
+            spiking = positional
         super().__init__(*args, **kwargs)
-        self.spiking = spiking
+        self.spiking = True if spiking is None else spiking
 
     @property
     def spiking(self) -> bool:
@@ -144,8 +149,10 @@ for _e in ENTRIES:
     _lower = _LOWER[_e.name]
     # The autograd class (``atan.apply(x, alpha)``) and the backward helper.
     globals()[_lower] = type(_lower, (), {"apply": _cls.spiking_function, "__module__": __name__})
+    # (spikingjelly's return the gradient of x and a None for each parameter)
     globals()[f"{_lower}_backward"] = (
-        lambda grad_output, x, *params, _c=_cls: (_c(*params).vjp(x, grad_output), None)
+        lambda grad_output, x, *params, _c=_cls: (_c(*params).vjp(x, grad_output),
+                                                   *(None for _ in _c.entry.params))
     )
     __all__ += [_e.name, _lower, f"{_lower}_backward"]
 
