@@ -324,8 +324,8 @@ class SymbolicNamespace:
                 return p.emit(f"{p.dialect.exp2}({base.name} * {p.render(scale)})")
         return self._unary("exp", x)
 
-    def pow(self, x: Any, y: Any) -> Symbol:
-        return x ** y if isinstance(x, Symbol) else y.__rpow__(x)
+    def pow(self, x: Any, y: Any) -> Any:
+        return y.__rpow__(x) if isinstance(y, Symbol) and not isinstance(x, Symbol) else x ** y
 
     def where(self, condition: Symbol, a: Any, b: Any) -> Symbol:
         (c, a, b), varying = self._p.operands(condition, a, b)

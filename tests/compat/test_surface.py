@@ -75,6 +75,8 @@ def test_spikingjelly_classes_spiking_mode_and_static_functions():
     assert sj.PiecewiseLeakyReLU(1.0, 0.01, False).params == {"w": 1.0, "c": 0.01}
     with pytest.raises(TypeError, match="got spiking twice"):
         sj.ATan(3.0, False, spiking=True)
+    with pytest.raises(TypeError, match="spiking must be True or False; got None"):
+        sj.ATan(spiking=None)
     # the backward helpers return the gradient of x and a None for each parameter, as spikingjelly's
     torch = pytest.importorskip("torch")
     t = torch.tensor([0.5])

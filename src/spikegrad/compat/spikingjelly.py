@@ -43,19 +43,22 @@ def heaviside(x: Any) -> Any:
     return xp.astype(x >= 0, x.dtype)
 
 
+_UNSET = object()  # (spiking not given)
+
+
 class SurrogateFunctionBase(CompatSurrogate):
     """The base of spikingjelly's surrogate classes: ``spiking`` chooses spikes or g."""
 
     keywords = {"spiking": True}  # the constructor's arguments after the parameters
 
-    def __init__(self, *args: Any, spiking: Any = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, spiking: Any = _UNSET, **kwargs: Any) -> None:
         if len(args) == len(type(self).entry.params) + 1:  # spikingjelly's order: the
             *args, positional = args  # parameters, then spiking
-            if spiking is not None:
+            if spiking is not _UNSET:
                 raise TypeError(f"spikingjelly.{type(self).entry.name} got spiking twice")
             spiking = positional
         super().__init__(*args, **kwargs)
-        self.spiking = True if spiking is None else spiking
+        self.spiking = True if spiking is _UNSET else spiking
 
     @property
     def spiking(self) -> bool:
