@@ -151,6 +151,13 @@ class InfiniteInFloat16(sg.Surrogate):
         return 1.0 / xp.square(1e-3 + xp.abs(x))
 
 
+class NanAtZero(sg.Surrogate):
+    """exp(-|x|) times x / x: NaN at 0 only."""
+
+    def grad(x, *, xp):
+        return xp.exp(-xp.abs(x)) * (x / x)
+
+
 class MethodStyle(sg.Surrogate):
     """braintools' style, with NumPy code: runs on NumPy arrays (and float32 tensors)."""
 
@@ -239,6 +246,16 @@ def test_not_finite_in_float16_only_fails_float16(user_module):
     assert "finite (float16)" in failed(report)
     got = statuses(report)
     assert got["properties: finite (float32)"] == got["properties: finite (float64)"] == "pass"
+
+
+def test_nan_at_one_point_fails_as_not_finite_not_as_inaccurate(user_module):
+    """The accuracy rows compare where the reference is a number: with its NaN in the scale,
+    every point failed there, blaming accuracy for what the finite rows report."""
+    report = verify(f"{user_module}:NanAtZero", **FAST)
+    got = statuses(report)
+    assert {"finite (float32)", "finite (float64)"} <= set(failed(report))
+    assert got["properties: accuracy (float32)"] == "pass"
+    assert "grad is not finite in float32 at x = [ 0." in str(report)
 
 
 def test_braintools_style_checks_that_cannot_apply_are_not_failures(user_module):
