@@ -376,6 +376,39 @@ def test_a_raw_value_far_beyond_the_range_stays_valid_with_finite_gradients(cls,
         assert name in layer.state_dict()["_extra_state"]["params"]
 
 
+class _Unbounded(sg.Surrogate):
+    """A log-space parameter with no upper bound."""
+
+    alpha = sg.Param(1.0, gt=0)
+
+    def grad(x, alpha, *, xp):
+        return 1.0 / (1.0 + alpha * xp.abs(x)) ** 2
+
+    def primitive(x, alpha, *, xp):
+        return xp.where(x < 0, 0.5 / (1.0 - alpha * x), 1.0 - 0.5 / (1.0 + alpha * x))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32])
+def test_an_unbounded_parameter_stays_finite_with_a_zero_gradient(dtype):
+    """Without an upper bound the raw value is clamped below half the largest float32 number:
+    exp of log(max) itself rounded to inf (a value out of range, a NaN gradient in JAX)."""
+    layer = sg.nn.Spike(_Unbounded(), trainable=("alpha",)).to(dtype)
+    with torch.no_grad():
+        layer.log_alpha.fill_(100.0)
+    x = torch.tensor([-1.0, 0.5], dtype=dtype, requires_grad=True)
+    layer(x).sum().backward()
+    assert 1e38 < layer.surrogate.alpha < float(np.finfo(np.float32).max)
+    assert layer.log_alpha.grad == 0.0 and torch.isfinite(x.grad).all()
+    assert float(jax.grad(lambda r: _Unbounded.alpha.from_raw(r, xp=jnp))(jnp.float32(100.0))) == 0.0
+
+
+def test_an_integer_raw_value_is_taken_as_a_number():
+    """(finfo of an integer dtype raised)"""
+    for raw, xp in ((np.asarray(1), np), (torch.tensor(1), torch), (jnp.asarray(1), jnp)):
+        assert float(sg.Sigmoid.alpha.from_raw(raw, xp=xp)) == pytest.approx(math.e, rel=1e-6)
+        assert float(sg.LeakyRelu.alpha.from_raw(raw, xp=xp)) == 1.0
+
+
 def test_spike_layer_gradient_is_the_straight_through_one():
     layer = sg.nn.Spike(sg.Arctan(alpha=2.0), trainable=("alpha",)).double()
     with torch.no_grad():

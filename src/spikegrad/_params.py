@@ -272,8 +272,8 @@ class Param:
         ``exp(raw)`` in log space, ``raw`` in plain space; then clamped into the declared
         range (where a bound is exclusive, just inside it). The clamp changes nothing inside
         the range; at a bound the value stays valid and its gradient stops there. In log
-        space ``raw`` is clamped to the logarithms of the bounds first (of the largest number
-        where there is no upper bound), so ``exp`` never overflows: its infinite derivative
+        space ``raw`` is clamped to the logarithms of the bounds first (of half the largest
+        number where there is no upper bound), so ``exp`` never overflows: its infinite derivative
         times the clamp's zero would make the gradient NaN. A 16-bit ``raw`` is computed in
         float32, where the bounds are numbers inside the range (a bound just inside, such as
         ``alpha > 1.001``'s, rounds onto the bound or beyond it in 16 bits).
@@ -290,19 +290,33 @@ class Param:
         low, high = self._bounds()
         lower = None if low is None else _inside(low[0], 1.0, low[1])
         upper = None if high is None else _inside(high[0], -1.0, not high[1])
-        dtype = getattr(raw, "dtype", None)
-        if dtype is not None and needs_float32_compute(xp.finfo(dtype).bits):
+        info = _floating_info(raw, xp)
+        if info is not None and needs_float32_compute(info.bits):
             raw = raw.to(xp.float32) if hasattr(raw, "to") else raw.astype(xp.float32)
+            info = xp.finfo(raw.dtype)
         if self.space == "log":  # (lower > 0 here)
-            largest = float(xp.finfo(raw.dtype).max) if dtype is not None else sys.float_info.max
+            # without an upper bound, half the largest number: exp of log(max) itself may round
+            # beyond it, to inf
+            largest = float(info.max) if info is not None else sys.float_info.max
             raw = xp.clip(raw, min=math.log(lower),
-                          max=math.log(largest if upper is None else upper))
+                          max=math.log(0.5 * largest if upper is None else upper))
             value = xp.exp(raw)
         else:
             value = raw
         if lower is None and upper is None:
             return value
         return xp.clip(value, min=lower, max=upper)
+
+
+def _floating_info(raw: Any, xp: Any) -> Any:
+    """``xp.finfo`` of ``raw``'s dtype, or None for a Python number or an integer array."""
+    dtype = getattr(raw, "dtype", None)
+    if dtype is None:
+        return None
+    try:
+        return xp.finfo(dtype)
+    except (TypeError, ValueError):  # an integer dtype
+        return None
 
 
 def _shown(bound: Any) -> str:

@@ -9,7 +9,7 @@ from typing import Any, Callable, ClassVar
 from . import _dispatch, _docs
 from ._contract import Formula, Spec
 from ._params import Param
-from ._types import is_array_value, is_traced
+from ._types import is_array_value, is_traced, torch_compiling
 
 __all__ = ["SPEC_VERSION", "Surrogate", "available", "from_dict", "get"]
 
@@ -373,7 +373,10 @@ class Surrogate:
                 "concrete Python numbers to use it as a static argument"
             )
         # From now on a cache may hold this object as a key: origin is frozen (see the setter).
-        self._hashed = True
+        # Not when Dynamo hashes it (it hashes every callable it traces): torch.compile guards
+        # on the attributes and traces again after a change.
+        if not torch_compiling():
+            self._hashed = True
         return hash(self._key())
 
     def __getstate__(self) -> dict[str, Any]:

@@ -89,6 +89,12 @@ def is_array_value(value: Any) -> bool:
     return kind(type(value)) in ("jax-tracer", "jax", "torch")
 
 
+def torch_compiling() -> bool:
+    """True while ``torch.compile`` (Dynamo) traces, False where PyTorch is not imported."""
+    torch = sys.modules.get("torch")
+    return torch is not None and bool(torch.compiler.is_compiling())
+
+
 def traced_by_torch(value: Any) -> bool:
     """True for a ``torch.Tensor`` while ``torch.compile`` traces (a fake tensor, whose value
     cannot be read)."""

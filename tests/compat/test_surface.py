@@ -272,3 +272,25 @@ def test_a_traced_parameter_is_taken_or_clearly_refused():
                  lambda x, k: compat.norse.threshold(x, "circ", k)):
         with pytest.raises(TypeError, match="cannot be traced by JAX; pass a Python float"):
             jax.jit(call)(x, 0.5)
+    # the concrete ones beside a traced one are still checked, in the library's terms
+    with pytest.raises(ValueError, match="PiecewiseLeakyReLU: w must be > 0; got -1.0"):
+        jax.jit(lambda x, c: compat.spikingjelly.PiecewiseLeakyReLU(w=-1.0, c=c)(x))(x, 0.01)
+    with pytest.raises(ValueError, match="n must be a whole number >= 2"):
+        jax.jit(lambda x, t: compat.spikingjelly.SquarewaveFourierSeries(n=1, T_period=t)(x))(
+            x, 8.0)
+    hashed = compat.spikingjelly.ATan()
+    assert hashed in {hashed}
+    with pytest.raises(AttributeError, match="has been hashed"):  # not a TracerBoolConversionError
+        jax.jit(lambda x, a: setattr(hashed, "alpha", a))(x, 3.0)
+
+
+def test_a_parameter_changes_after_torch_compile_traced_the_object():
+    """Dynamo hashes every callable it traces, and guards on its attributes: that hash does
+    not freeze the object (annealing alpha, spikingjelly's use, was refused after one call)."""
+    torch = pytest.importorskip("torch")
+    f = compat.spikingjelly.ATan(2.0, False)
+    compiled = torch.compile(lambda x: f(x), backend="eager", fullgraph=True)
+    x = torch.tensor([0.5], dtype=torch.float64)
+    torch.testing.assert_close(compiled(x), compat.spikingjelly.ATan(2.0, False)(x))
+    f.alpha = 6.0
+    torch.testing.assert_close(compiled(x), compat.spikingjelly.ATan(6.0, False)(x))

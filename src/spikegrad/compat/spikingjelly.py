@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._types import array_namespace
+from .._types import array_namespace, is_traced
 from ._base import CompatSurrogate, compat_class, from_canonical, number, register
 from ._mapping import ENTRIES
 from ._straight_through import sample_spikes, straight_through
@@ -89,7 +89,7 @@ class SurrogateFunctionBase(CompatSurrogate):
             super().__setattr__(name, value)
             return
         values = {**self.params, name: number(value, f"spikingjelly.{self.entry.name}: {name}")}
-        if self._hashed and values[name] != self.params[name]:
+        if self._hashed and (is_traced(values[name]) or values[name] != self.params[name]):
             raise AttributeError(
                 f"{self!r} has been hashed (used as a jax.jit static argument or a dict key), so "
                 f"its {name} can no longer change: a result cached under it would go stale. Set "
