@@ -208,13 +208,17 @@ class Surrogate:
                 " define primitive(x, *params, xp) in the class"
             )
         if self._hashed and value != self._origin:
-            raise AttributeError(
-                f"{self!r} has been hashed (used as a jax.jit static argument or a dict key), so "
-                "its origin can no longer change: a result cached under it would go stale. Set "
-                "origin before first use, or make a new surrogate: "
-                f"s.replace(origin={value!r})"
-            )
+            raise self._frozen("origin", f"s.replace(origin={value!r})")
         self._origin = value
+
+    def _frozen(self, what: str, instead: str) -> AttributeError:
+        """The error for a change of ``what`` once this object is hashed (see ``__hash__``);
+        ``instead``: the call that makes a new object with the change."""
+        return AttributeError(
+            f"{self!r} has been hashed (used as a jax.jit static argument or a dict key), so "
+            f"its {what} can no longer change: a result cached under it would go stale. Set "
+            f"{what} before such a use, or make a new surrogate: {instead}"
+        )
 
     def replace(self, **changes: Any) -> Surrogate:
         """A new surrogate of the same type with some parameters (or ``origin``) changed.
@@ -375,7 +379,7 @@ class Surrogate:
         # From now on a cache may hold this object as a key: origin is frozen (see the setter).
         # Not when Dynamo hashes it (it hashes every callable it traces): torch.compile guards
         # on the attributes and traces again after a change.
-        if not torch_compiling():
+        if not self._hashed and not torch_compiling():
             self._hashed = True
         return hash(self._key())
 

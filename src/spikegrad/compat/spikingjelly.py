@@ -90,13 +90,8 @@ class SurrogateFunctionBase(CompatSurrogate):
             return
         values = {**self.params, name: number(value, f"spikingjelly.{self.entry.name}: {name}")}
         if self._hashed and (is_traced(values[name]) or values[name] != self.params[name]):
-            raise AttributeError(
-                f"{self!r} has been hashed (used as a jax.jit static argument or a dict key), so "
-                f"its {name} can no longer change: a result cached under it would go stale. Set "
-                f"{name} before such a use, or make a new object: "
-                f"spikingjelly.{self.entry.name}("
-                f"{', '.join(f'{k}={v!r}' for k, v in values.items())})"
-            )
+            shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
+            raise self._frozen(name, f"spikingjelly.{self.entry.name}({shown})")
         object.__setattr__(self, "_canonical", self.entry.canonical_for(**values))
         object.__setattr__(self, "_param_values", tuple(values.values()))
 

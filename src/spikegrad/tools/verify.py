@@ -433,14 +433,15 @@ def check_reduced_precision(
     """
     x = np.asarray(x, dtype=np.float64)
     for method in methods(s):
-        keep = must_be_finite(s, method, x, dtype)  # g of linear tails may exceed the range
-        with np.errstate(invalid="ignore", divide="ignore"):
-            # where the reference itself is NaN, the "finite" check reports it (a NaN scale
-            # would make every point fail here, blaming accuracy)
-            keep &= ~np.isnan(method(s, x))
+        with np.errstate(all="ignore"):  # (a NaN, or g of linear tails beyond the range)
+            reference = method(s, x)
+        # g of linear tails may exceed the range; where the reference itself is NaN, the
+        # "finite" check reports it (a NaN scale would make every point fail here, blaming
+        # accuracy)
+        keep = must_be_finite(s, method, x, dtype) & ~np.isnan(reference)
         if not keep.any():
             continue
-        ref = method(s, x[keep])
+        ref = reference[keep]
         scale = float(np.abs(ref).max())
         dev = sensitivity(method, s, x[keep], EPS32)
         got = evaluate(method, s, x[keep], dtype)
