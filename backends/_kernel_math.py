@@ -1,11 +1,12 @@
-"""What compiled kernels call besides arithmetic (numba): ``exp_``, ``log1p_``, ``fmod_`` and
-``cos_`` (these two with range guards and exact fallbacks), pointers at addresses, and
-``fetch_add``.
+"""What compiled kernels call besides arithmetic (numba): ``exp_`` (and ``exp_nonpositive_``,
+for arguments known to be at most 0), ``log1p_``, ``fmod_`` and ``cos_`` (these two with range
+guards and exact fallbacks), pointers at addresses, and ``fetch_add``.
 
 Imported by the generated kernel modules of :mod:`spikegrad.backends._torch_kernels` (in the
 process that compiles them and in the one that loads them); it imports numba, which nothing
-else in spikegrad does at import. ``exp2_`` and ``exp_`` are compiled once and cached on disk by
-numba; the intrinsics are code generators, compiled into each kernel.
+else in spikegrad does at import. ``exp2_``, ``exp_`` and their ``_nonpositive_`` variants are
+compiled once and cached on disk by numba; the intrinsics are code generators, compiled into
+each kernel.
 
 ``fmod_`` and ``cos_`` are exact (``fmod_``) or within 1.6 ulp (``cos_``) on a range of inputs
 that their guards, ``fmod_ok`` and ``cos_ok``, say they cover, with operations LLVM vectorizes.
@@ -29,33 +30,38 @@ from numba.extending import intrinsic
 from spikegrad._math import COS_COEFFICIENTS, LOG2E, SIN_COEFFICIENTS
 
 __all__ = ["as_doubles", "as_pointer", "as_words", "cos_", "cos_exact", "cos_ok", "exp2_",
-           "exp2_python", "exp_", "exp_python", "fetch_add", "fma_", "fmod_", "fmod_exact",
-           "fmod_ok", "guard_flags", "log1p_"]
+           "exp2_nonpositive_", "exp2_nonpositive_python", "exp2_python", "exp_",
+           "exp_nonpositive_", "exp_nonpositive_python", "exp_python", "fetch_add", "fma_",
+           "fmod_", "fmod_exact", "fmod_ok", "guard_flags", "log1p_"]
 
 
-def exp2_python(t: Any) -> Any:
-    """``2**t`` for a float32 ``t`` in operations LLVM vectorizes (compiled as :func:`exp2_`).
+def exp2_nonpositive_python(t: Any) -> Any:
+    """``2**t`` for a float32 ``t`` up to 129 (or NaN), in operations LLVM vectorizes
+    (compiled as :func:`exp2_nonpositive_`, what kernels call where ``t`` is known to be at
+    most 0, or NaN: :meth:`spikegrad._codegen.SymbolicNamespace.exp`; :func:`exp2_python`
+    for every ``t``).
 
-    ``t = n + f`` with ``n`` the nearest whole number and ``|f| <= 1/2`` (exact); ``2**f`` by
-    a polynomial of degree 6 fitted to it (relative error 1.9e-9, a 60th of a float32 ulp), in
-    Horner's scheme with fused multiply-adds; ``2**n`` as two powers of two built from their
-    bits, each a normal number, so that ``2**n`` from the subnormal ``2**-149`` up to overflow
-    is rounded once, by the last product. ``t`` is first clipped to ``[-151, 129]``, beyond
-    which the result is 0 or inf anyway, by comparisons that let NaN through: NaN gives NaN
-    (through ``f``, whatever the bits built from it). Within 0.94 ulp of ``2**t`` for normal
-    results (tested over the whole range).
+    ``t = n + f`` with ``n`` the nearest whole number (ties to even) and ``|f| <= 1/2``
+    (exact); ``2**f`` by a polynomial of degree 6 fitted to it (relative error 1.9e-9, a 60th
+    of a float32 ulp), in Horner's scheme with fused multiply-adds; ``2**n`` as two powers of
+    two built from their bits, each a normal number, so that ``2**n`` from the subnormal
+    ``2**-149`` up to overflow is rounded once, by the last product. ``t`` is first clipped
+    below at -151, beyond which the result is 0 anyway, by a comparison that lets NaN through:
+    NaN gives NaN (through ``f``, whatever the bits built from it). Within 0.94 ulp of ``2**t``
+    for normal results (tested over the whole range).
 
     Examples
     --------
     >>> import numpy as np
-    >>> from spikegrad.backends._kernel_math import exp2_python
-    >>> float(exp2_python(np.float32(-3.0))), float(exp2_python(np.float32(-149.0)))
-    (0.125, 1.401298464324817e-45)
+    >>> from spikegrad.backends._kernel_math import exp2_nonpositive_python
+    >>> float(exp2_nonpositive_python(np.float32(-3.0)))
+    0.125
+    >>> float(exp2_nonpositive_python(np.float32(-149.0)))
+    1.401298464324817e-45
     """
     f32 = np.float32
-    low_clipped = f32(-151.0) if t < f32(-151.0) else t
-    clipped = f32(129.0) if low_clipped > f32(129.0) else low_clipped
-    n = np.floor(clipped + f32(0.5))
+    clipped = f32(-151.0) if t < f32(-151.0) else t
+    n = np.rint(clipped)
     f = clipped - n
     p = f32(0.00015345816791523248)
     p = p * f + f32(0.0013399932067841291)
@@ -73,7 +79,26 @@ def exp2_python(t: Any) -> Any:
 
 # Fused multiply-adds in exp2_ only: LLVM inlines it into the kernels, whose own arithmetic
 # rounds as written.
-exp2_ = numba.njit(cache=True, fastmath={"contract"})(exp2_python)
+exp2_nonpositive_ = numba.njit(cache=True, fastmath={"contract"})(exp2_nonpositive_python)
+
+
+def exp2_python(t: Any) -> Any:
+    """``2**t`` for every float32 ``t`` (compiled as :func:`exp2_`): ``t`` clipped above at
+    129, beyond which the result is inf anyway (NaN passes), then
+    :func:`exp2_nonpositive_python`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spikegrad.backends._kernel_math import exp2_python
+    >>> float(exp2_python(np.float32(3.0))), float(exp2_python(np.float32(1e30)))
+    (8.0, inf)
+    """
+    f32 = np.float32
+    return exp2_nonpositive_(f32(129.0) if t > f32(129.0) else t)
+
+
+exp2_ = numba.njit(cache=True)(exp2_python)
 
 
 def exp_python(a: Any) -> Any:
@@ -84,6 +109,15 @@ def exp_python(a: Any) -> Any:
 
 
 exp_ = numba.njit(cache=True)(exp_python)
+
+
+def exp_nonpositive_python(a: Any) -> Any:
+    """:func:`exp_python` for ``a`` known to be at most 0, or NaN (compiled as
+    :func:`exp_nonpositive_`): ``a * log2 e`` is too, so :func:`exp2_nonpositive_` serves."""
+    return exp2_nonpositive_(a * np.float32(LOG2E))
+
+
+exp_nonpositive_ = numba.njit(cache=True)(exp_nonpositive_python)
 
 
 def _pointer_at(element: Any) -> Any:

@@ -172,6 +172,42 @@ def test_kernels_of_the_compatibility_names_match_numpy(tmp_path):
                                       expected.astype(np.float64))
 
 
+def test_exp_of_arguments_known_nonpositive_skips_the_clip_of_large_ones():
+    """In the numba dialect, float32, ``exp`` of a value known to be at most 0 (or NaN) calls
+    the ``nonpositive`` variants: of ``abs``, squares, and products and negations of values of
+    known sign; not of values whose sign is not known (``x``, a parameter, their products), of
+    positive ones, nor in the C dialect or in float64."""
+    def last(build, ctype="float", dialect="python"):
+        program = codegen._Program(ctype, dialect)
+        ns = codegen.SymbolicNamespace(program)
+        x = codegen.Symbol(program, "xv")
+        alpha = codegen.Symbol(program, "p_alpha", varying=False)
+        out = build(x, alpha, ns)
+        return program.live(out.name)[-1]
+
+    nonpositive = {
+        "folded": lambda x, a, ns: ns.exp(-0.5 * ns.abs(a * x)),
+        "square": lambda x, a, ns: ns.exp(-(x * x)),
+        "not folded": lambda x, a, ns: ns.exp(ns.abs(x) * -3.0),
+        "product": lambda x, a, ns: ns.exp(-ns.abs(x) * ns.sqrt(ns.abs(x))),
+        "negated abs": lambda x, a, ns: ns.exp(-abs(x)),
+    }
+    for name, build in nonpositive.items():
+        assert "_nonpositive_(" in last(build), name
+    unknown = {
+        "x": lambda x, a, ns: ns.exp(-0.5 * x),
+        "parameter": lambda x, a, ns: ns.exp(a * ns.abs(x)),
+        "positive": lambda x, a, ns: ns.exp(2.0 * ns.abs(x)),
+        "unknown product": lambda x, a, ns: ns.exp(-ns.abs(x) * x),
+        "difference": lambda x, a, ns: ns.exp(-(x * x) + 1.0),
+    }
+    for name, build in unknown.items():
+        line = last(build)
+        assert "exp" in line and "_nonpositive_(" not in line, (name, line)
+    for ctype, dialect in (("float", "c"), ("double", "python")):
+        assert "nonpositive" not in last(nonpositive["square"], ctype, dialect)
+
+
 def test_powers_of_two_fold_into_exp2_only_where_exact():
     """In the numba dialect, float32, ``exp`` of a value scaled by powers of two is ``exp2`` of
     one product (the products' statements left out); not where the factors are not all powers
@@ -183,7 +219,7 @@ def test_powers_of_two_fold_into_exp2_only_where_exact():
     square = x * x
     density = ns.exp(-0.5 * (0.5 * square))
     assert program.live(density.name) == (
-        "v0 = xv * xv", "v3 = exp2_(v0 * float32(-0.36067376022224085))")
+        "v0 = xv * xv", "v3 = exp2_nonpositive_(v0 * float32(-0.36067376022224085))")
     assert float(np.float32(-0.36067376022224085)) == -0.25 * float(np.float32(codegen.LOG2E))
     mixed = ns.exp(3.0 * (0.5 * x))  # 3 is no power of two
     assert program.live(mixed.name)[-1].endswith("= exp_(v5)")

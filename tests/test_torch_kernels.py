@@ -96,6 +96,17 @@ def test_exp2_is_within_an_ulp_over_the_whole_range():
     np.testing.assert_array_equal(got[np.isinf(rounded)], np.inf)
     np.testing.assert_array_equal(got[(rounded == 0) & ~np.isnan(t)], 0.0)
     assert np.isnan(got[np.isnan(t)]).all()
+    from spikegrad.backends._kernel_math import exp2_nonpositive_
+
+    @numba.njit
+    def run_nonpositive(t, out):
+        for i in range(t.shape[0]):
+            out[i] = exp2_nonpositive_(t[i])
+
+    below = t[~(t > 129)]  # (NaN too)
+    nonpositive = np.empty_like(below)
+    run_nonpositive(below, nonpositive)
+    np.testing.assert_array_equal(nonpositive, got[~(t > 129)])
 
 
 # ------------------------------------------------------------------------ log1p, fmod, cos
@@ -791,20 +802,26 @@ def test_docstring_examples():
         assert result.attempted > 0 and result.failed == 0, module.__name__
 
 
-def _run_in_python(kernel, x, ct, params):
+def _run_in_python(kernel, x, ct, params, general=False):
     """The kernel's loop run by the Python interpreter on NumPy float32 scalars, with the
-    compiled math functions (each result kept a float32, as in the compiled loop)."""
+    compiled math functions (each result kept a float32, as in the compiled loop); with
+    ``general``, ``exp2_`` and ``exp_`` in place of their variants for nonpositive
+    arguments."""
     from spikegrad.backends import _kernel_math as km
 
     def float32_result(function):
         return lambda *args: np.float32(function(*args))
 
     exp2_ = float32_result(km.exp2_)
+    exp_ = float32_result(km.exp_)
     namespace = {"math": math, "float32": np.float32, "float64": np.float64,
-                 "exp2_": exp2_, "exp_": lambda a: exp2_(a * np.float32(km.LOG2E)),
+                 "exp2_": exp2_, "exp_": exp_,
                  **{name: float32_result(getattr(km, name))
-                    for name in ("log1p_", "cos_", "cos_exact", "fmod_", "fmod_exact")},
+                    for name in ("log1p_", "cos_", "cos_exact", "fmod_", "fmod_exact",
+                                 "exp2_nonpositive_", "exp_nonpositive_")},
                  "cos_ok": km.cos_ok, "fmod_ok": km.fmod_ok, "guard_flags": km.guard_flags}
+    if general:
+        namespace.update(exp2_nonpositive_=exp2_, exp_nonpositive_=exp_)
     exec(kernel.python_source(), namespace)  # noqa: S102 - the generator's own statements
     y = np.empty_like(x)
     namespace[kernel.name](x, ct, y, *params)
@@ -859,3 +876,39 @@ def test_folded_constants_change_no_number(name, cls, monkeypatch):
     with np.errstate(all="ignore"):
         np.testing.assert_array_equal(_run_in_python(folded, x, ct, params),
                                       _run_in_python(written, x, ct, params))
+
+
+# exp of arguments known to be at most 0: the variants that skip the clip of large arguments
+# (the catalogue's), and arguments whose sign is not known or that may be positive, which keep
+# exp2_ and exp_ (a wrong sign would give garbage where the clip makes inf: x = -1e38 below).
+_SIGNED_EXPS = {
+    "square": lambda x, alpha, xp: xp.exp(-(x * x)),
+    "not_folded": lambda x, alpha, xp: xp.exp(xp.abs(alpha * x) * -3.0),
+    "unknown": lambda x, alpha, xp: xp.exp(-0.5 * x),
+    "positive": lambda x, alpha, xp: xp.exp(xp.abs(x) * 0.75),
+}
+_GENERAL = ("unknown", "positive")
+_SIGN_CASES = {**{name: _scaled_exp(term) for name, term in _SIGNED_EXPS.items()},
+               **{c.__name__: c for c in SURROGATE_CLASSES if "_nonpositive_(" in "\n".join(
+                   _codegen.generate(c().spec.formula, "vjp", "float32", dialect="python").body)}}
+
+
+@pytest.mark.parametrize("name, cls", list(_SIGN_CASES.items()), ids=list(_SIGN_CASES))
+def test_exp_of_nonpositive_arguments_changes_no_number(name, cls):
+    """Kernels call ``exp2_nonpositive_`` or ``exp_nonpositive_`` (no clip of large
+    arguments) where the argument is known to be at most 0: the same numbers, bit for bit, as
+    with ``exp2_`` and ``exp_``, at huge, subnormal, infinite and NaN inputs too; and not where
+    it may be positive."""
+    kernel = _codegen.generate(cls().spec.formula, "vjp", "float32", dialect="python")
+    assert ("_nonpositive_(" in "\n".join(kernel.body)) is (name not in _GENERAL)
+    edges = [0.0, 1e-45, 1e-40, 2.0**-126, 1e-30, 1e-20, 1e20, 1e30, 2.0**120, 1e37, 1e38, 3e38,
+             np.inf]
+    x = np.concatenate([np.linspace(-300, 300, 601), edges, np.negative(edges),
+                        [np.nan]]).astype(np.float32)
+    ct = np.linspace(-2, 2, x.size).astype(np.float32)
+    params = [float(v) for v in cls().spec.values]
+    with np.errstate(all="ignore"):
+        got = _run_in_python(kernel, x, ct, params)
+        np.testing.assert_array_equal(got, _run_in_python(kernel, x, ct, params, general=True))
+    if name == "unknown":
+        assert np.isinf(got[x == -1e38]).all()

@@ -100,6 +100,9 @@ class _Dialect:
     # the dialect's exp2, where its float32 exp is ``exp2(a * float32(log2 e))``: powers of
     # two scaling the argument fold into that one multiplication (SymbolicNamespace.exp)
     exp2: str | None = None
+    # the dialect's exp and exp2 of arguments known to be at most 0 (or NaN), which skip the
+    # clip of large arguments (SymbolicNamespace.exp)
+    nonpositive: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 _C_FUNCTIONS = {
@@ -122,7 +125,7 @@ _DIALECTS = {
                        "&", "|", {**_MATH_FUNCTIONS, "exp": "exp_", "log1p": "log1p_",
                                   "fmod": "fmod_", "cos": "cos_"}, _MATH_FUNCTIONS,
                        {"fmod": ("fmod_ok", "fmod_exact"), "cos": ("cos_ok", "cos_exact")},
-                       "exp2_"),
+                       "exp2_", {"exp_": "exp_nonpositive_", "exp2_": "exp2_nonpositive_"}),
 }
 
 
@@ -217,6 +220,9 @@ class Symbol:
         # (u, (a1, ..., an)): this value is ((u * a1) * a2) ... * an as written, the a powers
         # of two or their negatives (see SymbolicNamespace.exp)
         self.scaled: tuple[Symbol, tuple[float, ...]] | None = None
+        # 1: known to be at least 0 (or NaN), -1: at most 0 (or NaN), 0: not known; from
+        # abs(), squares, and products and negations of values of known sign
+        self.sign = 0
 
     def _binary(self, other: Any, op: str, reverse: bool = False, boolean: bool = False) -> Symbol:
         (a, b), varying = self.program.operands(self, other)
@@ -236,10 +242,16 @@ class Symbol:
 
     def _scaled(self, product: Symbol, c: Any) -> Symbol:
         """``product``, ``self * c``, noting its factors (:attr:`scaled`) where it varies with
-        ``x`` and ``c`` is a power of two (or its negative)."""
+        ``x`` and ``c`` is a power of two (or its negative), and its :attr:`sign`."""
         if self.varying and not self.boolean and power_of_two(c):
             base, factors = self.scaled or (self, ())
             product.scaled = (base, (*factors, float(c)))
+        if c is self:
+            product.sign = 1
+        elif isinstance(c, Symbol):
+            product.sign = self.sign * c.sign
+        elif type(c) in (int, float):
+            product.sign = self.sign * ((c > 0) - (c < 0)) if c else 1
         return product
 
     def __pow__(self, o: Any) -> Symbol:
@@ -253,8 +265,7 @@ class Symbol:
         return self.program.emit(self.program.call("pow", a, b, varying=varying), varying=varying)
 
     def __abs__(self) -> Symbol:
-        (a,), varying = self.program.operands(self)
-        return self.program.emit(self.program.call("abs", a, varying=varying), varying=varying)
+        return SymbolicNamespace(self.program).abs(self)
 
     def __truediv__(self, o: Any) -> Symbol: return self._binary(o, "/")
     def __rtruediv__(self, o: Any) -> Symbol: return self._binary(o, "/", True)
@@ -305,7 +316,9 @@ class SymbolicNamespace:
 
     def _unary(self, name: str, x: Any) -> Symbol:
         (arg,), varying = self._p.operands(x)
-        return self._p.emit(self._p.call(name, arg, varying=varying), varying=varying)
+        out = self._p.emit(self._p.call(name, arg, varying=varying), varying=varying)
+        out.sign = 1 if name in ("abs", "sqrt", "exp") else 0
+        return out
 
     def exp(self, x: Any) -> Symbol:
         """``exp(x)``. In float32 in a dialect whose ``exp(a)`` is ``exp2(a * float32(log2 e))``
@@ -313,16 +326,26 @@ class SymbolicNamespace:
         ``exp2(u * float32(a1 ... an log2 e))``, the same number (see :func:`_exp2_scale`) with
         one multiplication in all: the sigmoid's ``exp(-0.5 |alpha x|)`` and the normal
         density's ``exp(-0.5 (0.5 z**2))`` lose one and three; the statements of the products
-        are left out (:meth:`_Program.live`)."""
+        are left out (:meth:`_Program.live`). Where the argument is known to be at most 0 (or
+        NaN: :attr:`Symbol.sign`), as in those two, the dialect's ``nonpositive`` functions
+        serve: the same numbers, without the clip of large arguments."""
         p = self._p
-        if (p.dialect.exp2 is not None and p.ctype == "float" and isinstance(x, Symbol)
-                and x.varying and x.scaled is not None):
-            base, factors = x.scaled
-            scale = _exp2_scale(factors)
-            if scale is not None:
-                p.functions.add("exp")
-                return p.emit(f"{p.dialect.exp2}({base.name} * {p.render(scale)})")
-        return self._unary("exp", x)
+        if not (p.dialect.exp2 is not None and p.ctype == "float" and isinstance(x, Symbol)
+                and x.varying):
+            return self._unary("exp", x)
+        scale = _exp2_scale(x.scaled[1]) if x.scaled is not None else None
+        if scale is None:
+            (argument,), _ = p.operands(x)
+            call = p.call("exp", argument)
+            if x.sign < 0:
+                function = p.dialect.functions["exp"]
+                call = p.dialect.nonpositive[function] + call[len(function):]
+            return p.emit(call)
+        p.functions.add("exp")
+        function = p.dialect.exp2
+        if x.scaled[0].sign * scale < 0:
+            function = p.dialect.nonpositive[function]
+        return p.emit(f"{function}({x.scaled[0].name} * {p.render(scale)})")
 
     def pow(self, x: Any, y: Any) -> Any:
         return y.__rpow__(x) if isinstance(y, Symbol) and not isinstance(x, Symbol) else x ** y
