@@ -46,6 +46,7 @@
 
 from __future__ import annotations
 
+import functools
 import numbers
 from typing import Any
 
@@ -363,11 +364,9 @@ class TorchAdapter:
     def accepts(self, x: Any) -> bool:
         return isinstance(x, (torch.Tensor, np.ndarray, np.generic, numbers.Real, list, tuple))
 
-    def spike(self, spec: Spec, x: Any) -> torch.Tensor:
-        return _apply(spec, x, False)
-
-    def fun(self, spec: Spec, x: Any) -> torch.Tensor:
-        return _apply(spec, x, True)
+    # _apply itself, called without a method's frame of its own (the spike runs at every step)
+    spike = functools.partial(_apply, origin=False)
+    fun = functools.partial(_apply, origin=True)
 
     def grad(self, spec: Spec, x: Any) -> torch.Tensor:
         return evaluate(spec.formula.derivative, _as_floating(x), spec.values, _NS)

@@ -397,7 +397,9 @@ class Surrogate:
     def __call__(self, x: Any) -> Any:
         """The spike ``x >= 0`` (``x > 0`` if not :attr:`spike_at_zero`), or :math:`g(x)` when
         ``origin``; differentiable, with derivative g'(x)."""
-        spec = self.spec
+        spec = self._spec
+        if spec is None or self._method_style:  # (the property, for the first call or a
+            spec = self.spec  # braintools-style surrogate, whose spec follows its state)
         adapter = _dispatch.backend_for(x)
         return adapter.fun(spec, x) if self._origin else adapter.spike(spec, x)
 
