@@ -340,12 +340,15 @@ class SymbolicNamespace:
             if x.sign < 0:
                 function = p.dialect.functions["exp"]
                 call = p.dialect.nonpositive[function] + call[len(function):]
-            return p.emit(call)
-        p.functions.add("exp")
-        function = p.dialect.exp2
-        if x.scaled[0].sign * scale < 0:
-            function = p.dialect.nonpositive[function]
-        return p.emit(f"{function}({x.scaled[0].name} * {p.render(scale)})")
+        else:
+            p.functions.add("exp")
+            function = p.dialect.exp2
+            if x.scaled[0].sign * scale < 0:
+                function = p.dialect.nonpositive[function]
+            call = f"{function}({x.scaled[0].name} * {p.render(scale)})"
+        out = p.emit(call)
+        out.sign = 1
+        return out
 
     def pow(self, x: Any, y: Any) -> Any:
         return y.__rpow__(x) if isinstance(y, Symbol) and not isinstance(x, Symbol) else x ** y
