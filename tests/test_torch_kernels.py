@@ -828,6 +828,16 @@ def _run_in_python(kernel, x, ct, params, general=False):
     return y
 
 
+def _edge_inputs(span):
+    """float32 inputs from -span to span, with subnormal, huge, infinite and NaN ones, and a
+    cotangent for them."""
+    edges = [0.0, 1e-45, 1e-40, 2.0**-126, 1e-30, 1e-20, 1e20, 1e30, 2.0**120, 1e37, 1e38, 3e38,
+             np.inf]
+    x = np.concatenate([np.linspace(-span, span, 301), edges, np.negative(edges),
+                        [np.nan]]).astype(np.float32)
+    return x, np.linspace(-2, 2, x.size).astype(np.float32)
+
+
 def _scaled_exp(term):
     """A surrogate whose g' is ``term(x, alpha, xp)``."""
 
@@ -867,11 +877,7 @@ def test_folded_constants_change_no_number(name, cls, monkeypatch):
     monkeypatch.setattr(_codegen, "_exp2_scale", lambda factors: None)  # nothing folds
     written = _codegen.generate(formula, "vjp", "float32", dialect="python")
     assert (len(written.body) > len(folded.body)) is (name not in _UNFOLDED)
-    edges = [0.0, 1e-45, 1e-40, 2.0**-126, 1e-30, 1e-20, 1e20, 1e30, 2.0**120, 1e37, 1e38, 3e38,
-             np.inf]
-    x = np.concatenate([np.linspace(-9, 9, 301), edges, np.negative(edges),
-                        [np.nan]]).astype(np.float32)
-    ct = np.linspace(-2, 2, x.size).astype(np.float32)
+    x, ct = _edge_inputs(9.0)
     params = [float(v) for v in cls().spec.values]
     with np.errstate(all="ignore"):
         np.testing.assert_array_equal(_run_in_python(folded, x, ct, params),
@@ -901,11 +907,7 @@ def test_exp_of_nonpositive_arguments_changes_no_number(name, cls):
     it may be positive."""
     kernel = _codegen.generate(cls().spec.formula, "vjp", "float32", dialect="python")
     assert ("_nonpositive_(" in "\n".join(kernel.body)) is (name not in _GENERAL)
-    edges = [0.0, 1e-45, 1e-40, 2.0**-126, 1e-30, 1e-20, 1e20, 1e30, 2.0**120, 1e37, 1e38, 3e38,
-             np.inf]
-    x = np.concatenate([np.linspace(-300, 300, 601), edges, np.negative(edges),
-                        [np.nan]]).astype(np.float32)
-    ct = np.linspace(-2, 2, x.size).astype(np.float32)
+    x, ct = _edge_inputs(300.0)
     params = [float(v) for v in cls().spec.values]
     with np.errstate(all="ignore"):
         got = _run_in_python(kernel, x, ct, params)
