@@ -4,9 +4,9 @@ guards and exact fallbacks), pointers at addresses, and ``fetch_add``.
 
 Imported by the generated kernel modules of :mod:`spikegrad.backends._torch_kernels` (in the
 process that compiles them and in the one that loads them); it imports numba, which nothing
-else in spikegrad does at import. ``exp2_``, ``exp_`` and their ``_nonpositive_`` variants are
-compiled once and cached on disk by numba; the intrinsics are code generators, compiled into
-each kernel.
+else in spikegrad does at import. The functions are compiled on first use, and those that read
+no constant of :mod:`spikegrad._math` are cached on disk by numba; the intrinsics are code
+generators, compiled into each kernel.
 
 ``fmod_`` and ``cos_`` are exact (``fmod_``) or within 1.6 ulp (``cos_``) on a range of inputs
 that their guards, ``fmod_ok`` and ``cos_ok``, say they cover, with operations LLVM vectorizes.
@@ -108,7 +108,10 @@ def exp_python(a: Any) -> Any:
     return exp2_(a * np.float32(LOG2E))
 
 
-exp_ = numba.njit(cache=True)(exp_python)
+# Not cached on disk (nor exp_nonpositive_, cos_): they read spikegrad._math's constants,
+# which numba's cache of this file would keep after a change there (see
+# spikegrad.backends._torch_kernels.module_source).
+exp_ = numba.njit(exp_python)
 
 
 def exp_nonpositive_python(a: Any) -> Any:
@@ -117,7 +120,7 @@ def exp_nonpositive_python(a: Any) -> Any:
     return exp2_nonpositive_(a * np.float32(LOG2E))
 
 
-exp_nonpositive_ = numba.njit(cache=True)(exp_nonpositive_python)
+exp_nonpositive_ = numba.njit(exp_nonpositive_python)
 
 
 def _pointer_at(element: Any) -> Any:
@@ -273,7 +276,7 @@ COS_RANGE = float(2**16)
 +-inf)."""
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(error_model="numpy")  # (not cached: see exp_)
 def cos_(x: Any) -> Any:
     """``cos(x)`` of a float32 ``x`` in operations LLVM vectorizes, within 1.6 ulp (0.34 on
     average) for ``|x| <`` :data:`COS_RANGE`, NaN for NaN and +-inf (see :func:`cos_ok`).

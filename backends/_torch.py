@@ -364,9 +364,10 @@ class TorchAdapter:
     def accepts(self, x: Any) -> bool:
         return isinstance(x, (torch.Tensor, np.ndarray, np.generic, numbers.Real, list, tuple))
 
-    # _apply itself, called without a method's frame of its own (the spike runs at every step)
-    spike = functools.partial(_apply, origin=False)
-    fun = functools.partial(_apply, origin=True)
+    # _apply itself, called without a method's frame of its own (the spike runs at every step);
+    # static: Python 3.14 binds a partial found on a class as a method
+    spike = staticmethod(functools.partial(_apply, origin=False))
+    fun = staticmethod(functools.partial(_apply, origin=True))
 
     def grad(self, spec: Spec, x: Any) -> torch.Tensor:
         return evaluate(spec.formula.derivative, _as_floating(x), spec.values, _NS)

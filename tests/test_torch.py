@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import io
 import math
 import os
@@ -148,6 +149,27 @@ def test_autocast_bfloat16():
     assert h.dtype == torch.bfloat16 and out.dtype == torch.bfloat16
     out.float().sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+def test_adapter_operations_are_called_as_the_contract_says():
+    """The adapter's ``spike`` and ``fun`` are ``_apply`` itself (no frame of their own), kept
+    static: a bare ``functools.partial`` on a class is bound as a method from Python 3.14 on
+    (the adapter passed as the spec) and warns on 3.13. Every operation of the contract is a
+    plain method or a static one, and takes ``(spec, x)`` through the instance."""
+    import functools
+
+    from spikegrad import _contract
+    from spikegrad.backends import _torch
+
+    adapter = _torch.ADAPTER
+    assert isinstance(adapter, _contract.Adapter)
+    for name in ("accepts", "spike", "fun", "grad", "vjp"):
+        attribute = inspect.getattr_static(type(adapter), name)
+        assert not isinstance(attribute, functools.partial), name
+    spec = sg.Sigmoid(alpha=2.0).spec
+    x = torch.tensor([-1.0, 0.0, 2.0])
+    assert adapter.spike(spec, x).tolist() == [0.0, 1.0, 1.0]
+    torch.testing.assert_close(adapter.fun(spec, x), torch.sigmoid(2.0 * x))
 
 
 def test_rejects_non_floating():
