@@ -47,7 +47,7 @@ def exp2_nonpositive_python(t: Any) -> Any:
     two built from their bits, each a normal number, so that ``2**n`` from the subnormal
     ``2**-149`` up to overflow is rounded once, by the last product. ``t`` is first clipped
     below at -151, beyond which the result is 0 anyway, by a comparison that lets NaN through:
-    NaN gives NaN (through ``f``, whatever the bits built from it). Within 0.94 ulp of ``2**t``
+    NaN gives NaN (through ``f``, whatever the bits built from it). Within 0.95 ulp of ``2**t``
     for normal results (tested over the whole range).
 
     Examples
