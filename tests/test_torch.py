@@ -158,8 +158,9 @@ def test_adapter_operations_are_called_as_the_contract_says():
     plain method or a static one, and takes ``(spec, x)`` through the instance."""
     import functools
 
-    from spikegrad import _contract
     from spikegrad.backends import _torch
+
+    from spikegrad import _contract
 
     adapter = _torch.ADAPTER
     assert isinstance(adapter, _contract.Adapter)
