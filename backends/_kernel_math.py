@@ -77,8 +77,8 @@ def exp2_nonpositive_python(t: Any) -> Any:
     return (p * low) * high
 
 
-# Fused multiply-adds in exp2_ only: LLVM inlines it into the kernels, whose own arithmetic
-# rounds as written.
+# Fused multiply-adds in exp2_nonpositive_ (and so exp2_) only: LLVM inlines it into the
+# kernels, whose own arithmetic rounds as written.
 exp2_nonpositive_ = numba.njit(cache=True, fastmath={"contract"})(exp2_nonpositive_python)
 
 
@@ -110,7 +110,7 @@ def exp_python(a: Any) -> Any:
 
 # Not cached on disk (nor exp_nonpositive_, cos_): they read spikegrad._math's constants,
 # which numba's cache of this file would keep after a change there (see
-# spikegrad.backends._torch_kernels.module_source).
+# spikegrad.backends._torch_kernels._kernel_math_hash).
 exp_ = numba.njit(exp_python)
 
 
