@@ -317,7 +317,8 @@ class SymbolicNamespace:
     def _unary(self, name: str, x: Any) -> Symbol:
         (arg,), varying = self._p.operands(x)
         out = self._p.emit(self._p.call(name, arg, varying=varying), varying=varying)
-        out.sign = 1 if name in ("abs", "sqrt", "exp") else 0
+        if name in ("abs", "sqrt", "exp"):
+            out.sign = 1
         return out
 
     def exp(self, x: Any) -> Symbol:
@@ -333,20 +334,17 @@ class SymbolicNamespace:
         if not (p.dialect.exp2 is not None and p.ctype == "float" and isinstance(x, Symbol)
                 and x.varying):
             return self._unary("exp", x)
+        p.functions.add("exp")
         scale = _exp2_scale(x.scaled[1]) if x.scaled is not None else None
         if scale is None:
-            (argument,), _ = p.operands(x)
-            call = p.call("exp", argument)
-            if x.sign < 0:
-                function = p.dialect.functions["exp"]
-                call = p.dialect.nonpositive[function] + call[len(function):]
+            function, argument, sign = p.dialect.functions["exp"], x.name, x.sign
         else:
-            p.functions.add("exp")
-            function = p.dialect.exp2
-            if x.scaled[0].sign * scale < 0:
-                function = p.dialect.nonpositive[function]
-            call = f"{function}({x.scaled[0].name} * {p.render(scale)})"
-        out = p.emit(call)
+            base = x.scaled[0]
+            function, argument = p.dialect.exp2, f"{base.name} * {p.render(scale)}"
+            sign = base.sign * (1 if scale > 0 else -1)
+        if sign < 0:
+            function = p.dialect.nonpositive[function]
+        out = p.emit(f"{function}({argument})")
         out.sign = 1
         return out
 
