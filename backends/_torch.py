@@ -39,9 +39,10 @@
   PyTorch's CPU ``exp`` kernel is 2.5-3 times slower than its ``exp2``.
 * Forward: on plain tensors outside ``torch.compile`` and ``torch.func`` the spike is one
   ``torch.ge(x, 0, out=...)`` (the namespace's ``compare_as`` hook, with a 0-d zero) instead of
-  a comparison and a cast; plain floating tensors take the shortest path through the adapter,
-  ``_Spike``: the same forward and backward in an old-style Function of two inputs
-  (at 4096 elements, the Python around the PyTorch calls is a fifth of the time).
+  a comparison and a cast; plain floating tensors outside forward mode take the shortest path
+  through the adapter, ``_Spike``: the same forward and backward in an old-style Function of
+  two inputs that saves nothing for a ``jvp`` (at 4096 elements, the Python around the PyTorch
+  calls is a fifth of the time).
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ _TORCH_FUNCTIONS: dict[str, Any] = {
 }
 _NS = MathNamespace(torch, **_TORCH_FUNCTIONS)
 _is_compiling = torch.compiler.is_compiling
+_forward_ad = torch.autograd.forward_ad
 _functorch_active = torch._C._are_functorch_transforms_active
 _COMPARISONS = {"greater_equal": torch.ge, "greater": torch.gt}
 
@@ -133,11 +135,13 @@ def _times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor, fuse: str) -
     passes them; :meth:`TorchAdapter.vjp` checks its own): for plain backward passes on plain
     tensors, a compiled kernel on the CPU where there is one
     (:func:`spikegrad.backends._torch_kernels.times_derivative`), else planned
-    (:func:`spikegrad.backends._torch_plan.plan_of`); eager operations otherwise.
+    (:func:`spikegrad.backends._torch_plan.plan_of`); eager operations otherwise. ``fuse`` is
+    ``"off"`` for a spec with trained tensor values (which only :meth:`TorchAdapter.vjp` passes
+    here): kept as keys of plans and kernels, they would be kept alive.
 
-    This runs in every backward pass, where each Python step costs about twice what it costs
-    outside the autograd engine: the checks are the cheapest first, and the plan is found with
-    one lookup of the spec (whose hash is kept) and the tensor's dtype and device type."""
+    This runs in every backward pass, where each Python step costs about three times what it
+    costs outside the autograd engine: the checks are the cheapest first, and the plan is found
+    with one lookup of the spec (whose hash is kept) and the tensor's dtype and device type."""
     if (
         fuse != "off"
         # Tensor subclasses (FakeTensor under torch.export / FakeTensorMode, ...) and meta
@@ -150,7 +154,6 @@ def _times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor, fuse: str) -
         and not _is_compiling()
         and not _modes_active()  # the plan's constants and buffers are plain tensors
         and not _legacy_batched(v)
-        and not (spec.formula.trainable and _tensor_slots(spec))  # (not kept alive as keys)
     ):
         if fuse == "auto" and x.is_cpu:  # one compiled loop, once numba has made it
             out = _torch_kernels.times_derivative(spec, v, x, _planned)
@@ -214,17 +217,16 @@ class _SpikeForTransforms(_SpikeNoJvp):
 
 class _Spike(torch.autograd.Function):
     """The spike of a plain floating tensor in eager mode (no ``torch.func``, no compilation,
-    no dispatch mode; ``grad_fn`` shows ``_SpikeBackward``): :class:`_SpikeForTransforms` with
-    the least work around the same forward and backward, which at 4096 elements is a fifth of
-    the whole forward and backward pass. Old-style (``ctx`` in ``forward``: no
-    ``setup_context`` call) and with two inputs (each input costs the autograd engine a step
-    both ways); no vmap rule, which only ``torch.func`` asks for, and it is never used
-    there."""
+    no dispatch mode, no forward-mode level; ``grad_fn`` shows ``_SpikeBackward``):
+    :class:`_SpikeForTransforms` with the least work around the same forward and backward,
+    which at 4096 elements is a fifth of the whole forward and backward pass. Old-style
+    (``ctx`` in ``forward``: no ``setup_context`` call) and with two inputs (each input costs
+    the autograd engine a step both ways); no vmap rule, which only ``torch.func`` asks for,
+    and it is never used there; no ``jvp``, which only a forward-mode level asks for."""
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, spec: Spec) -> torch.Tensor:
         ctx.save_for_backward(x)
-        ctx.save_for_forward(x)
         ctx.spec = spec
         ctx.fuse = _config.torch_fuse()  # read in the caller's thread, see _SpikeNoJvp
         return spec.formula.spike(x, xp=_NS_EAGER)
@@ -233,11 +235,6 @@ class _Spike(torch.autograd.Function):
     def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, None]:
         (x,) = ctx.saved_tensors
         return _times_derivative(ctx.spec, grad_out, x, ctx.fuse), None
-
-    @staticmethod
-    def jvp(ctx: Any, x_dot: torch.Tensor, _: Any) -> torch.Tensor:
-        (x,) = ctx.saved_tensors
-        return _times_derivative(ctx.spec, x_dot, x, ctx.fuse)
 
 
 def _tensor_slots(spec: Spec) -> tuple[int, ...]:
@@ -334,7 +331,7 @@ _apply_directly = super(torch.autograd.Function, _SpikeForTransforms).apply
 _apply_eager = super(torch.autograd.Function, _Spike).apply
 
 
-def _apply(spec: Spec, x: Any, origin: bool) -> torch.Tensor:
+def _apply(origin: bool, spec: Spec, x: Any) -> torch.Tensor:
     if (
         type(x) is torch.Tensor
         and x.dtype in _FLOATING
@@ -342,6 +339,7 @@ def _apply(spec: Spec, x: Any, origin: bool) -> torch.Tensor:
         and not _is_compiling()
         and not _functorch_active()
         and not _modes_active()
+        and _forward_ad._current_level < 0
     ):  # the common case, first: a plain floating tensor in eager mode
         return _apply_directly(x, spec, origin, True) if origin else _apply_eager(x, spec)
     x = _as_floating(x)
@@ -365,9 +363,10 @@ class TorchAdapter:
         return isinstance(x, (torch.Tensor, np.ndarray, np.generic, numbers.Real, list, tuple))
 
     # _apply itself, called without a method's frame of its own (the spike runs at every step);
-    # static: Python 3.14 binds a partial found on a class as a method
-    spike = staticmethod(functools.partial(_apply, origin=False))
-    fun = staticmethod(functools.partial(_apply, origin=True))
+    # static: Python 3.14 binds a partial found on a class as a method; positional: a keyword
+    # argument in a partial costs about a microsecond a spike in a training loop
+    spike = staticmethod(functools.partial(_apply, False))
+    fun = staticmethod(functools.partial(_apply, True))
 
     def grad(self, spec: Spec, x: Any) -> torch.Tensor:
         return evaluate(spec.formula.derivative, _as_floating(x), spec.values, _NS)
@@ -377,7 +376,8 @@ class TorchAdapter:
         ct = _as_floating(cotangent, "cotangent")
         if ct.shape != x.shape:
             check_cotangent_shape(x, ct)
-        return _times_derivative(spec, ct, x, _config.torch_fuse())
+        fuse = "off" if _tensor_slots(spec) else _config.torch_fuse()
+        return _times_derivative(spec, ct, x, fuse)
 
 
 ADAPTER = TorchAdapter()

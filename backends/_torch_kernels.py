@@ -375,10 +375,10 @@ def _compile(formulas: list[Formula]) -> dict[Formula, _Compiled | None]:
         if not _cached(path, name):  # not compiled there: loading it would compile it here
             continue
         module = _load(path, name)
-        compiled = _Compiled(module.run, module.part)
+        compiled = _Compiled(module.run, module.part, module.part.address)
         one = torch.ones(1)
         params = (1.0,) * len(kernels[formula].params)  # type: ignore[union-attr]
-        _call(_Entry(compiled, params, b""), one, one, torch.empty(1), parts=1)
+        _call(_Entry(compiled, params, b""), one, one, torch.empty(1), 1, 1)
         out[formula] = compiled
     return out
 
@@ -484,10 +484,12 @@ def _entry(spec: Spec, dtype: torch.dtype) -> Any:
 
 class _Compiled(NamedTuple):
     """A loaded kernel's entry points (see :func:`module_source`): ``run``, a numba function,
-    and ``part``, a numba C function (kept here: its machine code lives as long as it does)."""
+    and ``part``, a numba C function (kept here: its machine code lives as long as it does),
+    at ``address``."""
 
     run: Callable[..., None]
     part: Any
+    address: int
 
 
 class _Entry(NamedTuple):
@@ -544,9 +546,10 @@ def _parts(n: int) -> int:
     return min(torch.get_num_threads(), n // PARALLEL_GRAIN)
 
 
-def _call(entry: _Entry, x: torch.Tensor, v: torch.Tensor, out: torch.Tensor, parts: int
-          ) -> torch.Tensor:
-    """The kernel over contiguous float32 tensors ``x``, ``v`` into ``out``; ``out``. One part:
+def _call(entry: _Entry, x: torch.Tensor, v: torch.Tensor, out: torch.Tensor, parts: int,
+          n: int) -> torch.Tensor:
+    """The kernel over ``n`` elements of contiguous float32 tensors ``x``, ``v`` into ``out``;
+    ``out``. ``parts`` is :func:`_parts`'s (more than one only with an OpenMP team). One part:
     ``run`` in this thread. More: ``part`` on PyTorch's whole OpenMP team (its threads, hot
     after PyTorch's own operations, sharing the cores with nothing of ours), whose threads
     claim pieces of about a quarter of a part, at most :data:`PART_MAX` elements, until none is
@@ -554,7 +557,6 @@ def _call(entry: _Entry, x: torch.Tensor, v: torch.Tensor, out: torch.Tensor, pa
     see :func:`_compute`). Returns when every thread has, so the tensors outlive every
     access."""
     compiled, params, packed = entry
-    n = x.numel()
     if parts <= 1:
         compiled.run(x.data_ptr(), v.data_ptr(), out.data_ptr(), n, *params)
         return out
@@ -562,7 +564,7 @@ def _call(entry: _Entry, x: torch.Tensor, v: torch.Tensor, out: torch.Tensor, pa
     step = 1 if v.numel() == n else 0
     data = ctypes.create_string_buffer(
         _WORDS.pack(x.data_ptr(), v.data_ptr(), out.data_ptr(), n, size, step, 0) + packed)
-    _openmp()(compiled.part.address, ctypes.addressof(data), 0, 0)  # 0: the whole team
+    _team[0](compiled.address, data, 0, 0)  # GOMP_parallel (see _openmp); 0: the whole team
     return out
 
 
@@ -574,15 +576,26 @@ def times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor,
     (:data:`TUNE_MIN_ELEMENTS`; ``planned(spec, v, x, "auto")`` is the plan, called here while
     the two are timed). A cotangent that is not contiguous is copied first, or for a large
     call expanded from one number (``loss.sum()``'s), :data:`PART_MAX` elements of it (see
-    :func:`_compute`)."""
+    :func:`_compute`).
+
+    This runs in every backward pass, where each Python step costs several times what it costs
+    alone: each fact of the tensors is read once and passed on."""
     entry = _ready.get((spec, x.dtype), _PENDING)
     if entry is _PENDING:
         entry = _entry(spec, x.dtype)
     if entry is None or entry is _PENDING or not x.is_contiguous():
         return None
     n = x.numel()
-    if n < TUNE_MIN_ELEMENTS or torch.get_num_threads() == 1:
-        return _compute(entry, v, x)
+    if n >= TUNE_MIN_ELEMENTS and torch.get_num_threads() > 1:
+        return _timed(entry, spec, v, x, n, planned)
+    return _compute(entry, v, x, n)
+
+
+def _timed(entry: _Entry, spec: Spec, v: torch.Tensor, x: torch.Tensor, n: int,
+           planned: Callable[..., torch.Tensor]) -> torch.Tensor | None:
+    """:func:`times_derivative` from :data:`TUNE_MIN_ELEMENTS` elements on: the kernel or the
+    plan (None), whichever the first passes of this spec, dtype and size (to a power of two)
+    measured faster, each timed in turn :data:`TUNE_SAMPLES` times until then."""
     key = (spec, x.dtype, n.bit_length())
     verdict = _verdicts.get(key)
     if verdict is None:
@@ -590,13 +603,13 @@ def times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor,
             _verdicts.clear()
         verdict = _verdicts[key] = ([], [])
     if verdict is True:
-        return _compute(entry, v, x)
+        return _compute(entry, v, x, n)
     if verdict is False:
         return None
     kernel_times, plan_times = verdict  # still timing: each in turn, TUNE_SAMPLES times
     start = time.perf_counter()
     if len(kernel_times) <= len(plan_times):
-        out = _compute(entry, v, x)
+        out = _compute(entry, v, x, n)
         kernel_times.append(time.perf_counter() - start)
     else:
         out = planned(spec, v, x, "auto")
@@ -606,12 +619,11 @@ def times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor,
     return out
 
 
-def _compute(entry: _Entry, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """:func:`_call` for tensors of any float32-computed dtype. A cotangent expanded from one
-    number (all strides 0: ``loss.sum()``'s) becomes :data:`PART_MAX` copies of that number
-    where the call is shared and longer than that; another cotangent that is not contiguous a
-    contiguous copy."""
-    n = x.numel()
+def _compute(entry: _Entry, v: torch.Tensor, x: torch.Tensor, n: int) -> torch.Tensor:
+    """:func:`_call` for contiguous tensors ``x`` of ``n`` elements in any float32-computed
+    dtype. A cotangent expanded from one number (all strides 0: ``loss.sum()``'s) becomes
+    :data:`PART_MAX` copies of that number where the call is shared and longer than that;
+    another cotangent that is not contiguous a contiguous copy."""
     parts = _parts(n)
     if not v.is_contiguous():
         if parts > 1 and n > PART_MAX and not any(v.stride()):
@@ -619,9 +631,9 @@ def _compute(entry: _Entry, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         else:
             v = v.contiguous()
     if x.dtype is torch.float32:
-        return _call(entry, x, v, torch.empty_like(x), parts)
+        return _call(entry, x, v, torch.empty_like(x), parts, n)
     x32, v32 = x.to(torch.float32), v.to(torch.float32)
-    return _call(entry, x32, v32, torch.empty_like(x32), parts).to(x.dtype)
+    return _call(entry, x32, v32, torch.empty_like(x32), parts, n).to(x.dtype)
 
 
 def _after_fork() -> None:

@@ -553,8 +553,8 @@ def test_a_call_shared_by_fewer_parts_than_threads_keeps_the_team(compiled, monk
         assert _tasks() == before
     finally:
         torch.set_num_threads(threads)
-    torch.testing.assert_close(got, kernels._compute(kernels._entry(f.spec, torch.float32), v, x),
-                               rtol=0, atol=0)
+    entry = kernels._entry(f.spec, torch.float32)
+    torch.testing.assert_close(got, kernels._compute(entry, v, x, n), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
