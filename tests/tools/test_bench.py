@@ -14,7 +14,8 @@ from spikegrad.tools import bench
 
 
 def fake_time_all(fns, sync, repeat, min_seconds, baseline):
-    return {key: (2.0, 2.0) if key[0] == "spikegrad" else (1.0, 1.0) for key in fns}
+    return {key: bench._Timing(2.0, 2.0, [2.0] * repeat) if key[0] == "spikegrad"
+            else bench._Timing(1.0, 1.0, [1.0] * repeat) for key in fns}
 
 
 def test_every_catalogue_surrogate_against_the_native_op_in_one_run(monkeypatch):
@@ -82,7 +83,7 @@ def test_ratios_are_taken_against_the_neighbouring_baseline_batch(monkeypatch):
 def test_peers_are_timed_next_to_spikegrads_same_surrogate(monkeypatch):
     order = []
     monkeypatch.setattr(bench, "_time_all", lambda fns, sync, repeat, min_seconds, baseline: (
-        order.extend(fns), {k: (1.0, 1.0) for k in fns})[1])
+        order.extend(fns), {k: bench._Timing(1.0, 1.0, [1.0]) for k in fns})[1])
     keys = [("torch", "torch.sigmoid", "native"), ("spikegrad", "arctan", "arctan"),
             ("spikegrad", "sigmoid", "sigmoid"), ("snntorch", "atan", "arctan"),
             ("norse", "sig", "sigmoid"), ("snntorch", "sig", "sigmoid"),
@@ -90,6 +91,42 @@ def test_peers_are_timed_next_to_spikegrads_same_surrogate(monkeypatch):
     times = bench._timed({k: None for k in keys}, None, 1, 0.0)
     assert order == [keys[0], keys[1], keys[3], keys[2], keys[4], keys[5], keys[6]]
     assert list(times) == keys  # reported in the given order
+
+
+def test_peers_are_compared_with_spikegrad_round_by_round(monkeypatch):
+    """A peer's ratio to the baseline is divided by spikegrad's of the same round: the median
+    of those (above 1: spikegrad faster) and the rounds spikegrad was the slower in go into its
+    row and into the reports, which name a cell where spikegrad was slower in every round.
+    Rows of neither kind, and results saved before these fields, report none."""
+    rounds = {
+        ("jax", "jax.nn.sigmoid", "native"): [],
+        ("spikegrad", "sigmoid", "sigmoid"): [1.0, 1.2, 1.1, 1.3, 1.0],
+        ("braintools", "Sigmoid()", "sigmoid"): [1.1, 1.1, 1.0, 1.4, 1.2],  # slower in two
+        ("spikegrad", "arctan", "arctan"): [2.0, 2.0, 2.2, 2.0, 2.0],
+        ("braintools", "Arctan()", "arctan"): [1.9, 1.8, 2.1, 1.0, 1.9],  # slower in all five
+        ("norse", "unmatched", "rect"): [3.0] * 5,
+    }
+    monkeypatch.setattr(bench, "_time_all", lambda fns, sync, repeat, min_seconds, baseline: {
+        k: bench._Timing(1.0, 1.0, rounds[k]) for k in fns})
+    times = bench._timed(dict.fromkeys(rounds), None, 5, 0.0)
+    # the round's ratios: 1.1, 11/12, 10/11, 14/13, 1.2
+    assert times[("braintools", "Sigmoid()", "sigmoid")].against == (pytest.approx(14 / 13), 2)
+    assert times[("braintools", "Arctan()", "arctan")].against == (pytest.approx(0.95), 5)
+    for key in (("jax", "jax.nn.sigmoid", "native"), ("spikegrad", "sigmoid", "sigmoid"),
+                ("norse", "unmatched", "rect")):
+        assert times[key].against is None
+    rows = [bench._row("jax", "jit", *key, 4096, 1e-5, 1e-5, 1.0, "jax.nn.sigmoid", None,
+                       times[key].against, 5) for key in rounds]
+    assert [r["vs_spikegrad"] is None for r in rows] == [True, True, False, True, False, True]
+    results = {"machine": {"date": "2026-01-01", "processor": "cpu", "cpus": 2,
+                           "platform": "linux", "python": "3.11"}, "rows": rows}
+    line = ("jax jit against braintools: spikegrad faster in 1 of 2 cells; slower in every "
+            "round (5) in 1: braintools Arctan() 4K (1.05x its time)")
+    assert line in bench.format_table(results) and f"* {line}" in bench.format_rst(results)
+    for row in rows:
+        del row["vs_spikegrad"], row["spikegrad_slower_rounds"], row["rounds"]
+    assert "against" not in bench.format_table(results).lower()
+    assert "Against" not in bench.format_rst(results)
 
 
 @pytest.mark.parametrize("kwargs, message", [

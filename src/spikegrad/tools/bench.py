@@ -31,7 +31,7 @@ import platform
 import statistics
 import sys
 import time
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from spikegrad.tools import _check_count
 
@@ -109,8 +109,17 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+class _Timing(NamedTuple):
+    """One function's measurement (see :func:`_time_all`)."""
+
+    seconds: float  # per call: the median of its batches
+    ratio: float  # the median of its per-round ratios to the baseline
+    ratios: list[float]  # those ratios, one per round, in order (empty for the baseline)
+    against: tuple[float, int] | None = None  # see _timed
+
+
 def _time_all(fns: dict[Any, Callable[[], Any]], sync: Callable[[Any], Any], repeat: int,
-              min_seconds: float, baseline: Any) -> dict[Any, tuple[float, float]]:
+              min_seconds: float, baseline: Any) -> dict[Any, _Timing]:
     """Seconds per call of each function and its ratio to ``fns[baseline]``.
 
     Every function runs in batches long enough to time reliably (at least ``min_seconds``), in
@@ -149,15 +158,23 @@ def _time_all(fns: dict[Any, Callable[[], Any]], sync: Callable[[Any], Any], rep
             samples[baseline].append(base)
             samples[key].append(t)
             ratios[key].append(t / base)
-    return {key: (statistics.median(samples[key]),
-                  1.0 if key == baseline else statistics.median(ratios[key])) for key in fns}
+    return {key: _Timing(statistics.median(samples[key]),
+                         1.0 if key == baseline else statistics.median(ratios[key]), ratios[key])
+            for key in fns}
 
 
 def _timed(fns: dict[tuple[str, str, str], Callable[[], Any]], sync: Callable[[Any], Any],
-           repeat: int, min_seconds: float) -> dict[tuple[str, str, str], tuple[float, float]]:
+           repeat: int, min_seconds: float) -> dict[tuple[str, str, str], _Timing]:
     """:func:`_time_all` of ``fns`` keyed ``(library, label, surrogate)``, the first the
     baseline, each other library's function timed right after spikegrad's same surrogate (so
-    that a comparison of the two is one of neighbours in time too); in the order of ``fns``."""
+    that a comparison of the two is one of neighbours in time too); in the order of ``fns``.
+
+    Such a peer's timing is compared with spikegrad's round by round (``against``): the median
+    of the ratios of its round's ratio to spikegrad's (above 1: spikegrad was faster), and the
+    number of rounds in which spikegrad was the slower of the two. Two equally fast functions
+    are each the slower in half the rounds; one is slower in all ``repeat`` rounds by chance
+    once in ``2**repeat`` comparisons, where its medians alone differ by a few percent every
+    other time."""
     keys = list(fns)
     order = keys[:1]
     for key in keys[1:]:
@@ -165,6 +182,13 @@ def _timed(fns: dict[tuple[str, str, str], Callable[[], Any]], sync: Callable[[A
             order += [key] + [k for k in keys if k[0] != "spikegrad" and k[2] == key[2]]
     order += [k for k in keys if k not in order]
     times = _time_all({k: fns[k] for k in order}, sync, repeat, min_seconds, keys[0])
+    for key in keys[1:]:
+        ours = times.get(("spikegrad", key[2], key[2]))
+        if key[0] != "spikegrad" and ours is not None:
+            pairs = list(zip(times[key].ratios, ours.ratios))
+            times[key] = times[key]._replace(against=(
+                statistics.median(theirs / mine for theirs, mine in pairs),
+                sum(mine > theirs for theirs, mine in pairs)))
     return {k: times[k] for k in keys}
 
 
@@ -268,11 +292,12 @@ def _torch_rows(names: list[str], sizes: tuple[int, ...], repeat: int, peers: bo
                     fn()
                 _torch_kernels.wait(_torch_kernels.COMPILE_TIMEOUT)
             times = _timed(fns, sync, repeat, min_seconds)
-            base = times[("torch", "torch.sigmoid", "native")][0]
-            for (library, label, name), (t, ratio) in times.items():
-                rows.append(_row("torch", device, library, label, name, n, t, base, ratio,
-                                 "torch.sigmoid", _torch_peak_bytes(fns[(library, label, name)],
-                                                                    device)))
+            base = times[("torch", "torch.sigmoid", "native")].seconds
+            for (library, label, name), timing in times.items():
+                rows.append(_row("torch", device, library, label, name, n, timing.seconds, base,
+                                 timing.ratio, "torch.sigmoid",
+                                 _torch_peak_bytes(fns[(library, label, name)], device),
+                                 timing.against, repeat))
     return rows
 
 
@@ -321,15 +346,20 @@ def _jax_rows(names: list[str], sizes: tuple[int, ...], repeat: int, peers: bool
                 step = jax.jit(fwd_bwd(f)) if mode == "jit" else fwd_bwd(f)
                 fns[key] = (lambda s: lambda: s(x, ct))(step)
             times = _timed(fns, block, repeat, min_seconds)
-            base = times[("jax", "jax.nn.sigmoid", "native")][0]
-            for (library, label, name), (t, ratio) in times.items():
-                rows.append(_row("jax", mode, library, label, name, n, t, base, ratio,
-                                 "jax.nn.sigmoid", None))
+            base = times[("jax", "jax.nn.sigmoid", "native")].seconds
+            for (library, label, name), timing in times.items():
+                rows.append(_row("jax", mode, library, label, name, n, timing.seconds, base,
+                                 timing.ratio, "jax.nn.sigmoid", None, timing.against, repeat))
     return rows
 
 
 def _row(framework: str, mode: str, library: str, label: str, name: str, n: int, t: float,
-         base: float, ratio: float, baseline: str, peak: int | None) -> dict[str, Any]:
+         base: float, ratio: float, baseline: str, peak: int | None,
+         against: tuple[float, int] | None = None, rounds: int | None = None
+         ) -> dict[str, Any]:
+    """One row of the results. Another library's row compared with spikegrad's same surrogate
+    (:func:`_timed`) has ``vs_spikegrad`` (its time over spikegrad's, paired by round: above 1,
+    spikegrad is faster) and ``spikegrad_slower_rounds`` (of ``rounds``); None elsewhere."""
     return {
         "framework": framework,
         "mode": mode,
@@ -342,6 +372,9 @@ def _row(framework: str, mode: str, library: str, label: str, name: str, n: int,
         "baseline_seconds": base,
         "ratio": ratio,
         "peak_bytes": peak,
+        "vs_spikegrad": None if against is None else against[0],
+        "spikegrad_slower_rounds": None if against is None else against[1],
+        "rounds": rounds,
     }
 
 
@@ -493,6 +526,31 @@ def _table(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return header, body
 
 
+def _against_peers(results: dict[str, Any]) -> list[str]:
+    """Per framework and mode, how spikegrad fared against the other libraries' same surrogates
+    in rounds paired in time (see :func:`_timed`): the cells it was faster in (by the median of
+    the paired ratios) and those it was slower in every round, named; nothing for results
+    without such comparisons (no peer installed, or saved by an earlier version)."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in results["rows"]:
+        if r.get("vs_spikegrad") is not None:
+            groups.setdefault((r["framework"], r["mode"]), []).append(r)
+    lines = []
+    for (framework, mode), rows in groups.items():
+        libraries = ", ".join(dict.fromkeys(r["library"] for r in rows))
+        faster = sum(r["vs_spikegrad"] > 1 for r in rows)
+        slower = [r for r in rows if r["spikegrad_slower_rounds"] == r["rounds"]]
+        line = (f"{framework} {mode} against {libraries}: spikegrad faster in {faster} of "
+                f"{len(rows)} cells; slower in every round ({rows[0]['rounds']}) in "
+                f"{len(slower)}")
+        if slower:
+            line += ": " + ", ".join(
+                f"{r['library']} {r['label']} {_size(r['elements'])} "
+                f"({1 / r['vs_spikegrad']:.2f}x its time)" for r in slower)
+        lines.append(line)
+    return lines
+
+
 def format_table(results: dict[str, Any]) -> str:
     """The results as an aligned text table: time in microseconds (ratio to the native op)."""
     header, body = _table(results)
@@ -510,6 +568,10 @@ def format_table(results: dict[str, Any]) -> str:
             if r["elements"] == max(m["elements"] for m in memory):
                 out.append(f"  {r['library']:12} {r['label']:30} {_size(r['elements']):>4}: "
                            f"{r['peak_bytes'] / 2**20:.1f}")
+    peers = _against_peers(results)
+    if peers:
+        out += ["", "against other libraries, rounds paired in time:"]
+        out += [f"  {line}" for line in peers]
     return "\n".join(out)
 
 
@@ -543,6 +605,14 @@ def format_rst(results: dict[str, Any], image: str | None = None) -> str:
                  "(bytes held at once beyond the inputs):", ""]
         text += [f"* {r['library']} ``{r['label']}``: {r['peak_bytes'] / 2**20:.1f} MiB"
                  for r in memory if r["elements"] == n]
+        text.append("")
+    peers = _against_peers(results)
+    if peers:
+        text += ["Against the other libraries' same surrogates, each timed right after "
+                 "spikegrad's in every round (faster: by the median of the rounds' ratios; "
+                 "slower in every round: what chance gives one comparison of two equally fast "
+                 "functions in 2 to the power of the rounds):", ""]
+        text += [f"* {line}" for line in peers]
         text.append("")
     return "\n".join(text)
 
