@@ -608,10 +608,10 @@ def format_rst(results: dict[str, Any], image: str | None = None) -> str:
         text.append("")
     peers = _against_peers(results)
     if peers:
-        text += ["Against the other libraries' same surrogates, each timed right after "
-                 "spikegrad's in every round (faster: by the median of the rounds' ratios; "
-                 "slower in every round: what chance gives one comparison of two equally fast "
-                 "functions in 2 to the power of the rounds):", ""]
+        text += [("Against the other libraries' same surrogates, each timed right after "
+                  "spikegrad's in every round (faster: by the median of the rounds' ratios; "
+                  "slower in every round: what chance gives one comparison of two equally "
+                  "fast functions in 2 to the power of the rounds):"), ""]
         text += [f"* {line}" for line in peers]
         text.append("")
     return "\n".join(text)
