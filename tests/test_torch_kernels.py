@@ -368,6 +368,51 @@ def test_backward_takes_the_kernel_in_mode_auto(compiled, monkeypatch):
         assert_within_ulps(g.double().numpy(), expected, "float32")
 
 
+@pytest.mark.parametrize("at_zero", [True, False])
+def test_forward_takes_the_compiled_spike_up_to_its_size(compiled, monkeypatch, at_zero):
+    """Once its kernel is loaded, the eager spike of a contiguous float32 CPU tensor of up to
+    SPIKE_MAX_ELEMENTS elements is the compiled loop's (here counted), in the formula's
+    convention: exactly PyTorch's comparison at +-0, NaN, +-inf, subnormal and huge inputs.
+    Larger, strided, float64 and bfloat16 tensors, and the modes other than "auto", take
+    PyTorch's comparison; so does a surrogate whose kernel is not loaded."""
+    f = sg.Sigmoid(alpha=2.0, spike_at_zero=at_zero)
+    kernels._schedule(f.spec.formula)
+    assert kernels.wait(kernels.COMPILE_TIMEOUT)
+    entry = kernels._entry(f.spec, torch.float32)
+    calls = []
+
+    def counted(x, y, n):
+        calls.append(n)
+        entry.compiled.spike(x, y, n)
+
+    monkeypatch.setitem(kernels._ready, (f.spec, torch.float32),
+                        entry._replace(compiled=entry.compiled._replace(spike=counted)))
+    edges = torch.tensor([-float("inf"), -3e38, -1.0, -1e-45, -0.0, 0.0, 1e-45, 1.0, 3e38,
+                          float("inf"), float("nan")])
+
+    def expected(x):
+        return (x >= 0 if at_zero else x > 0).to(x.dtype)
+
+    for n in (11, 4096, kernels.SPIKE_MAX_ELEMENTS, kernels.SPIKE_MAX_ELEMENTS + 1):
+        x = edges.repeat(-(-n // 11))[:n].requires_grad_()
+        calls.clear()
+        out = f(x)
+        assert calls == ([n] if n <= kernels.SPIKE_MAX_ELEMENTS else [])
+        assert torch.equal(out, expected(x.detach())) and out.dtype == torch.float32
+        (g,) = torch.autograd.grad(out, x, torch.ones(n))
+        ok = x.isfinite()
+        torch.testing.assert_close(g[ok], f.surrogate_grad(x.detach())[ok])
+    x = edges.repeat(8).requires_grad_()
+    calls.clear()
+    for other in (x.detach()[::2], x.detach().double(), x.detach().bfloat16()):
+        torch.testing.assert_close(f(other), expected(other), rtol=0, atol=0)
+    for mode in ("plan", "off"):
+        with _config.torch_fuse_mode(mode):
+            assert torch.equal(f(x), expected(x.detach()))
+    assert calls == []
+    assert torch.equal(sg.Sigmoid(alpha=1.2345)(x), (x >= 0).float())  # no kernel looked up yet
+
+
 def test_the_plan_serves_float64_and_strided_tensors(compiled):
     """Parameters that float32 cannot hold get the kernel all the same: they are float64
     arguments, rounded where they meet x, as PyTorch rounds a Python number."""
@@ -734,15 +779,18 @@ def test_a_forked_child_runs_shared_sizes_without_hanging(compiled, monkeypatch)
 
 
 def test_module_source_compiles_the_loop_and_an_entry_by_address():
-    kernel = _codegen.generate(sg.LeakyRelu().spec.formula, "vjp", "float32", dialect="python")
-    source = kernels.module_source(kernel)
+    formula = sg.LeakyRelu().spec.formula
+    kernel = _codegen.generate(formula, "vjp", "float32", dialect="python")
+    source = kernels.module_source(kernel, kernels._spike_kernel(formula))
     assert "def spikegrad_leaky_relu_vjp_float32(x_in, ct_in, y_out, p_alpha, p_beta):" in source
     assert "'void(int64, int64, int64, int64, float64, float64)'" in source
     assert "def run(x, ct, y, n, p_alpha, p_beta):" in source
     assert '@numba.cfunc("void(int64)"' in source and "def part(data):" in source
     assert "values = numba.carray(as_doubles(data + 56), 2)" in source
     assert "values[0], values[1])" in source and "fetch_add(data + 48, size)" in source
-    assert source.count("cache=True") == 3
+    assert "def spikegrad_spike_float32(x_in, y_out):" in source  # the forward pass
+    assert "def spike(x, y, n):" in source
+    assert source.count("cache=True") == 5
     assert "LLVM options: none" in source  # plain arithmetic: LLVM's own choice
 
 
@@ -751,7 +799,8 @@ def test_kernels_with_exp_or_log1p_compile_with_the_llvm_options():
     sets them before it compiles."""
     for cls, expected in ((sg.Sigmoid, True), (sg.QPseudoSpike, True), (sg.Arctan, False)):
         kernel = _codegen.generate(cls().spec.formula, "vjp", "float32", dialect="python")
-        header = kernels.module_source(kernel).split("import math")[0]
+        spike = kernels._spike_kernel(cls().spec.formula)
+        header = kernels.module_source(kernel, spike).split("import math")[0]
         assert ("-force-vector-interleave=4" in header) is expected, cls
     script = kernels._COMPILE.format(options=kernels.LLVM_OPTIONS)
     assert script.index("set_option") < script.index("exec_module")
