@@ -546,7 +546,7 @@ def _against_peers(results: dict[str, Any]) -> list[str]:
         if slower:
             line += ": " + ", ".join(
                 f"{r['library']} {r['label']} {_size(r['elements'])} "
-                f"({1 / r['vs_spikegrad']:.2f}x its time)" for r in slower)
+                f"(spikegrad at {1 / r['vs_spikegrad']:.2f}x its time)" for r in slower)
         lines.append(line)
     return lines
 
