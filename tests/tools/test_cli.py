@@ -93,6 +93,11 @@ def test_files_that_cannot_be_read_or_written_are_one_line(tmp_path, capsys):
     (tmp_path / "bad.json").write_text("{nope")
     (tmp_path / "row.json").write_text('{"machine": {"date": 1, "platform": 1, "processor": 1, '
                                        '"cpus": 1, "python": 1}, "rows": [{"ratio": 1}]}')
+    paired = {"framework": "jax", "mode": "jit", "library": "braintools", "label": "Sigmoid()",
+              "surrogate": "sigmoid", "elements": 4096, "seconds": 1e-5, "ratio": 1.0,
+              "vs_spikegrad": 1.1, "spikegrad_slower_rounds": None, "rounds": 7}
+    (tmp_path / "paired.json").write_text(json.dumps({"machine": {
+        "date": 1, "platform": 1, "processor": 1, "cpus": 1, "python": 1}, "rows": [paired]}))
     cases = [
         (["plot", "sigmoid", "-o", f"{missing}.png"], f"cannot write the plot to '{missing}.png'"),
         # checked before the measurement: no minutes lost
@@ -109,6 +114,8 @@ def test_files_that_cannot_be_read_or_written_are_one_line(tmp_path, capsys):
         (["bench", "--load", str(tmp_path / "bad.json")], "is not JSON"),
         (["bench", "--load", str(tmp_path / "row.json")],
          "row 0 is not an object with the keys framework, mode"),
+        (["bench", "--load", str(tmp_path / "paired.json")],
+         "row 0 has some of vs_spikegrad, spikegrad_slower_rounds, rounds but not all three"),
     ]
     for argv, message in cases:
         assert main(argv) == 2, argv

@@ -454,6 +454,7 @@ def run(
 
 _MACHINE_KEYS = ("date", "platform", "processor", "cpus", "python")
 _ROW_KEYS = ("framework", "mode", "library", "label", "surrogate", "elements", "seconds", "ratio")
+_PAIRED_KEYS = ("vs_spikegrad", "spikegrad_slower_rounds", "rounds")  # optional: see _row
 
 
 def load(path: str) -> dict[str, Any]:
@@ -495,6 +496,11 @@ def _malformed(results: Any) -> str | None:
                 isinstance(row[k], (int, float)) and not isinstance(row[k], bool)
                 for k in ("seconds", "ratio")):
             return f"row {i}'s elements, seconds or ratio is not a number"
+        paired = [row.get(k) for k in _PAIRED_KEYS]
+        if any(v is not None for v in paired) and not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in paired):
+            return (f"row {i} has some of {', '.join(_PAIRED_KEYS)} but not all three as numbers "
+                    "(a comparison with spikegrad's same surrogate has all three, other rows none)")
     return None
 
 
