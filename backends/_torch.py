@@ -84,6 +84,7 @@ _TORCH_FUNCTIONS: dict[str, Any] = {
 _NS = MathNamespace(torch, **_TORCH_FUNCTIONS)
 _is_compiling = torch.compiler.is_compiling
 _forward_ad = torch.autograd.forward_ad
+_tracing = torch._C._get_tracing_state  # torch.jit.trace: sizes are traced values there
 _functorch_active = torch._C._are_functorch_transforms_active
 _COMPARISONS = {"greater_equal": torch.ge, "greater": torch.gt}
 
@@ -233,7 +234,7 @@ class _Spike(torch.autograd.Function):
         ctx.save_for_backward(x)
         ctx.spec = spec
         ctx.fuse = fuse = _config.torch_fuse()  # read in the caller's thread, see _SpikeNoJvp
-        if fuse == "auto" and x.dtype is torch.float32 and x.is_cpu:
+        if fuse == "auto" and x.dtype is torch.float32 and x.is_cpu and _tracing() is None:
             out = _torch_kernels.spike(spec, x)  # the compiled loop, where it is faster
             if out is not None:
                 return out
@@ -384,6 +385,9 @@ class TorchAdapter:
         ct = _as_floating(cotangent, "cotangent")
         if ct.shape != x.shape:
             check_cotangent_shape(x, ct)
+        if ct.device != x.device:  # (the compiled loop would read it as CPU memory)
+            raise ValueError(f"the cotangent is on {ct.device} and x on {x.device}; pass a "
+                             f"cotangent on x's device (cotangent.to(x.device))")
         fuse = "off" if _tensor_slots(spec) else _config.torch_fuse()
         return _times_derivative(spec, ct, x, fuse)
 

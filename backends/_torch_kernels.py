@@ -360,7 +360,7 @@ def _cached(path: pathlib.Path, name: str) -> bool:
     (numba names its index files by the interpreter's version)."""
     version = f"py{sys.version_info.major}{sys.version_info.minor}"
     return all(any(path.parent.glob(f"__pycache__/{name}.{entry}-*.{version}.nbi"))
-               for entry in ("run", "part"))
+               for entry in ("run", "part", "spike"))
 
 
 def _compile(formulas: list[Formula]) -> dict[Formula, _Compiled | None]:
@@ -602,7 +602,9 @@ def times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor,
                      planned: Callable[..., torch.Tensor]) -> torch.Tensor | None:
     """``v * g'(x)`` by the compiled kernel of ``spec`` (plain CPU tensors of one dtype and
     shape, as the adapter's planned backward is given), or None when the plan is to serve: no
-    kernel (yet), ``x`` not contiguous, or the plan measured faster at this size
+    kernel (yet), ``x`` not contiguous, a negative view (``torch._neg_view``, the imaginary
+    part of a conjugate: a sign flag the kernel, which reads memory, would not see) as ``x`` or
+    ``v``, or the plan measured faster at this size
     (:data:`TUNE_MIN_ELEMENTS`; ``planned(spec, v, x, "auto")`` is the plan, called here while
     the two are timed). A cotangent that is not contiguous is copied first, or for a large
     call expanded from one number (``loss.sum()``'s), :data:`PART_MAX` elements of it (see
@@ -613,7 +615,7 @@ def times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor,
     entry = _ready.get((spec, x.dtype), _PENDING)
     if entry is _PENDING:
         entry = _entry(spec, x.dtype)
-    if entry is None or entry is _PENDING or not x.is_contiguous():
+    if entry is None or entry is _PENDING or not x.is_contiguous() or x.is_neg() or v.is_neg():
         return None
     n = x.numel()
     if n >= TUNE_MIN_ELEMENTS and torch.get_num_threads() > 1:
@@ -678,9 +680,10 @@ def spike(spec: Spec, x: torch.Tensor) -> torch.Tensor | None:
     """The spike of ``x`` (a plain float32 CPU tensor, as the adapter's eager forward pass is
     given) by the compiled loop of ``spec``'s kernel module, or None where PyTorch's comparison
     is to serve: no kernel loaded for ``spec`` (the first backward pass asks for it), more than
-    :data:`SPIKE_MAX_ELEMENTS` elements, or ``x`` not contiguous."""
+    :data:`SPIKE_MAX_ELEMENTS` elements, ``x`` not contiguous, or a negative view (its sign
+    is a flag the loop, which reads memory, would not see)."""
     n = x.numel()
-    if n > SPIKE_MAX_ELEMENTS or not x.is_contiguous():
+    if n > SPIKE_MAX_ELEMENTS or not x.is_contiguous() or x.is_neg():
         return None
     entry = _ready.get((spec, torch.float32))
     if entry is None:

@@ -173,6 +173,12 @@ def test_adapter_operations_are_called_as_the_contract_says():
     torch.testing.assert_close(adapter.fun(spec, x), torch.sigmoid(2.0 * x))
 
 
+def test_vjp_refuses_a_cotangent_on_another_device():
+    """(The compiled loop would read a meta or CUDA cotangent as CPU memory.)"""
+    with pytest.raises(ValueError, match="cotangent is on meta and x on cpu; pass a cotangent"):
+        sg.Sigmoid().vjp(torch.ones(3), torch.ones(3, device="meta"))
+
+
 def test_rejects_non_floating():
     with pytest.raises(TypeError, match="got dtype torch.int64.*x.float"):
         sg.sigmoid(torch.arange(3))

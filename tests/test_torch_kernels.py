@@ -413,6 +413,30 @@ def test_forward_takes_the_compiled_spike_up_to_its_size(compiled, monkeypatch, 
     assert torch.equal(sg.Sigmoid(alpha=1.2345)(x), (x >= 0).float())  # no kernel looked up yet
 
 
+def test_negative_views_and_traces_take_pytorchs_operations(compiled):
+    """The loops read memory: a negative view (``torch._neg_view``, the imaginary part of a
+    conjugate), whose sign is a flag, as ``x`` or as the cotangent, takes PyTorch's comparison
+    and the plan, with the numbers of the same values resolved. Under ``torch.jit.trace`` sizes
+    are traced values: the forward pass records PyTorch's comparison, and the trace runs."""
+    f = sg.LeakyRelu(alpha=0.1)
+    base = torch.linspace(-3, 3, 64)
+    x = torch.linspace(-3, 3, 64, requires_grad=True)
+    torch.autograd.grad(f(x), x, torch.ones(64))  # the kernels, looked up for this spec
+    assert kernels._entry(f.spec, torch.float32) is not None
+    negative = torch._neg_view(base)
+    assert negative.is_neg() and negative.is_contiguous()
+    resolved = negative.clone()
+    assert torch.equal(f(negative), (resolved >= 0).float())
+    ct = torch._neg_view(torch.linspace(1, 2, 64))
+    with torch.no_grad():
+        got = f.vjp(negative, ct)
+    torch.testing.assert_close(got, ct.clone() * f.surrogate_grad(resolved))
+    (g,) = torch.autograd.grad(f(x), x, ct)
+    torch.testing.assert_close(g, ct.clone() * f.surrogate_grad(x.detach()))
+    traced = torch.jit.trace(lambda a: f(a), (torch.randn(64),))
+    assert torch.equal(traced(base), (base >= 0).float())
+
+
 def test_the_plan_serves_float64_and_strided_tensors(compiled):
     """Parameters that float32 cannot hold get the kernel all the same: they are float64
     arguments, rounded where they meet x, as PyTorch rounds a Python number."""
@@ -664,7 +688,8 @@ def test_dynamos_numpy_table_is_built_before_numba_is_imported(tmp_path):
 
 
 def test_a_cache_of_another_python_is_not_this_ones(tmp_path):
-    """numba's cache counts only with both entry points' index files for this Python."""
+    """numba's cache counts only with the index files of all three entry points (the backward's
+    two and the spike) for this Python."""
     path, name = tmp_path / "k.py", "k"
     (tmp_path / "__pycache__").mkdir()
     for entry in ("run", "part"):
@@ -674,6 +699,8 @@ def test_a_cache_of_another_python_is_not_this_ones(tmp_path):
     (tmp_path / "__pycache__" / f"k.run-9.{version}.nbi").write_text("")
     assert not kernels._cached(path, name)
     (tmp_path / "__pycache__" / f"k.part-12.{version}.nbi").write_text("")
+    assert not kernels._cached(path, name)
+    (tmp_path / "__pycache__" / f"k.spike-10.{version}.nbi").write_text("")
     assert kernels._cached(path, name)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -42,6 +43,14 @@ def test_every_catalogue_surrogate_against_the_native_op_in_one_run(monkeypatch)
         assert r["ratio"] == (2.0 if r["library"] == "spikegrad" else 1.0)
         assert r["peak_bytes"] is None or r["peak_bytes"] >= 0
     assert {"date", "processor", "cpus", "torch"} <= set(results["machine"])
+    assert bench._malformed(json.loads(json.dumps(results))) is None  # --load takes it
+
+
+def test_the_published_results_load():
+    """The documentation's benchmark page is made from this file with --load."""
+    path = pathlib.Path(__file__).parents[2] / "docs" / "guides" / "benchmark_results.json"
+    results = bench.load(str(path))
+    assert "torch.sigmoid" in bench.format_table(results)
 
 
 class DriftingClock:
@@ -93,7 +102,7 @@ def test_peers_are_timed_next_to_spikegrads_same_surrogate(monkeypatch):
     assert list(times) == keys  # reported in the given order
 
 
-def test_peers_are_compared_with_spikegrad_round_by_round(monkeypatch):
+def test_peers_are_compared_with_spikegrad_round_by_round(monkeypatch, tmp_path):
     """A peer's ratio to the baseline is divided by spikegrad's of the same round: the median
     of those (above 1: spikegrad faster) and the rounds spikegrad was the slower in go into its
     row and into the reports, which name a cell where spikegrad was slower in every round.
@@ -123,6 +132,9 @@ def test_peers_are_compared_with_spikegrad_round_by_round(monkeypatch):
     line = ("jax jit against braintools: spikegrad faster in 1 of 2 cells; slower in every "
             "round (5) in 1: braintools Arctan() 4K (spikegrad at 1.05x its time)")
     assert line in bench.format_table(results) and f"* {line}" in bench.format_rst(results)
+    saved = tmp_path / "results.json"  # as --json writes them, read back by --load
+    saved.write_text(json.dumps(results))
+    assert bench.format_table(bench.load(str(saved))) == bench.format_table(results)
     for row in rows:
         del row["vs_spikegrad"], row["spikegrad_slower_rounds"], row["rounds"]
     assert "against" not in bench.format_table(results).lower()

@@ -357,9 +357,10 @@ def _row(framework: str, mode: str, library: str, label: str, name: str, n: int,
          base: float, ratio: float, baseline: str, peak: int | None,
          against: tuple[float, int] | None = None, rounds: int | None = None
          ) -> dict[str, Any]:
-    """One row of the results. Another library's row compared with spikegrad's same surrogate
-    (:func:`_timed`) has ``vs_spikegrad`` (its time over spikegrad's, paired by round: above 1,
-    spikegrad is faster) and ``spikegrad_slower_rounds`` (of ``rounds``); None elsewhere."""
+    """One row of the results, timed in ``rounds`` rounds. Another library's row compared with
+    spikegrad's same surrogate (:func:`_timed`) has ``vs_spikegrad`` (its time over
+    spikegrad's, paired by round: above 1, spikegrad is faster) and
+    ``spikegrad_slower_rounds`` (of ``rounds``); None elsewhere."""
     return {
         "framework": framework,
         "mode": mode,
@@ -454,7 +455,9 @@ def run(
 
 _MACHINE_KEYS = ("date", "platform", "processor", "cpus", "python")
 _ROW_KEYS = ("framework", "mode", "library", "label", "surrogate", "elements", "seconds", "ratio")
-_PAIRED_KEYS = ("vs_spikegrad", "spikegrad_slower_rounds", "rounds")  # optional: see _row
+# Optional (see _row): every row written since they were added has "rounds"; a peer's row
+# compared with spikegrad's the other two.
+_PAIRED_KEYS = ("vs_spikegrad", "spikegrad_slower_rounds", "rounds")
 
 
 def load(path: str) -> dict[str, Any]:
@@ -497,10 +500,11 @@ def _malformed(results: Any) -> str | None:
                 for k in ("seconds", "ratio")):
             return f"row {i}'s elements, seconds or ratio is not a number"
         paired = [row.get(k) for k in _PAIRED_KEYS]
-        if any(v is not None for v in paired) and not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in paired):
-            return (f"row {i} has some of {', '.join(_PAIRED_KEYS)} but not all three as numbers "
-                    "(a comparison with spikegrad's same surrogate has all three, other rows none)")
+        if (paired[0] is not None or paired[1] is not None) and not (
+                all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in paired)
+                and paired[0] > 0):
+            return (f"row {i} compares with spikegrad but has not all of "
+                    f"{', '.join(_PAIRED_KEYS)} as numbers (vs_spikegrad above 0)")
     return None
 
 
