@@ -419,8 +419,9 @@ class Surrogate:
         """The vector–Jacobian product ``cotangent * g'(x)`` in one call, in ``x``'s dtype.
 
         This is the backward pass of the spike for backends without autodiff. The cotangent
-        must have ``x``'s shape (a ``ValueError`` otherwise: no silent broadcasting); for
-        float16 and bfloat16 the product is computed in float32 and rounded once.
+        must have ``x``'s shape (a ``ValueError`` otherwise: no silent broadcasting) and, for
+        PyTorch tensors, ``x``'s device (a ``ValueError`` naming both otherwise); for float16 and
+        bfloat16 the product is computed in float32 and rounded once.
         """
         if cotangent is None:
             raise TypeError("vjp needs a cotangent: an array of x's shape (e.g. ones_like(x))")
