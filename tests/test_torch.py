@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import io
 import math
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 
 import spikegrad as sg
+from spikegrad import _contract
 
 from spikegrad.tools.verify import PLAN_ULPS, eps
 
@@ -156,11 +158,7 @@ def test_adapter_operations_are_called_as_the_contract_says():
     static: a bare ``functools.partial`` on a class is bound as a method from Python 3.14 on
     (the adapter passed as the spec) and warns on 3.13. Every operation of the contract is a
     plain method or a static one, and takes ``(spec, x)`` through the instance."""
-    import functools
-
     from spikegrad.backends import _torch
-
-    from spikegrad import _contract
 
     adapter = _torch.ADAPTER
     assert isinstance(adapter, _contract.Adapter)
