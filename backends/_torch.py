@@ -39,11 +39,11 @@
   PyTorch's CPU ``exp`` kernel is 2.5-3 times slower than its ``exp2``.
 * Forward: on plain tensors outside ``torch.compile`` and ``torch.func`` the spike is one
   ``torch.ge(x, 0, out=...)`` (the namespace's ``compare_as`` hook, with a 0-d zero) instead of
-  a comparison and a cast, or, for contiguous float32 CPU tensors of up to
-  :data:`~spikegrad.backends._torch_kernels.SPIKE_MAX_ELEMENTS` elements once the surrogate's
-  compiled loops are loaded (mode ``auto``), the spike's own compiled loop
-  (:func:`spikegrad.backends._torch_kernels.spike`: 3-5 us faster a step at 4096 and 65536
-  elements); plain floating tensors outside forward mode take the shortest path
+  a comparison and a cast, or, for contiguous float32 CPU tensors once the surrogate's
+  compiled loops are loaded (mode ``auto``), the spike's own compiled loop, shared by
+  PyTorch's OpenMP team like the backward's
+  (:func:`spikegrad.backends._torch_kernels.spike`: 3-7 us faster a step at 4096 to 131072
+  elements, 10-20 us at 262144 and a million); plain floating tensors outside forward mode take the shortest path
   through the adapter, ``_Spike``: the same forward and backward in an old-style Function of
   two inputs that saves nothing for a ``jvp`` (at 4096 elements, the Python around the PyTorch
   calls is a fifth of the time).

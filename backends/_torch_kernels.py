@@ -42,8 +42,8 @@ numbers, in mode ``SPIKEGRAD_TORCH_FUSE=auto``.
 
 Each kernel's module also compiles the spike, :func:`spikegrad._math.spike` in the formula's
 convention traced the same way, as a loop the eager forward pass calls on contiguous float32
-CPU tensors of up to :data:`SPIKE_MAX_ELEMENTS` elements: PyTorch's comparison into a float
-tensor costs more than that call up to there.
+CPU tensors, shared by the team like the kernel: PyTorch's comparison into a float tensor
+costs more (see :func:`spike`).
 """
 
 from __future__ import annotations
@@ -205,8 +205,9 @@ def part(data):
         i = fetch_add(data + {next_at}, size)
 """
 
-# The forward pass, the spike in the formula's convention (:func:`spikegrad._math.spike`), for
-# calls in this thread: the tensors' addresses and n (see spike()).
+# The forward pass, the spike in the formula's convention (:func:`spikegrad._math.spike`): spike,
+# the tensors' addresses and n, for a call in this thread; spike_part, part's counterpart for
+# OpenMP's threads (the same words: ct's address and step unread).
 _SPIKE = """
 
 @numba.njit(nogil=True, error_model="numpy", cache=True)
@@ -215,6 +216,17 @@ _SPIKE = """
 @numba.njit("void(int64, int64, int64)", nogil=True, error_model="numpy", cache=True)
 def spike(x, y, n):
     {name}(numba.carray(as_pointer(x), n), numba.carray(as_pointer(y), n))
+
+
+@numba.cfunc("void(int64)", error_model="numpy", cache=True)
+def spike_part(data):
+    words = numba.carray(as_words(data), {words})
+    x, y, n, size = words[0], words[2], words[3], words[4]
+    i = fetch_add(data + {next_at}, size)
+    while i < n:
+        m = min(size, n - i)
+        {name}(numba.carray(as_pointer(x + 4 * i), m), numba.carray(as_pointer(y + 4 * i), m))
+        i = fetch_add(data + {next_at}, size)
 """
 
 NICE = 10
@@ -290,8 +302,8 @@ def module_source(kernel: Kernel, spike: Kernel) -> str:
     ``run(x, ct, y, n, *params)``, the same over ``n`` float32 numbers at the addresses ``x``,
     ``ct`` and ``y``; ``part(data)``, a C function that runs it over the numbers at the
     addresses the words at ``data`` give, one part at a time (see :func:`_call`); and
-    ``spike(x, y, n)``, the spike's loop over ``n`` float32 numbers at ``x`` into ``y`` (see
-    :func:`spike`)."""
+    ``spike(x, y, n)``, the spike's loop over ``n`` float32 numbers at ``x`` into ``y``, and
+    ``spike_part(data)``, its C function for OpenMP's threads (see :func:`spike`)."""
     count = len(kernel.params)
     header = _HEADER.format(version=spikegrad.__version__, formula=kernel.name,
                             options=" ".join(_llvm_options(kernel)) or "none",
@@ -302,7 +314,8 @@ def module_source(kernel: Kernel, spike: Kernel) -> str:
         words=_WORDS.size // 8, next_at=8 * _NEXT, values_at=_WORDS.size,
         values=", ".join(f"values[{i}]" for i in range(count)))
     return (header + kernel.python_source()
-            + _SPIKE.format(source=spike.python_source(), name=spike.name) + entries)
+            + _SPIKE.format(source=spike.python_source(), name=spike.name,
+                            words=_WORDS.size // 8, next_at=8 * _NEXT) + entries)
 
 
 @functools.cache
@@ -360,7 +373,7 @@ def _cached(path: pathlib.Path, name: str) -> bool:
     (numba names its index files by the interpreter's version)."""
     version = f"py{sys.version_info.major}{sys.version_info.minor}"
     return all(any(path.parent.glob(f"__pycache__/{name}.{entry}-*.{version}.nbi"))
-               for entry in ("run", "part", "spike"))
+               for entry in ("run", "part", "spike", "spike_part"))
 
 
 def _compile(formulas: list[Formula]) -> dict[Formula, _Compiled | None]:
@@ -402,7 +415,8 @@ def _compile(formulas: list[Formula]) -> dict[Formula, _Compiled | None]:
         if not _cached(path, name):  # not compiled there: loading it would compile it here
             continue
         module = _load(path, name)
-        compiled = _Compiled(module.run, module.part, module.part.address, module.spike)
+        compiled = _Compiled(module.run, module.part, module.part.address, module.spike,
+                             module.spike_part, module.spike_part.address)
         one = torch.ones(1)
         params = (1.0,) * len(kernels[formula].params)  # type: ignore[union-attr]
         _call(_Entry(compiled, params, b""), one, one, torch.empty(1), 1, 1)
@@ -514,12 +528,15 @@ def _entry(spec: Spec, dtype: torch.dtype) -> Any:
 class _Compiled(NamedTuple):
     """A loaded kernel's entry points (see :func:`module_source`): ``run``, a numba function,
     ``part``, a numba C function (kept here: its machine code lives as long as it does), at
-    ``address``, and ``spike``, the forward pass's numba function."""
+    ``address``; the forward pass's ``spike``, a numba function, and ``spike_part``, a numba C
+    function at ``spike_address``."""
 
     run: Callable[..., None]
     part: Any
     address: int
     spike: Callable[[int, int, int], None]
+    spike_part: Any
+    spike_address: int
 
 
 class _Entry(NamedTuple):
@@ -580,22 +597,29 @@ def _call(entry: _Entry, x: torch.Tensor, v: torch.Tensor, out: torch.Tensor, pa
           n: int) -> torch.Tensor:
     """The kernel over ``n`` elements of contiguous float32 tensors ``x``, ``v`` into ``out``;
     ``out``. ``parts`` is :func:`_parts`'s (more than one only with an OpenMP team). One part:
-    ``run`` in this thread. More: ``part`` on PyTorch's whole OpenMP team (its threads, hot
-    after PyTorch's own operations, sharing the cores with nothing of ours), whose threads
-    claim pieces of about a quarter of a part, at most :data:`PART_MAX` elements, until none is
-    left; ``v`` may then be :data:`PART_MAX` long, read for every piece (an expanded cotangent,
-    see :func:`_compute`). Returns when every thread has, so the tensors outlive every
-    access."""
+    ``run`` in this thread. More: ``part`` on the team (see :func:`_shared`); ``v`` may then be
+    :data:`PART_MAX` long, read for every piece (an expanded cotangent, see :func:`_compute`)."""
     compiled, params, packed = entry
     if parts <= 1:
         compiled.run(x.data_ptr(), v.data_ptr(), out.data_ptr(), n, *params)
-        return out
+    else:
+        _shared(compiled.address, x, v, out, parts, n, packed)
+    return out
+
+
+def _shared(address: int, x: torch.Tensor, v: torch.Tensor, out: torch.Tensor, parts: int,
+            n: int, packed: bytes) -> None:
+    """The C function at ``address`` (a module's ``part`` or ``spike_part``) on PyTorch's whole
+    OpenMP team (its threads, hot after PyTorch's own operations, sharing the cores with
+    nothing of ours), whose threads claim pieces of about a quarter of one of ``parts`` parts,
+    at most :data:`PART_MAX` elements, until none is left; ``v`` is read for every piece if
+    it has fewer than ``n`` elements. Returns when every thread has, so the tensors outlive
+    every access."""
     size = min((-(-n // (4 * parts)) + 15) & ~15, PART_MAX)  # whole cache lines
     step = 1 if v.numel() == n else 0
     data = ctypes.create_string_buffer(
         _WORDS.pack(x.data_ptr(), v.data_ptr(), out.data_ptr(), n, size, step, 0) + packed)
-    _team[0](compiled.address, data, 0, 0)  # GOMP_parallel (see _openmp); 0: the whole team
-    return out
+    _team[0](address, data, 0, 0)  # GOMP_parallel (see _openmp); 0: the whole team
 
 
 def times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor,
@@ -668,28 +692,31 @@ def _compute(entry: _Entry, v: torch.Tensor, x: torch.Tensor, n: int) -> torch.T
     return _call(entry, x32, v32, torch.empty_like(x32), parts, n).to(x.dtype)
 
 
-SPIKE_MAX_ELEMENTS = 2 * PARALLEL_GRAIN
-"""The most elements whose spike :func:`spike` computes with the compiled loop, in the calling
-thread: PyTorch's comparison into a float tensor (``torch.ge(x, 0, out=...)``) costs more than
-the loop's call up to twice PyTorch's grain (in a training loop on this 2-core EPYC, 3-5 us
-more at 4,096 and 65,536 elements, 2 us at 131,072), and less from there on, where its
-threads share it (8 us at 262,144)."""
-
-
 def spike(spec: Spec, x: torch.Tensor) -> torch.Tensor | None:
     """The spike of ``x`` (a plain float32 CPU tensor, as the adapter's eager forward pass is
-    given) by the compiled loop of ``spec``'s kernel module, or None where PyTorch's comparison
-    is to serve: no kernel loaded for ``spec`` (the first backward pass asks for it), more than
-    :data:`SPIKE_MAX_ELEMENTS` elements, ``x`` not contiguous, or a negative view (its sign
-    is a flag the loop, which reads memory, would not see)."""
-    n = x.numel()
-    if n > SPIKE_MAX_ELEMENTS or not x.is_contiguous() or x.is_neg():
+    given) by the compiled loop of ``spec``'s kernel module, shared like the kernel's (see
+    :func:`_parts`); None where PyTorch's comparison is to serve: no kernel loaded for
+    ``spec`` (the first backward pass asks for it), ``x`` not contiguous, a negative view (its
+    sign is a flag the loop, which reads memory, would not see), or a call PyTorch would share
+    among its threads where there is no OpenMP team to share ours.
+
+    PyTorch's comparison into a float tensor (``torch.ge(x, 0, out=...)``) costs more: in a
+    training loop on this 2-core EPYC, 3-7 us a step at 4,096 to 131,072 elements, 10-20 us at
+    262,144 and a million; the same at 8M and 16M (a pass over memory either way)."""
+    if not x.is_contiguous() or x.is_neg():
         return None
     entry = _ready.get((spec, torch.float32))
     if entry is None:
         return None
+    n = x.numel()
+    parts = _parts(n)
     out = torch.empty_like(x)
-    entry.compiled.spike(x.data_ptr(), out.data_ptr(), n)
+    if parts > 1:
+        _shared(entry.compiled.spike_address, x, x, out, parts, n, b"")
+    elif n < 2 * PARALLEL_GRAIN or torch.get_num_threads() == 1:
+        entry.compiled.spike(x.data_ptr(), out.data_ptr(), n)
+    else:
+        return None
     return out
 
 

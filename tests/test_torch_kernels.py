@@ -369,12 +369,14 @@ def test_backward_takes_the_kernel_in_mode_auto(compiled, monkeypatch):
 
 
 @pytest.mark.parametrize("at_zero", [True, False])
-def test_forward_takes_the_compiled_spike_up_to_its_size(compiled, monkeypatch, at_zero):
-    """Once its kernel is loaded, the eager spike of a contiguous float32 CPU tensor of up to
-    SPIKE_MAX_ELEMENTS elements is the compiled loop's (here counted), in the formula's
-    convention: exactly PyTorch's comparison at +-0, NaN, +-inf, subnormal and huge inputs.
-    Larger, strided, float64 and bfloat16 tensors, and the modes other than "auto", take
-    PyTorch's comparison; so does a surrogate whose kernel is not loaded."""
+def test_forward_takes_the_compiled_spike(compiled, monkeypatch, at_zero):
+    """Once its kernel is loaded, the eager spike of a contiguous float32 CPU tensor is the
+    compiled loop's (here counted): in this thread below two grains, shared by the OpenMP
+    team from there on (here with a grain of 1024 elements and three threads), in the
+    formula's convention: exactly PyTorch's comparison at +-0, NaN, +-inf, subnormal and huge
+    inputs. Without a team, a call PyTorch would share takes PyTorch's comparison, unless
+    PyTorch has one thread. Strided, float64 and bfloat16 tensors, and the modes other than
+    "auto", take PyTorch's comparison; so does a surrogate whose kernel is not loaded."""
     f = sg.Sigmoid(alpha=2.0, spike_at_zero=at_zero)
     kernels._schedule(f.spec.formula)
     assert kernels.wait(kernels.COMPILE_TIMEOUT)
@@ -382,26 +384,51 @@ def test_forward_takes_the_compiled_spike_up_to_its_size(compiled, monkeypatch, 
     calls = []
 
     def counted(x, y, n):
-        calls.append(n)
+        calls.append(("this thread", n))
         entry.compiled.spike(x, y, n)
+
+    shared = kernels._shared
+
+    def counted_shared(address, x, v, out, parts, n, packed):
+        if address == entry.compiled.spike_address:  # (not the backward's kernel)
+            calls.append((parts, n))
+        shared(address, x, v, out, parts, n, packed)
 
     monkeypatch.setitem(kernels._ready, (f.spec, torch.float32),
                         entry._replace(compiled=entry.compiled._replace(spike=counted)))
+    monkeypatch.setattr(kernels, "_shared", counted_shared)
+    monkeypatch.setattr(kernels, "PARALLEL_GRAIN", 1024)
     edges = torch.tensor([-float("inf"), -3e38, -1.0, -1e-45, -0.0, 0.0, 1e-45, 1.0, 3e38,
                           float("inf"), float("nan")])
 
     def expected(x):
         return (x >= 0 if at_zero else x > 0).to(x.dtype)
 
-    for n in (11, 4096, kernels.SPIKE_MAX_ELEMENTS, kernels.SPIKE_MAX_ELEMENTS + 1):
-        x = edges.repeat(-(-n // 11))[:n].requires_grad_()
+    threads = torch.get_num_threads()
+    real_team = kernels._openmp()
+    try:
+        torch.set_num_threads(3)
+        for team in ([real_team, None] if real_team else [None]):
+            monkeypatch.setattr(kernels, "_team", [team])
+            for n, parts in ((11, 1), (2047, 1), (2048, 2), (5000, 3)):
+                x = edges.repeat(-(-n // 11))[:n].requires_grad_()
+                calls.clear()
+                out = f(x)
+                if parts == 1:
+                    assert calls == [("this thread", n)]
+                else:  # shared by the team; without one, PyTorch's comparison on its threads
+                    assert calls == ([(parts, n)] if team else [])
+                assert torch.equal(out, expected(x.detach())) and out.dtype == torch.float32
+                (g,) = torch.autograd.grad(out, x, torch.ones(n))
+                ok = x.isfinite()
+                torch.testing.assert_close(g[ok], f.surrogate_grad(x.detach())[ok])
+        torch.set_num_threads(1)  # no team, and PyTorch's comparison not shared either
+        x = edges.repeat(500).requires_grad_()
         calls.clear()
-        out = f(x)
-        assert calls == ([n] if n <= kernels.SPIKE_MAX_ELEMENTS else [])
-        assert torch.equal(out, expected(x.detach())) and out.dtype == torch.float32
-        (g,) = torch.autograd.grad(out, x, torch.ones(n))
-        ok = x.isfinite()
-        torch.testing.assert_close(g[ok], f.surrogate_grad(x.detach())[ok])
+        assert torch.equal(f(x), expected(x.detach()))
+        assert calls == [("this thread", 5500)]
+    finally:
+        torch.set_num_threads(threads)
     x = edges.repeat(8).requires_grad_()
     calls.clear()
     for other in (x.detach()[::2], x.detach().double(), x.detach().bfloat16()):
@@ -688,8 +715,8 @@ def test_dynamos_numpy_table_is_built_before_numba_is_imported(tmp_path):
 
 
 def test_a_cache_of_another_python_is_not_this_ones(tmp_path):
-    """numba's cache counts only with the index files of all three entry points (the backward's
-    two and the spike) for this Python."""
+    """numba's cache counts only with the index files of all four entry points (the backward's
+    two and the spike's two) for this Python."""
     path, name = tmp_path / "k.py", "k"
     (tmp_path / "__pycache__").mkdir()
     for entry in ("run", "part"):
@@ -701,6 +728,8 @@ def test_a_cache_of_another_python_is_not_this_ones(tmp_path):
     (tmp_path / "__pycache__" / f"k.part-12.{version}.nbi").write_text("")
     assert not kernels._cached(path, name)
     (tmp_path / "__pycache__" / f"k.spike-10.{version}.nbi").write_text("")
+    assert not kernels._cached(path, name)
+    (tmp_path / "__pycache__" / f"k.spike_part-14.{version}.nbi").write_text("")
     assert kernels._cached(path, name)
 
 
@@ -816,8 +845,8 @@ def test_module_source_compiles_the_loop_and_an_entry_by_address():
     assert "values = numba.carray(as_doubles(data + 56), 2)" in source
     assert "values[0], values[1])" in source and "fetch_add(data + 48, size)" in source
     assert "def spikegrad_spike_float32(x_in, y_out):" in source  # the forward pass
-    assert "def spike(x, y, n):" in source
-    assert source.count("cache=True") == 5
+    assert "def spike(x, y, n):" in source and "def spike_part(data):" in source
+    assert source.count("cache=True") == 6
     assert "LLVM options: none" in source  # plain arithmetic: LLVM's own choice
 
 
