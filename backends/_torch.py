@@ -135,14 +135,17 @@ _grad_enabled = torch.is_grad_enabled
 _legacy_batched = getattr(torch._C._functorch, "is_legacy_batchedtensor", lambda t: False)
 
 
-def _times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor, fuse: str) -> torch.Tensor:
+def _times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor, fuse: str,
+                      loops: Any = None) -> torch.Tensor:
     """``v * g'(x)`` for a cotangent or tangent ``v`` of ``x``'s shape (as the autograd engine
     passes them; :meth:`TorchAdapter.vjp` checks its own): for plain backward passes on plain
     tensors, a compiled kernel on the CPU where there is one
     (:func:`spikegrad.backends._torch_kernels.times_derivative`), else planned
     (:func:`spikegrad.backends._torch_plan.plan_of`); eager operations otherwise. ``fuse`` is
     ``"off"`` for a spec with trained tensor values (which only :meth:`TorchAdapter.vjp` passes
-    here): kept as keys of plans and kernels, they would be kept alive.
+    here): kept as keys of plans and kernels, they would be kept alive. ``loops``: the
+    compiled loops the eager forward pass found for ``x``
+    (:func:`spikegrad.backends._torch_kernels.loops`), if it did.
 
     This runs in every backward pass, where each Python step costs about three times what it
     costs outside the autograd engine: the checks are the cheapest first, and the plan is found
@@ -161,7 +164,7 @@ def _times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor, fuse: str) -
         and not _legacy_batched(v)
     ):
         if fuse == "auto" and x.is_cpu:  # one compiled loop, once numba has made it
-            out = _torch_kernels.times_derivative(spec, v, x, _planned)
+            out = _torch_kernels.times_derivative(spec, v, x, _planned, loops)
             if out is not None:
                 return out
         return _planned(spec, v, x, fuse)
@@ -234,8 +237,12 @@ class _Spike(torch.autograd.Function):
         ctx.save_for_backward(x)
         ctx.spec = spec
         ctx.fuse = fuse = _config.torch_fuse()  # read in the caller's thread, see _SpikeNoJvp
-        if fuse == "auto" and x.dtype is torch.float32 and x.is_cpu and _tracing() is None:
-            out = _torch_kernels.spike(spec, x)  # the compiled loop, where it is faster
+        ctx.loops = loops = (
+            _torch_kernels.loops(spec, x)
+            if fuse == "auto" and x.dtype is torch.float32 and x.is_cpu and _tracing() is None
+            else None)
+        if loops is not None:
+            out = _torch_kernels.spike(loops, x)  # the compiled loop, where it is faster
             if out is not None:
                 return out
         return spec.formula.spike(x, xp=_NS_EAGER)
@@ -243,7 +250,7 @@ class _Spike(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, None]:
         (x,) = ctx.saved_tensors
-        return _times_derivative(ctx.spec, grad_out, x, ctx.fuse), None
+        return _times_derivative(ctx.spec, grad_out, x, ctx.fuse, ctx.loops), None
 
 
 def _tensor_slots(spec: Spec) -> tuple[int, ...]:

@@ -75,7 +75,7 @@ from spikegrad._codegen import Kernel, generate
 from spikegrad._contract import Formula, Spec
 
 __all__ = ["CACHE_ENV_VAR", "COMPILE_TIMEOUT", "PARALLEL_GRAIN", "VECTORIZED", "cache_dir",
-           "kernel_source", "module_source", "spike", "times_derivative", "wait"]
+           "kernel_source", "loops", "module_source", "spike", "times_derivative", "wait"]
 
 VECTORIZED = frozenset({"abs", "sqrt", "exp", "log1p", "fmod", "cos"})
 """The math functions a compiled kernel may call: LLVM vectorizes loops that call only these
@@ -588,9 +588,12 @@ def _parts(n: int) -> int:
     """The shares of a call over ``n`` elements (see :data:`PARALLEL_GRAIN`): up to
     ``torch.get_num_threads()``, one per :data:`PARALLEL_GRAIN` elements; 1 (the calling thread
     alone) below twice that, or where there is no OpenMP team to run them."""
-    if n < 2 * PARALLEL_GRAIN or _openmp() is None:
+    if n < 2 * PARALLEL_GRAIN:
         return 1
-    return min(torch.get_num_threads(), n // PARALLEL_GRAIN)
+    threads = torch.get_num_threads()
+    if threads < 2 or (_team[0] if _team else _openmp()) is None:
+        return 1
+    return min(threads, n // PARALLEL_GRAIN)
 
 
 def _call(entry: _Entry, x: torch.Tensor, v: torch.Tensor, out: torch.Tensor, parts: int,
@@ -623,7 +626,8 @@ def _shared(address: int, x: torch.Tensor, v: torch.Tensor, out: torch.Tensor, p
 
 
 def times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor,
-                     planned: Callable[..., torch.Tensor]) -> torch.Tensor | None:
+                     planned: Callable[..., torch.Tensor], entry: Any = None
+                     ) -> torch.Tensor | None:
     """``v * g'(x)`` by the compiled kernel of ``spec`` (plain CPU tensors of one dtype and
     shape, as the adapter's planned backward is given), or None when the plan is to serve: no
     kernel (yet), ``x`` not contiguous, a negative view (``torch._neg_view``, the imaginary
@@ -632,18 +636,26 @@ def times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor,
     (:data:`TUNE_MIN_ELEMENTS`; ``planned(spec, v, x, "auto")`` is the plan, called here while
     the two are timed). A cotangent that is not contiguous is copied first, or for a large
     call expanded from one number (``loss.sum()``'s), :data:`PART_MAX` elements of it (see
-    :func:`_compute`).
+    :func:`_compute`). ``entry``: :func:`loops`'s for ``x`` where the forward pass found it
+    (the lookup and the checks of ``x`` done).
 
     This runs in every backward pass, where each Python step costs several times what it costs
     alone: each fact of the tensors is read once and passed on."""
-    entry = _ready.get((spec, x.dtype), _PENDING)
-    if entry is _PENDING:
-        entry = _entry(spec, x.dtype)
-    if entry is None or entry is _PENDING or not x.is_contiguous() or x.is_neg() or v.is_neg():
+    if entry is None:
+        entry = _ready.get((spec, x.dtype), _PENDING)
+        if entry is _PENDING:
+            entry = _entry(spec, x.dtype)
+        if entry is None or entry is _PENDING or not x.is_contiguous() or x.is_neg():
+            return None
+    if v.is_neg():
         return None
     n = x.numel()
     if n >= TUNE_MIN_ELEMENTS and torch.get_num_threads() > 1:
         return _timed(entry, spec, v, x, n, planned)
+    if n < 2 * PARALLEL_GRAIN and x.dtype is torch.float32 and v.is_contiguous():
+        out = torch.empty_like(x)  # (_call's in this thread, with the fewest Python frames)
+        entry.compiled.run(x.data_ptr(), v.data_ptr(), out.data_ptr(), n, *entry.params)
+        return out
     return _compute(entry, v, x, n)
 
 
@@ -692,25 +704,28 @@ def _compute(entry: _Entry, v: torch.Tensor, x: torch.Tensor, n: int) -> torch.T
     return _call(entry, x32, v32, torch.empty_like(x32), parts, n).to(x.dtype)
 
 
-def spike(spec: Spec, x: torch.Tensor) -> torch.Tensor | None:
-    """The spike of ``x`` (a plain float32 CPU tensor, as the adapter's eager forward pass is
-    given) by the compiled loop of ``spec``'s kernel module, shared like the kernel's (see
-    :func:`_parts`); None where PyTorch's comparison is to serve: no kernel loaded for
-    ``spec`` (the first backward pass asks for it), ``x`` not contiguous, a negative view (its
-    sign is a flag the loop, which reads memory, would not see), or a call PyTorch would share
-    among its threads where there is no OpenMP team to share ours.
+def loops(spec: Spec, x: torch.Tensor) -> _Entry | None:
+    """The loaded float32 :class:`_Entry` of ``spec`` where its loops can read ``x`` (a plain
+    float32 CPU tensor, as the adapter's eager forward pass is given): None where PyTorch's
+    operations are to serve, with no kernel loaded for ``spec`` (the first backward pass asks
+    for it), ``x`` not contiguous, or a negative view (its sign is a flag the loops, which read
+    memory, would not see)."""
+    if not x.is_contiguous() or x.is_neg():
+        return None
+    return _ready.get((spec, torch.float32))
+
+
+def spike(entry: _Entry, x: torch.Tensor) -> torch.Tensor | None:
+    """The spike of ``x`` by the compiled loop of :func:`loops`'s ``entry`` for it, shared like
+    the kernel's (see :func:`_parts`), or None where PyTorch's comparison is to serve: a call
+    PyTorch would share among its threads where there is no OpenMP team to share ours.
 
     PyTorch's comparison into a float tensor (``torch.ge(x, 0, out=...)``) costs more: in a
     training loop on this 2-core EPYC, 3-7 us a step at 4,096 to 131,072 elements, 10-20 us at
     262,144 and a million; the same at 8M and 16M (a pass over memory either way)."""
-    if not x.is_contiguous() or x.is_neg():
-        return None
-    entry = _ready.get((spec, torch.float32))
-    if entry is None:
-        return None
     n = x.numel()
-    parts = _parts(n)
     out = torch.empty_like(x)
+    parts = 1 if n < 2 * PARALLEL_GRAIN else _parts(n)
     if parts > 1:
         _shared(entry.compiled.spike_address, x, x, out, parts, n, b"")
     elif n < 2 * PARALLEL_GRAIN or torch.get_num_threads() == 1:

@@ -366,6 +366,21 @@ def test_backward_takes_the_kernel_in_mode_auto(compiled, monkeypatch):
             (g,) = torch.autograd.grad(f(x).sum(), x)  # (an expanded cotangent, copied)
         assert calls == count
         assert_within_ulps(g.double().numpy(), expected, "float32")
+    # A contiguous cotangent below two grains: the kernel's loop in this thread, called
+    # directly with the loops the forward pass found (here counted).
+    entry = kernels._entry(f.spec, torch.float32)
+    runs = []
+
+    def counted_run(*args):
+        runs.append(args[3])
+        entry.compiled.run(*args)
+
+    monkeypatch.setitem(kernels._ready, (f.spec, torch.float32),
+                        entry._replace(compiled=entry.compiled._replace(run=counted_run)))
+    ct = torch.linspace(-2, 2, 1001)
+    (g,) = torch.autograd.grad(f(x), x, ct)
+    assert runs == [1001] and calls == [1001]
+    assert_within_ulps(g.double().numpy(), ct.double().numpy() * expected, "float32")
 
 
 @pytest.mark.parametrize("at_zero", [True, False])
@@ -516,6 +531,7 @@ def test_large_tensors_take_the_faster_of_kernel_and_plan(compiled, monkeypatch,
     (here a kernel slowed by 20 ms, or a plan slowed so), each giving the reference, and the
     faster serves after them."""
     monkeypatch.setattr(kernels, "TUNE_MIN_ELEMENTS", 1000)
+    monkeypatch.setattr(kernels, "PARALLEL_GRAIN", 256)  # (the small call below is shared)
     monkeypatch.setattr(kernels, "_verdicts", {})
     monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
     f = sg.Sigmoid(alpha=2.5)
