@@ -145,7 +145,7 @@ def _times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor, fuse: str,
     ``"off"`` for a spec with trained tensor values (which only :meth:`TorchAdapter.vjp` passes
     here): kept as keys of plans and kernels, they would be kept alive. ``loops``: the
     compiled loops the eager forward pass found for ``x``
-    (:func:`spikegrad.backends._torch_kernels.loops`), if it did.
+    (:func:`spikegrad.backends._torch_kernels.spike`), if it did.
 
     This runs in every backward pass, where each Python step costs about three times what it
     costs outside the autograd engine: the checks are the cheapest first, and the plan is found
@@ -237,14 +237,12 @@ class _Spike(torch.autograd.Function):
         ctx.save_for_backward(x)
         ctx.spec = spec
         ctx.fuse = fuse = _config.torch_fuse()  # read in the caller's thread, see _SpikeNoJvp
-        ctx.loops = loops = (
-            _torch_kernels.loops(spec, x)
-            if fuse == "auto" and x.dtype is torch.float32 and x.is_cpu and _tracing() is None
-            else None)
-        if loops is not None:
-            out = _torch_kernels.spike(loops, x)  # the compiled loop, where it is faster
+        if fuse == "auto" and x.dtype is torch.float32 and x.is_cpu and _tracing() is None:
+            out, ctx.loops = _torch_kernels.spike(spec, x)  # the compiled loop, where faster
             if out is not None:
                 return out
+        else:
+            ctx.loops = None
         return spec.formula.spike(x, xp=_NS_EAGER)
 
     @staticmethod

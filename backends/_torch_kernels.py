@@ -75,7 +75,7 @@ from spikegrad._codegen import Kernel, generate
 from spikegrad._contract import Formula, Spec
 
 __all__ = ["CACHE_ENV_VAR", "COMPILE_TIMEOUT", "PARALLEL_GRAIN", "VECTORIZED", "cache_dir",
-           "kernel_source", "loops", "module_source", "spike", "times_derivative", "wait"]
+           "kernel_source", "module_source", "spike", "times_derivative", "wait"]
 
 VECTORIZED = frozenset({"abs", "sqrt", "exp", "log1p", "fmod", "cos"})
 """The math functions a compiled kernel may call: LLVM vectorizes loops that call only these
@@ -636,7 +636,7 @@ def times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor,
     (:data:`TUNE_MIN_ELEMENTS`; ``planned(spec, v, x, "auto")`` is the plan, called here while
     the two are timed). A cotangent that is not contiguous is copied first, or for a large
     call expanded from one number (``loss.sum()``'s), :data:`PART_MAX` elements of it (see
-    :func:`_compute`). ``entry``: :func:`loops`'s for ``x`` where the forward pass found it
+    :func:`_compute`). ``entry``: :func:`spike`'s for ``x`` where the forward pass found it
     (the lookup and the checks of ``x`` done).
 
     This runs in every backward pass, where each Python step costs several times what it costs
@@ -652,11 +652,15 @@ def times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor,
     n = x.numel()
     if n >= TUNE_MIN_ELEMENTS and torch.get_num_threads() > 1:
         return _timed(entry, spec, v, x, n, planned)
-    if n < 2 * PARALLEL_GRAIN and x.dtype is torch.float32 and v.is_contiguous():
-        out = torch.empty_like(x)  # (_call's in this thread, with the fewest Python frames)
+    if x.dtype is not torch.float32 or not v.is_contiguous():
+        return _compute(entry, v, x, n)
+    out = torch.empty_like(x)  # (_compute's and _call's, with the fewest Python frames)
+    parts = 1 if n < 2 * PARALLEL_GRAIN else _parts(n)
+    if parts > 1:
+        _shared(entry.compiled.address, x, v, out, parts, n, entry.packed)
+    else:
         entry.compiled.run(x.data_ptr(), v.data_ptr(), out.data_ptr(), n, *entry.params)
-        return out
-    return _compute(entry, v, x, n)
+    return out
 
 
 def _timed(entry: _Entry, spec: Spec, v: torch.Tensor, x: torch.Tensor, n: int,
@@ -704,25 +708,24 @@ def _compute(entry: _Entry, v: torch.Tensor, x: torch.Tensor, n: int) -> torch.T
     return _call(entry, x32, v32, torch.empty_like(x32), parts, n).to(x.dtype)
 
 
-def loops(spec: Spec, x: torch.Tensor) -> _Entry | None:
-    """The loaded float32 :class:`_Entry` of ``spec`` where its loops can read ``x`` (a plain
-    float32 CPU tensor, as the adapter's eager forward pass is given): None where PyTorch's
-    operations are to serve, with no kernel loaded for ``spec`` (the first backward pass asks
-    for it), ``x`` not contiguous, or a negative view (its sign is a flag the loops, which read
-    memory, would not see)."""
-    if not x.is_contiguous() or x.is_neg():
-        return None
-    return _ready.get((spec, torch.float32))
-
-
-def spike(entry: _Entry, x: torch.Tensor) -> torch.Tensor | None:
-    """The spike of ``x`` by the compiled loop of :func:`loops`'s ``entry`` for it, shared like
-    the kernel's (see :func:`_parts`), or None where PyTorch's comparison is to serve: a call
-    PyTorch would share among its threads where there is no OpenMP team to share ours.
+def spike(spec: Spec, x: torch.Tensor) -> tuple[torch.Tensor | None, _Entry | None]:
+    """The spike of ``x`` (a plain float32 CPU tensor, as the adapter's eager forward pass is
+    given) by the compiled loop of ``spec``'s kernel module, shared like the kernel's (see
+    :func:`_parts`), and the loaded float32 :class:`_Entry` of ``spec`` for the backward pass
+    (:func:`times_derivative`'s ``entry``). The spike is None where PyTorch's comparison is to
+    serve: a call PyTorch would share among its threads where there is no OpenMP team to share
+    ours; both are None where no loop can read ``x``: no kernel loaded for ``spec`` (the first
+    backward pass asks for it), ``x`` not contiguous, or a negative view (its sign is a flag
+    the loops, which read memory, would not see).
 
     PyTorch's comparison into a float tensor (``torch.ge(x, 0, out=...)``) costs more: in a
     training loop on this 2-core EPYC, 3-7 us a step at 4,096 to 131,072 elements, 10-20 us at
     262,144 and a million; the same at 8M and 16M (a pass over memory either way)."""
+    if not x.is_contiguous() or x.is_neg():
+        return None, None
+    entry = _ready.get((spec, torch.float32))
+    if entry is None:
+        return None, None
     n = x.numel()
     out = torch.empty_like(x)
     parts = 1 if n < 2 * PARALLEL_GRAIN else _parts(n)
@@ -731,8 +734,8 @@ def spike(entry: _Entry, x: torch.Tensor) -> torch.Tensor | None:
     elif n < 2 * PARALLEL_GRAIN or torch.get_num_threads() == 1:
         entry.compiled.spike(x.data_ptr(), out.data_ptr(), n)
     else:
-        return None
-    return out
+        return None, entry
+    return out, entry
 
 
 def _after_fork() -> None:
