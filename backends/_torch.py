@@ -43,8 +43,9 @@
   compiled loops are loaded (mode ``auto``), the spike's own compiled loop, shared by
   PyTorch's OpenMP team like the backward's
   (:func:`spikegrad.backends._torch_kernels.spike`: 3-7 us faster a step at 4096 to 131072
-  elements, 10-20 us at 262144 and a million); plain floating tensors outside forward mode take the shortest path
-  through the adapter, ``_Spike``: the same forward and backward in an old-style Function of
+  elements, 10-20 us at 262144 and a million), whose loops its backward then takes; plain
+  floating tensors outside forward mode take the shortest path through the adapter,
+  ``_Spike``: the same forward and backward in an old-style Function of
   two inputs that saves nothing for a ``jvp`` (at 4096 elements, the Python around the PyTorch
   calls is a fifth of the time).
 """

@@ -1,5 +1,5 @@
 """Compiled CPU kernels for the PyTorch backward, ``v * g'(x)`` in one pass over memory, and
-for the spike of small tensors (:func:`spike`).
+for the eager forward pass's spike (:func:`spike`).
 
 The planned backward (:mod:`spikegrad.backends._torch_plan`) calls one vectorized PyTorch
 kernel per operation of g': each a pass over memory and 1.5-3 microseconds of dispatch (the
@@ -587,21 +587,31 @@ _team: list[Any] = []  # [GOMP_parallel or None] once looked up ([None] in a for
 def _parts(n: int) -> int:
     """The shares of a call over ``n`` elements (see :data:`PARALLEL_GRAIN`): up to
     ``torch.get_num_threads()``, one per :data:`PARALLEL_GRAIN` elements; 1 (the calling thread
-    alone) below twice that, or where there is no OpenMP team to run them."""
+    alone) below twice that, with one PyTorch thread, or in a forked child; 0 where there is no
+    OpenMP team to share a call PyTorch's own operations would share among their threads (its
+    parallel backend is not OpenMP): the kernel then runs in the calling thread, and the spike
+    leaves it to PyTorch."""
     if n < 2 * PARALLEL_GRAIN:
         return 1
     threads = torch.get_num_threads()
-    if threads < 2 or (_team[0] if _team else _openmp()) is None:
+    if threads < 2:
         return 1
+    if (_team[0] if _team else _openmp()) is None:
+        return 1 if _forked else 0
     return min(threads, n // PARALLEL_GRAIN)
+
+
+_forked = False  # in a forked child (see _after_fork)
 
 
 def _call(entry: _Entry, x: torch.Tensor, v: torch.Tensor, out: torch.Tensor, parts: int,
           n: int) -> torch.Tensor:
     """The kernel over ``n`` elements of contiguous float32 tensors ``x``, ``v`` into ``out``;
-    ``out``. ``parts`` is :func:`_parts`'s (more than one only with an OpenMP team). One part:
-    ``run`` in this thread. More: ``part`` on the team (see :func:`_shared`); ``v`` may then be
-    :data:`PART_MAX` long, read for every piece (an expanded cotangent, see :func:`_compute`)."""
+    ``out``. ``parts`` is :func:`_parts`'s (more than one only with an OpenMP team). One part
+    (or 0): ``run`` in this thread. More: ``part`` on the team (see :func:`_shared`); ``v`` may
+    then be :data:`PART_MAX` long, read for every piece (an expanded cotangent, see
+    :func:`_compute`). (:func:`times_derivative` does the same inline for contiguous float32
+    tensors: a change here is a change there.)"""
     compiled, params, packed = entry
     if parts <= 1:
         compiled.run(x.data_ptr(), v.data_ptr(), out.data_ptr(), n, *params)
@@ -636,25 +646,29 @@ def times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor,
     (:data:`TUNE_MIN_ELEMENTS`; ``planned(spec, v, x, "auto")`` is the plan, called here while
     the two are timed). A cotangent that is not contiguous is copied first, or for a large
     call expanded from one number (``loss.sum()``'s), :data:`PART_MAX` elements of it (see
-    :func:`_compute`). ``entry``: :func:`spike`'s for ``x`` where the forward pass found it
-    (the lookup and the checks of ``x`` done).
+    :func:`_compute`). ``entry``: :func:`spike`'s, where the forward pass found it (no
+    second lookup).
 
     This runs in every backward pass, where each Python step costs several times what it costs
-    alone: each fact of the tensors is read once and passed on."""
+    alone: each fact of the tensors is read once and passed on. (``x`` is checked even where
+    the forward pass found the loops: a ``saved_tensors_hooks`` unpack may give back the same
+    values in another layout.)"""
     if entry is None:
         entry = _ready.get((spec, x.dtype), _PENDING)
         if entry is _PENDING:
             entry = _entry(spec, x.dtype)
-        if entry is None or entry is _PENDING or not x.is_contiguous() or x.is_neg():
+        if entry is None or entry is _PENDING:
             return None
-    if v.is_neg():
+    if not x.is_contiguous() or x.is_neg() or v.is_neg():
         return None
     n = x.numel()
     if n >= TUNE_MIN_ELEMENTS and torch.get_num_threads() > 1:
         return _timed(entry, spec, v, x, n, planned)
     if x.dtype is not torch.float32 or not v.is_contiguous():
         return _compute(entry, v, x, n)
-    out = torch.empty_like(x)  # (_compute's and _call's, with the fewest Python frames)
+    # _compute's and _call's work for contiguous float32 tensors, with the fewest Python frames
+    # (a frame costs a fraction of a microsecond between PyTorch's operations)
+    out = torch.empty_like(x)
     parts = 1 if n < 2 * PARALLEL_GRAIN else _parts(n)
     if parts > 1:
         _shared(entry.compiled.address, x, v, out, parts, n, entry.packed)
@@ -713,10 +727,10 @@ def spike(spec: Spec, x: torch.Tensor) -> tuple[torch.Tensor | None, _Entry | No
     given) by the compiled loop of ``spec``'s kernel module, shared like the kernel's (see
     :func:`_parts`), and the loaded float32 :class:`_Entry` of ``spec`` for the backward pass
     (:func:`times_derivative`'s ``entry``). The spike is None where PyTorch's comparison is to
-    serve: a call PyTorch would share among its threads where there is no OpenMP team to share
-    ours; both are None where no loop can read ``x``: no kernel loaded for ``spec`` (the first
-    backward pass asks for it), ``x`` not contiguous, or a negative view (its sign is a flag
-    the loops, which read memory, would not see).
+    serve: two grains or more, more than one PyTorch thread, and no OpenMP team to share ours
+    (:func:`_parts`'s 0); both are None where no loop can read ``x``: no kernel loaded for
+    ``spec`` (the first backward pass asks for it), ``x`` not contiguous, or a negative view
+    (its sign is a flag the loops, which read memory, would not see).
 
     PyTorch's comparison into a float tensor (``torch.ge(x, 0, out=...)``) costs more: in a
     training loop on this 2-core EPYC, 3-7 us a step at 4,096 to 131,072 elements, 10-20 us at
@@ -731,7 +745,7 @@ def spike(spec: Spec, x: torch.Tensor) -> tuple[torch.Tensor | None, _Entry | No
     parts = 1 if n < 2 * PARALLEL_GRAIN else _parts(n)
     if parts > 1:
         _shared(entry.compiled.spike_address, x, x, out, parts, n, b"")
-    elif n < 2 * PARALLEL_GRAIN or torch.get_num_threads() == 1:
+    elif parts == 1:
         entry.compiled.spike(x.data_ptr(), out.data_ptr(), n)
     else:
         return None, entry
@@ -740,7 +754,11 @@ def spike(spec: Spec, x: torch.Tensor) -> tuple[torch.Tensor | None, _Entry | No
 
 def _after_fork() -> None:
     """A forked child (a DataLoader worker) has none of the parent's threads: compilations
-    pending there restart, and kernels run in the calling thread (see :func:`_openmp`)."""
+    pending there restart, and the loops run in the calling thread at every size (see
+    :func:`_openmp`; PyTorch's own parallel operations would hang there unless it has one
+    thread)."""
+    global _forked
+    _forked = True
     _worker.clear()
     _team[:] = [None]
     global _condition, _jobs

@@ -64,6 +64,7 @@ def fresh(monkeypatch):
     monkeypatch.setattr(kernels, "_jobs", kernels.queue.SimpleQueue())
     monkeypatch.setattr(kernels, "_condition", threading.Condition())
     monkeypatch.setattr(kernels, "_team", [])
+    monkeypatch.setattr(kernels, "_forked", False)
     return kernels
 
 
@@ -378,7 +379,9 @@ def test_backward_takes_the_kernel_in_mode_auto(compiled, monkeypatch):
     monkeypatch.setitem(kernels._ready, (f.spec, torch.float32),
                         entry._replace(compiled=entry.compiled._replace(run=counted_run)))
     ct = torch.linspace(-2, 2, 1001)
-    (g,) = torch.autograd.grad(f(x), x, ct)
+    out = f(x)
+    monkeypatch.setitem(kernels._ready, (f.spec, torch.float32), None)  # (no lookup finds it)
+    (g,) = torch.autograd.grad(out, x, ct)
     assert runs == [1001] and calls == [1001]
     assert_within_ulps(g.double().numpy(), ct.double().numpy() * expected, "float32")
 
@@ -437,8 +440,13 @@ def test_forward_takes_the_compiled_spike(compiled, monkeypatch, at_zero):
                 (g,) = torch.autograd.grad(out, x, torch.ones(n))
                 ok = x.isfinite()
                 torch.testing.assert_close(g[ok], f.surrogate_grad(x.detach())[ok])
-        torch.set_num_threads(1)  # no team, and PyTorch's comparison not shared either
         x = edges.repeat(500).requires_grad_()
+        monkeypatch.setattr(kernels, "_forked", True)  # a forked child: no team, and PyTorch's
+        calls.clear()  # parallel comparison would hang
+        assert torch.equal(f(x), expected(x.detach()))
+        assert calls == [("this thread", 5500)]
+        monkeypatch.setattr(kernels, "_forked", False)
+        torch.set_num_threads(1)  # no team, and PyTorch's comparison not shared either
         calls.clear()
         assert torch.equal(f(x), expected(x.detach()))
         assert calls == [("this thread", 5500)]
@@ -477,6 +485,24 @@ def test_negative_views_and_traces_take_pytorchs_operations(compiled):
     torch.testing.assert_close(g, ct.clone() * f.surrogate_grad(x.detach()))
     traced = torch.jit.trace(lambda a: f(a), (torch.randn(64),))
     assert torch.equal(traced(base), (base >= 0).float())
+
+
+def test_a_saved_x_unpacked_in_another_layout_takes_the_plan(compiled):
+    """``saved_tensors_hooks`` may give the backward pass the same values as ``x`` in another
+    layout (a transposed copy, a negative view): the backward checks the ``x`` it gets, not the
+    one the forward pass found the loops for, and its gradient is the reference's."""
+    f = sg.Sigmoid(alpha=3.0)
+    kernels._schedule(f.spec.formula)
+    assert kernels.wait(kernels.COMPILE_TIMEOUT)
+    assert kernels._entry(f.spec, torch.float32) is not None
+    x = torch.linspace(-3, 2, 64).reshape(8, 8).requires_grad_()
+    ct = torch.linspace(-1, 1, 64).reshape(8, 8)
+    expected = ct.double().numpy() * f.surrogate_grad(x.detach().double().numpy())
+    for unpack in (lambda t: t.t().contiguous().t(), lambda t: torch._neg_view(t.neg())):
+        with torch.autograd.graph.saved_tensors_hooks(lambda t: t, unpack):
+            out = f(x)
+        (g,) = torch.autograd.grad(out, x, ct)
+        assert_within_ulps(g.double().numpy(), expected, "float32")
 
 
 def test_the_plan_serves_float64_and_strided_tensors(compiled):
@@ -862,6 +888,8 @@ def test_module_source_compiles_the_loop_and_an_entry_by_address():
     assert "values[0], values[1])" in source and "fetch_add(data + 48, size)" in source
     assert "def spikegrad_spike_float32(x_in, y_out):" in source  # the forward pass
     assert "def spike(x, y, n):" in source and "def spike_part(data):" in source
+    assert source.count("fetch_add(data + 48, size)") == 4  # both entries of the team
+    assert source.count("as_words(data), 7)") == 2
     assert source.count("cache=True") == 6
     assert "LLVM options: none" in source  # plain arithmetic: LLVM's own choice
 
