@@ -393,7 +393,7 @@ def test_forward_takes_the_compiled_spike(compiled, monkeypatch, at_zero):
     team from there on (here with a grain of 1024 elements and three threads), in the
     formula's convention: exactly PyTorch's comparison at +-0, NaN, +-inf, subnormal and huge
     inputs. Without a team, a call PyTorch would share takes PyTorch's comparison, unless
-    PyTorch has one thread. Strided, float64 and bfloat16 tensors, and the modes other than
+    PyTorch has one thread or this is a forked child (the loop, in this thread). Strided, float64 and bfloat16 tensors, and the modes other than
     "auto", take PyTorch's comparison; so does a surrogate whose kernel is not loaded."""
     f = sg.Sigmoid(alpha=2.0, spike_at_zero=at_zero)
     kernels._schedule(f.spec.formula)
