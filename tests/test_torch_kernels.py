@@ -846,8 +846,9 @@ def test_a_forked_child_compiles_anew(fresh):
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork here")
 def test_a_forked_child_runs_shared_sizes_without_hanging(compiled, monkeypatch):
-    """After the parent's team ran a kernel, a forked child's large backward finishes (GNU
-    OpenMP's threads do not survive a fork: a call on the parent's team would wait forever)."""
+    """After the parent's team ran a kernel, a forked child's large backward and spike finish
+    (GNU OpenMP's threads do not survive a fork: a call on the parent's team would wait
+    forever, and so would PyTorch's parallel comparison)."""
     import multiprocessing
 
     monkeypatch.setattr(kernels, "TUNE_MIN_ELEMENTS", 1 << 40)  # the kernel, not PyTorch's ops
@@ -857,10 +858,14 @@ def test_a_forked_child_runs_shared_sizes_without_hanging(compiled, monkeypatch)
     expected = kernels.times_derivative(f.spec, v, x, None)
     assert expected is not None
 
+    spiked = (x >= 0).float()
+
     def child(queue):  # (no parallel PyTorch operation here: PyTorch's would hang)
         got = kernels.times_derivative(f.spec, v, x, None)
+        spike, _ = kernels.spike(f.spec, x)
         queue.put(got is not None and hashlib.sha256(got.numpy().tobytes()).digest()
-                  == hashlib.sha256(expected.numpy().tobytes()).digest())
+                  == hashlib.sha256(expected.numpy().tobytes()).digest()
+                  and spike is not None and spike.numpy().tobytes() == spiked.numpy().tobytes())
 
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
