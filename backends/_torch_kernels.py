@@ -610,8 +610,7 @@ def _call(entry: _Entry, x: torch.Tensor, v: torch.Tensor, out: torch.Tensor, pa
     ``out``. ``parts`` is :func:`_parts`'s (more than one only with an OpenMP team). One part
     (or 0): ``run`` in this thread. More: ``part`` on the team (see :func:`_shared`); ``v`` may
     then be :data:`PART_MAX` long, read for every piece (an expanded cotangent, see
-    :func:`_compute`). (:func:`times_derivative` does the same inline for contiguous float32
-    tensors: a change here is a change there.)"""
+    :func:`_compute`)."""
     compiled, params, packed = entry
     if parts <= 1:
         compiled.run(x.data_ptr(), v.data_ptr(), out.data_ptr(), n, *params)
@@ -666,15 +665,10 @@ def times_derivative(spec: Spec, v: torch.Tensor, x: torch.Tensor,
         return _timed(entry, spec, v, x, n, planned)
     if x.dtype is not torch.float32 or not v.is_contiguous():
         return _compute(entry, v, x, n)
-    # _compute's and _call's work for contiguous float32 tensors, with the fewest Python frames
-    # (a frame costs a fraction of a microsecond between PyTorch's operations)
-    out = torch.empty_like(x)
-    parts = 1 if n < 2 * PARALLEL_GRAIN else _parts(n)
-    if parts > 1:
-        _shared(entry.compiled.address, x, v, out, parts, n, entry.packed)
-    else:
-        entry.compiled.run(x.data_ptr(), v.data_ptr(), out.data_ptr(), n, *entry.params)
-    return out
+    # contiguous float32 tensors: _compute's call without its frame (or _parts' below two
+    # grains), which costs a fraction of a microsecond between PyTorch's operations
+    return _call(entry, x, v, torch.empty_like(x),
+                 1 if n < 2 * PARALLEL_GRAIN else _parts(n), n)
 
 
 def _timed(entry: _Entry, spec: Spec, v: torch.Tensor, x: torch.Tensor, n: int,
