@@ -147,11 +147,93 @@ def test_peers_are_compared_with_spikegrad_round_by_round(monkeypatch, tmp_path)
     ({"sizes": (4096, -5)}, r"sizes=\[4096, -5\]: pass one or more whole numbers of elements"),
     ({"sizes": (0,)}, r"sizes=\[0\]"),
     ({"sizes": ()}, r"sizes=\[\]"),
+    ({"processes": 0}, "processes=0: pass a whole number of processes to measure in, 1 to 25"),
+    ({"processes": 26}, "processes=26"),
+    ({"processes": True}, "processes=True"),
+    ({"processes": 2, "frameworks": ("tensorflow",)}, "unknown framework 'tensorflow'"),
 ])
 def test_bad_repeat_or_sizes_are_refused_before_any_timing(monkeypatch, kwargs, message):
     monkeypatch.setattr(bench, "_time_all", lambda *a: pytest.fail("timed"))
+    monkeypatch.setattr(bench, "_run_in_a_process", lambda *a: pytest.fail("started"))
     with pytest.raises(ValueError, match=message):
-        bench.run(("torch",), **kwargs)
+        bench.run(**{"frameworks": ("torch",), **kwargs})
+
+
+def _one_process(ratio, peer_ratio, slower, peak):
+    """The rows of one process's run: the baseline, spikegrad's sigmoid and a peer's."""
+    rows = [bench._row("torch", "cpu", "torch", "torch.sigmoid", "native", 4096, 1e-5, 1e-5,
+                       1.0, "torch.sigmoid", 100, rounds=7),
+            bench._row("torch", "cpu", "spikegrad", "sigmoid", "sigmoid", 4096, ratio * 1e-5,
+                       1e-5, ratio, "torch.sigmoid", peak, rounds=7),
+            bench._row("torch", "cpu", "snntorch", "sigmoid(slope=4)", "sigmoid", 4096,
+                       peer_ratio * 1e-5, 1e-5, peer_ratio, "torch.sigmoid", 300,
+                       (peer_ratio / ratio, slower), 7)]
+    machine = {"date": "2026-12-07", "processor": "cpu", "cpus": 2, "platform": "linux",
+               "python": "3.11"}
+    return {"machine": machine, "rows": rows}
+
+
+def test_runs_of_several_processes_merge_into_medians_with_their_range():
+    """Per cell: the median time and ratio of the processes, the lowest and highest ratio, the
+    paired comparison's median, its rounds summed (slower in every round = in all 21), the
+    largest peak; the reports show the range and say how many processes."""
+    runs = [_one_process(1.5, 3.0, 0, 200), _one_process(1.2, 2.4, 1, 180),
+            _one_process(1.9, 3.8, 0, 220)]
+    merged = bench.merge(runs)
+    assert merged["machine"]["processes"] == 3 and merged["machine"]["date"] == "2026-12-07"
+    native, ours, peer = merged["rows"]
+    assert (native["ratio"], native["ratio_range"], native["processes"]) == (1.0, [1.0, 1.0], 3)
+    assert ours["ratio"] == 1.5 and ours["ratio_range"] == [1.2, 1.9]
+    assert ours["seconds"] == pytest.approx(1.5e-5) and ours["peak_bytes"] == 220
+    assert ours["vs_spikegrad"] is None and ours["rounds"] == 21
+    assert peer["vs_spikegrad"] == 2.0 and peer["spikegrad_slower_rounds"] == 1
+    assert peer["rounds"] == 21 and peer["ratio_range"] == [2.4, 3.8]
+    assert bench._malformed(json.loads(json.dumps(merged))) is None
+    table = bench.format_table(merged)
+    assert table.startswith("median of 3 processes")
+    assert "15 us (1.50; 1.20-1.90)" in table and "10 us (1.00)" in table
+    assert "slower in every round (21) in 0" in table
+    assert "Measured in 3 processes, one after the other" in bench.format_rst(merged)
+    assert "processes" not in bench.format_rst(runs[0])
+    with pytest.raises(ValueError, match="got none"):
+        bench.merge([])
+
+
+@pytest.mark.parametrize("spread", [[1.6, 1.9], [1.2], "1.2-1.9", [1.2, True]])
+def test_saved_results_with_a_wrong_range_are_refused(spread):
+    merged = bench.merge([_one_process(1.5, 3.0, 0, 200), _one_process(1.2, 2.4, 1, 180)])
+    merged["rows"][1]["ratio_range"] = spread
+    assert "ratio_range is not the lowest and highest" in bench._malformed(merged)
+
+
+def test_processes_run_one_after_the_other_with_the_same_options(monkeypatch):
+    started, steps = [], []
+
+    def fake(options):
+        started.append(options)
+        return _one_process(1.0 + len(started) / 10, 3.0, 0, 200)
+
+    monkeypatch.setattr(bench, "_run_in_a_process", fake)
+    monkeypatch.setattr(bench, "_time_all", lambda *a: pytest.fail("timed in this process"))
+    merged = bench.run(("torch",), ["sigmoid"], (4096,), progress=steps.append, repeat=3,
+                       peers=False, processes=3)
+    assert steps == ["process 1/3", "process 2/3", "process 3/3"]
+    assert started == [{"frameworks": ["torch"], "names": ["sigmoid"], "sizes": [4096],
+                        "repeat": 3, "peers": False, "min_seconds": 0.02, "pinned": False}] * 3
+    assert merged["rows"][1]["ratio"] == pytest.approx(1.2)
+
+
+@pytest.mark.slow
+def test_a_process_measures_and_its_failure_is_reported():
+    """A real child process: its results come back; one that fails raises with its error."""
+    pytest.importorskip("torch")
+    options = {"frameworks": ["torch"], "names": ["sigmoid"], "sizes": [64], "repeat": 1,
+               "peers": False, "min_seconds": 0.0, "pinned": False}
+    results = bench._run_in_a_process(options)
+    assert {(r["library"], r["elements"]) for r in results["rows"]} == {
+        ("torch", 64), ("spikegrad", 64)}
+    with pytest.raises(RuntimeError, match="(?s)a benchmark process failed.*no_such_surrogate"):
+        bench._run_in_a_process({**options, "names": ["no_such_surrogate"]})
 
 
 def test_the_command_line_names_a_bad_repeat(capsys):
@@ -258,7 +340,7 @@ def test_python_dash_m_bench_is_the_bench_command():
     )
     assert result.returncode == 0, result.stderr
     assert "usage: spikegrad bench" in result.stdout
-    for flag in ("--sizes", "--json", "--plot", "--repeat", "--load"):
+    for flag in ("--sizes", "--json", "--plot", "--repeat", "--load", "--processes"):
         assert flag in result.stdout
 
 

@@ -17,7 +17,11 @@ Each framework is measured under its own backend (``spikegrad.backend(framework)
 ``SPIKEGRAD_BACKEND`` selects. Timings are the median of ``repeat`` batches, each long enough to
 time reliably; every batch comes right after a batch of the baseline, and a ratio is the median
 of the ratios of those neighbours (a shared machine's speed drifts over seconds: neighbours see
-the same speed). Run ``spikegrad bench`` (``--help`` for the options).
+the same speed). A process's own layout and threads move its ratios too (in some processes
+of this machine ``jax.nn.sigmoid`` takes twice its usual time at 65,536 elements, and every
+ratio to it drops): ``processes=N`` (``--processes N``) measures in ``N`` fresh processes, one
+after the other, and reports each cell's median over them with the lowest and highest
+(:func:`merge`). Run ``spikegrad bench`` (``--help`` for the options).
 """
 
 from __future__ import annotations
@@ -29,14 +33,16 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from typing import Any, Callable, NamedTuple
 
 from spikegrad.tools import _check_count
 
-__all__ = ["DEFAULT_SIZES", "ONE_XLA_THREAD", "format_rst", "format_table", "load", "machine",
-           "pin", "plot", "run"]
+__all__ = ["DEFAULT_SIZES", "MAX_PROCESSES", "ONE_XLA_THREAD", "format_rst", "format_table",
+           "load", "machine", "merge", "pin", "plot", "run"]
 
 DEFAULT_SIZES = (4096, 1 << 16, 1 << 20, 1 << 24)
 
@@ -413,6 +419,10 @@ def pin() -> int:
     return core
 
 
+MAX_PROCESSES = 25
+"""The most processes :func:`run` measures in (each takes minutes with the default sizes)."""
+
+
 def run(
     frameworks: tuple[str, ...] = ("jax", "torch"),
     names: list[str] | None = None,
@@ -422,25 +432,44 @@ def run(
     peers: bool = True,
     min_seconds: float = 0.02,
     pinned: bool = False,
+    processes: int = 1,
 ) -> dict[str, Any]:
     """Measure; ``{"machine": machine(), "rows": [...]}`` (one row per framework, mode,
     library, surrogate and size) for the installed frameworks. ``names`` defaults to the whole
-    catalogue; ``pinned=True`` first calls :func:`pin` (this process, from then on)."""
+    catalogue; ``pinned=True`` first calls :func:`pin` (this process, from then on).
+
+    With ``processes`` above 1, nothing is measured in this process: each of that many fresh
+    Python processes, started one after the other, runs the same measurement (pinned there
+    when ``pinned``), and the result is their :func:`merge`. ``progress`` is then called after
+    each process, with ``"process i/N"``.
+    """
     import spikegrad as sg
 
     names = list(names or sg.available())
     for name in names:
         sg.get(name)  # validates the names before any timing
     _check_count("repeat", repeat, "timed batches", 7)
+    _check_count("processes", processes, "processes to measure in", 1, MAX_PROCESSES)
     if not sizes or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in sizes):
         raise ValueError(f"sizes={list(sizes)!r}: pass one or more whole numbers of elements, "
                          f"each 1 or more (by default {list(DEFAULT_SIZES)})")
-    core = pin() if pinned else None
-    rows: list[dict[str, Any]] = []
     runners = {"jax": _jax_rows, "torch": _torch_rows}
     for framework in frameworks:
         if framework not in runners:
             raise ValueError(f"unknown framework {framework!r}; choose from {', '.join(runners)}")
+    if processes > 1:
+        options = {"frameworks": list(frameworks), "names": names, "sizes": list(sizes),
+                   "repeat": repeat, "peers": peers, "min_seconds": min_seconds,
+                   "pinned": pinned}
+        runs = []
+        for i in range(processes):
+            runs.append(_run_in_a_process(options))
+            if progress:
+                progress(f"process {i + 1}/{processes}")
+        return merge(runs)
+    core = pin() if pinned else None
+    rows: list[dict[str, Any]] = []
+    for framework in frameworks:
         if importlib.util.find_spec(framework) is None:
             continue
         if progress:
@@ -450,6 +479,87 @@ def run(
     info = machine()
     if core is not None:
         info["pinned_core"] = core
+    return {"machine": info, "rows": rows}
+
+
+_CHILD = """
+import json, sys
+from spikegrad.tools import bench
+options = json.loads(sys.argv[1])
+options["frameworks"] = tuple(options["frameworks"])
+options["sizes"] = tuple(options["sizes"])
+results = bench.run(**options)
+with open(sys.argv[2], "w") as f:
+    json.dump(results, f)
+"""
+
+
+def _run_in_a_process(options: dict[str, Any]) -> dict[str, Any]:
+    """:func:`run` with ``options`` in a fresh Python process (this interpreter); its results
+    (written to a file: what the libraries print does not mix with them).
+
+    Raises ``RuntimeError`` with the end of the process's error output when it fails."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "results.json")
+        done = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(options), path],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              check=False)
+        if done.returncode != 0:
+            tail = "\n".join(done.stderr.strip().splitlines()[-15:])
+            raise RuntimeError(
+                f"a benchmark process failed (exit status {done.returncode}):\n{tail}")
+        with open(path) as f:
+            return json.load(f)
+
+
+def merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The results of several runs of the same measurement (each one :func:`run`'s, in its
+    own process) as one: per row (framework, mode, library, function, size), the median of
+    the runs' times, baseline times, ratios and ``vs_spikegrad``, with ``ratio_range`` (the
+    lowest and highest of the runs' ratios) and ``processes`` (how many runs had the row);
+    ``spikegrad_slower_rounds`` and ``rounds`` summed over the runs (so "slower in every
+    round" means in every round of every run); ``peak_bytes`` the largest. The machine is the
+    first run's, with ``processes``: the number of runs.
+
+    Examples
+    --------
+    >>> from spikegrad.tools import bench
+    >>> def one(ratio):
+    ...     rows = [bench._row("jax", "jit", "spikegrad", "sigmoid", "sigmoid", 4096,
+    ...                        ratio * 1e-5, 1e-5, ratio, "jax.nn.sigmoid", None, rounds=7)]
+    ...     return {"machine": {"date": "2026-12-07"}, "rows": rows}
+    >>> merged = bench.merge([one(1.0), one(1.3), one(0.9)])
+    >>> row = merged["rows"][0]
+    >>> row["ratio"], row["ratio_range"], row["processes"], row["rounds"]
+    (1.0, [0.9, 1.3], 3, 21)
+    """
+    if not runs:
+        raise ValueError("merge needs the results of one or more runs; got none")
+    fields = ("framework", "mode", "library", "label", "surrogate", "elements")
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for results in runs:
+        for row in results["rows"]:
+            groups.setdefault(tuple(row[k] for k in fields), []).append(row)
+    rows = []
+    for group in groups.values():
+        row = dict(group[0])
+        for key in ("seconds", "baseline_seconds", "ratio"):
+            row[key] = statistics.median(r[key] for r in group)
+        ratios = [r["ratio"] for r in group]
+        row["ratio_range"] = [min(ratios), max(ratios)]
+        row["processes"] = len(group)
+        peaks = [r["peak_bytes"] for r in group if r.get("peak_bytes") is not None]
+        row["peak_bytes"] = max(peaks) if peaks else None
+        if all(r.get("rounds") is not None for r in group):
+            row["rounds"] = sum(r["rounds"] for r in group)
+        if all(r.get("vs_spikegrad") is not None for r in group):
+            row["vs_spikegrad"] = statistics.median(r["vs_spikegrad"] for r in group)
+            row["spikegrad_slower_rounds"] = sum(r["spikegrad_slower_rounds"] for r in group)
+        else:
+            row["vs_spikegrad"] = row["spikegrad_slower_rounds"] = None
+        rows.append(row)
+    info = dict(runs[0]["machine"])
+    info["processes"] = len(runs)
     return {"machine": info, "rows": rows}
 
 
@@ -499,6 +609,13 @@ def _malformed(results: Any) -> str | None:
                 isinstance(row[k], (int, float)) and not isinstance(row[k], bool)
                 for k in ("seconds", "ratio")):
             return f"row {i}'s elements, seconds or ratio is not a number"
+        spread = row.get("ratio_range")
+        if spread is not None and not (
+                isinstance(spread, list) and len(spread) == 2
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in spread)
+                and spread[0] <= row["ratio"] <= spread[1]):
+            return (f"row {i}'s ratio_range is not the lowest and highest ratio of its "
+                    "processes (two numbers around its ratio)")
         paired = [row.get(k) for k in _PAIRED_KEYS]
         if (paired[0] is not None or paired[1] is not None) and not (
                 all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in paired)
@@ -531,9 +648,19 @@ def _table(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         cells = [framework, mode, library, label]
         for n in sizes:
             r = by_size.get(n)
-            cells.append("" if r is None else f"{r['seconds'] * 1e6:.0f} us ({r['ratio']:.2f})")
+            cells.append("" if r is None else f"{r['seconds'] * 1e6:.0f} us ({_ratio(r)})")
         body.append(cells)
     return header, body
+
+
+def _ratio(row: dict[str, Any]) -> str:
+    """A row's ratio to the native op, followed by the lowest and highest of its processes'
+    where they differ (:func:`merge`; the baseline's is 1 in every process)."""
+    text = f"{row['ratio']:.2f}"
+    if row.get("ratio_range") is not None and row["ratio_range"][0] != row["ratio_range"][1]:
+        low, high = row["ratio_range"]
+        text += f"; {low:.2f}-{high:.2f}"
+    return text
 
 
 def _against_peers(results: dict[str, Any]) -> list[str]:
@@ -568,6 +695,10 @@ def format_table(results: dict[str, Any]) -> str:
     out = []
     if "pinned_core" in results["machine"]:
         out += [f"pinned to core {results['machine']['pinned_core']}, one thread per framework", ""]
+    if results["machine"].get("processes", 1) > 1:
+        count = results["machine"]["processes"]
+        out += [f"median of {count} processes (after the ratio: the lowest and highest process)",
+                ""]
     out.append("  ".join(c.ljust(w) for c, w in zip(header, widths)))
     out.append("  ".join("-" * w for w in widths))
     out += ["  ".join(c.ljust(w) for c, w in zip(cells, widths)) for cells in body]
@@ -597,7 +728,10 @@ def format_rst(results: dict[str, Any], image: str | None = None) -> str:
         + f"), {m['platform']}, Python {m['python']}; {versions}. Each cell: median time of one forward+backward "
         "in microseconds, and in parentheses its ratio to the native op of the same "
         "framework (``torch.sigmoid``, ``jax.nn.sigmoid``): the median of the ratios of its "
-        "batches to the native op's batch timed just before each.",
+        "batches to the native op's batch timed just before each."
+        + (f" Measured in {m['processes']} processes, one after the other: each cell is the "
+           "median of the processes' times and ratios, followed by the lowest and highest "
+           "process's ratio." if m.get("processes", 1) > 1 else ""),
         "",
     ]
     if image:

@@ -166,11 +166,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         results = bench.load(args.load)
     else:
         frameworks = tuple(args.framework or ("jax", "torch"))
-        bar = progress("benchmarking", len(frameworks))
+        steps = args.processes if args.processes > 1 else len(frameworks)
+        bar = progress("benchmarking", steps)
         try:
             results = bench.run(frameworks, args.surrogate, tuple(args.sizes),
                                 progress=lambda f: bar.update(1), repeat=args.repeat,
-                                peers=not args.no_peers, pinned=args.pin)
+                                peers=not args.no_peers, pinned=args.pin,
+                                processes=args.processes)
         finally:  # also on an error: the error message then starts on a clean line
             bar.close()
     if args.plot:
@@ -251,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="leave out snntorch, spikingjelly, norse and braintools")
     p.add_argument("--pin", action="store_true",
                    help="run on one core with one thread per framework (steadier ratios)")
+    p.add_argument("--processes", type=int, default=1,
+                   help="measure in this many fresh processes, one after the other, and "
+                        "report the median with the lowest and highest (1 to 25)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--plot", metavar="PNG", help="also write a chart of the ratios")
     p.add_argument("--rst", metavar="PATH", help="also write the results as reStructuredText")
