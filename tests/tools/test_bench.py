@@ -46,6 +46,17 @@ def test_every_catalogue_surrogate_against_the_native_op_in_one_run(monkeypatch)
     assert bench._malformed(json.loads(json.dumps(results))) is None  # --load takes it
 
 
+def test_a_library_without_a_version_attribute_is_named_by_its_distribution(monkeypatch):
+    """spikingjelly 2.0.0 has no ``__version__``: the report names its installed version."""
+    module = type(sys)("unversioned_library")
+    monkeypatch.setitem(sys.modules, "unversioned_library", module)
+    monkeypatch.setattr(bench.importlib.metadata, "version",
+                        lambda name: {"unversioned_library": "2.0.0"}[name])
+    assert bench._version("unversioned_library") == "2.0.0"
+    module.__version__ = "2.0.1"
+    assert bench._version("unversioned_library") == "2.0.1"
+
+
 def test_the_published_results_load():
     """The documentation's benchmark page is made from this file with --load."""
     path = pathlib.Path(__file__).parents[2] / "docs" / "guides" / "benchmark_results.json"

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -96,12 +97,19 @@ def machine() -> dict[str, Any]:
     for module in ("torch", "numba", "jax", "snntorch", "spikingjelly", "norse", "braintools"):
         if importlib.util.find_spec(module) is not None:
             try:
-                info[module] = __import__(module).__version__
+                info[module] = _version(module)
                 if module == "torch":
                     info["torch_threads"] = __import__(module).get_num_threads()
             except Exception:  # noqa: BLE001 - a peer that fails to import is left out
                 pass
     return info
+
+
+def _version(module: str) -> str:
+    """The version of an importable ``module``: its ``__version__``, or where it has none
+    (spikingjelly 2.0.0), that of the installed distribution of the same name."""
+    version = getattr(__import__(module), "__version__", None)
+    return version if isinstance(version, str) else importlib.metadata.version(module)
 
 
 def _cpu_name() -> str:
