@@ -234,6 +234,25 @@ def test_processes_run_one_after_the_other_with_the_same_options(monkeypatch):
     assert merged["rows"][1]["ratio"] == pytest.approx(1.2)
 
 
+def test_a_process_imports_this_copy_of_spikegrad_first(monkeypatch):
+    """The child finds the spikegrad that started it (a source tree run in place included)
+    ahead of any other on ``PYTHONPATH``."""
+    seen = {}
+
+    def fake_run(command, env, **kwargs):
+        seen.update(env=env, command=command)
+        pathlib.Path(command[-1]).write_text(json.dumps({"machine": {}, "rows": []}))
+        return subprocess.CompletedProcess(command, 0, None, "")
+
+    monkeypatch.setattr(bench.subprocess, "run", fake_run)
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    assert bench._run_in_a_process({"names": ["sigmoid"]}) == {"machine": {}, "rows": []}
+    home = os.path.dirname(os.path.dirname(os.path.abspath(sg.__file__)))
+    assert seen["env"]["PYTHONPATH"].split(os.pathsep) == [home, "/elsewhere"]
+    assert seen["command"][0] == sys.executable
+    assert json.loads(seen["command"][-2]) == {"names": ["sigmoid"]}
+
+
 @pytest.mark.slow
 def test_a_process_measures_and_its_failure_is_reported():
     """A real child process: its results come back; one that fails raises with its error."""

@@ -503,15 +503,21 @@ with open(sys.argv[2], "w") as f:
 
 
 def _run_in_a_process(options: dict[str, Any]) -> dict[str, Any]:
-    """:func:`run` with ``options`` in a fresh Python process (this interpreter); its results
-    (written to a file: what the libraries print does not mix with them).
+    """:func:`run` with ``options`` in a fresh Python process (this interpreter, importing this
+    copy of spikegrad first); its results (written to a file: what the libraries print does
+    not mix with them).
 
     Raises ``RuntimeError`` with the end of the process's error output when it fails."""
+    import spikegrad
+
+    home = os.path.dirname(os.path.dirname(os.path.abspath(spikegrad.__file__)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [home, env.get("PYTHONPATH")]))
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "results.json")
         done = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(options), path],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                              check=False)
+                              check=False, env=env)
         if done.returncode != 0:
             tail = "\n".join(done.stderr.strip().splitlines()[-15:])
             raise RuntimeError(
