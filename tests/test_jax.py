@@ -477,3 +477,58 @@ def test_scaled_exponentials_keep_the_peak_and_the_tail(alpha, dtype):
             assert got.dtype == x.dtype
             error = np.abs(np.asarray(got, dtype="float64") - expected)
             assert (error <= allowed).all(), (type(f).__name__, x, got, expected)
+
+
+NAN_THROUGH = [sg.LeakyRelu, sg.PiecewiseLeakyRelu, sg.Rect]  # g' built by _nan_through
+
+
+def test_nan_through_is_a_clamp_between_equal_bounds_and_differentiates_as_the_where():
+    """The JAX ``nan_through`` hook: ``out``, or NaN where ``x`` is NaN (infinities and -0 are
+    numbers); its tangents in ``x`` and in ``out`` are the ``where``'s; ``out`` of another
+    shape or dtype takes the ``where``."""
+    from spikegrad.backends._jax import _nan_through
+
+    x = jnp.array([np.nan, np.inf, -np.inf, -0.0, 0.0, -2.0, 3.0], jnp.float32)
+    out = jnp.where(x < 0, 0.1, 1.0).astype(jnp.float32)
+    got = np.asarray(jax.jit(_nan_through)(x, out))
+    assert np.isnan(got[0]) and got[1:].tolist() == np.asarray(out)[1:].tolist()
+
+    def where(a, b):
+        return jnp.where(jnp.isnan(a), a, b)
+
+    tangents = (jnp.arange(7.0, dtype=jnp.float32), jnp.full(7, 2.0, jnp.float32))
+    _, ours = jax.jvp(_nan_through, (x, out), tangents)
+    _, expected = jax.jvp(where, (x, out), tangents)
+    np.testing.assert_array_equal(np.asarray(ours), np.asarray(expected))  # not the clamp's 0
+    wide = jnp.full((2, 7), 0.5, jnp.float32)
+    np.testing.assert_array_equal(np.asarray(_nan_through(x, wide)), np.asarray(where(x, wide)))
+    text = jax.jit(_nan_through).lower(x, out).compile().as_text()
+    assert "clamp(" in text and "direction=NE" not in text
+
+
+@pytest.mark.parametrize("cls", NAN_THROUGH)
+def test_piecewise_constant_derivatives_pass_nan_through_a_clamp_under_jit(cls):
+    """The training step of a piecewise-constant g' compiles the hook's clamp, not a NaN test,
+    and still gives NaN at NaN and g' elsewhere; jax.grad of g' is that of the portable
+    ``where`` (evaluated without the hooks)."""
+    from spikegrad._evaluate import evaluate
+    from spikegrad._namespace import MathNamespace
+
+    f = cls()
+    x = jnp.array([np.nan, -np.inf, -2.0, -0.3, -0.0, 0.0, 0.2, 0.7, 5.0, np.inf])
+
+    def step(v, ct):
+        out, pull_back = jax.vjp(f, v)
+        return out, pull_back(ct)[0]
+
+    text = jax.jit(step).lower(x, jnp.ones_like(x)).compile().as_text()
+    assert "clamp(" in text and "direction=NE" not in text
+    _, grad = jax.jit(step)(x, jnp.ones_like(x))
+    expected = np.asarray(cls().surrogate_grad(np.asarray(x)))
+    assert np.isnan(np.asarray(grad)[0]) and np.isnan(expected[0])
+    assert_close(np.asarray(grad)[1:], expected[1:])
+    second = jax.grad(lambda v: f.surrogate_grad(v).sum())(x)
+    portable = jax.grad(lambda v: evaluate(f.spec.formula.derivative, v, f.spec.values,
+                                           MathNamespace(jnp)).sum())(x)
+    np.testing.assert_array_equal(np.asarray(second), np.asarray(portable))
+    assert not np.asarray(second)[1:].any()

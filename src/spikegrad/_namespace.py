@@ -44,8 +44,9 @@ passes one:
 ``nan_through(x, out)``
     ``out`` with NaN wherever ``x`` is NaN (``where(isnan(x), x, out)``), written with
     operations the library runs fast (PyTorch: ``maximum(out, clip(x, max=-inf))``, both
-    vectorized, six times faster than its boolean ``isnan`` and ``where`` on the CPU). Used by
-    :func:`spikegrad._math._nan_through`.
+    vectorized, six times faster than its boolean ``isnan`` and ``where`` on the CPU; JAX:
+    ``clamp(out, x, out)``, a maximum and a minimum in XLA's loop, its derivatives those of
+    the ``where``). Used by :func:`spikegrad._math._nan_through`.
 
 ``phase_cos(t)``
     ``cos t`` for a phase ``0 <= t <= 2 pi 199`` (or NaN): the square wave's cosines, whose
