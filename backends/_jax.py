@@ -105,8 +105,9 @@ def _nan_through(x: jax.Array, out: jax.Array) -> jax.Array:
     between two equal bounds is ``out`` wherever ``x`` is a number, infinities included, and
     NaN where it is NaN: a maximum and a minimum per element, where ``where(isnan(x), x, out)``
     is an unordered comparison and a blend whose mask registers LLVM spills in the
-    surrogate's loop (``leaky_relu`` under ``jit`` at 16M elements: 1.05-1.07 of braintools'
-    time with the ``where``, 1.00 with the clamp, 15 interleaved rounds in one process).
+    surrogate's loop (``leaky_relu`` under ``jit`` at 16M elements: 1.08-1.12 of braintools'
+    time with the ``where``, 1.00-1.04 with the clamp, 15 and 21 interleaved rounds in one
+    process).
     Derivatives go through the ``where`` (:func:`_differentiated_as`): a clamp's tangent in
     its bounds is not ``out``'s. Where ``out`` has another shape or dtype than ``x`` (a
     trained parameter's array), the ``where`` serves. This needs XLA's NaN-propagating
