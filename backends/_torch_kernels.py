@@ -596,7 +596,7 @@ def _parts(n: int) -> int:
     threads = torch.get_num_threads()
     if threads < 2:
         return 1
-    if (_team[0] if _team else _openmp()) is None:
+    if _openmp() is None:
         return 1 if _forked else 0
     return min(threads, n // PARALLEL_GRAIN)
 
@@ -735,14 +735,14 @@ def spike(spec: Spec, x: torch.Tensor) -> tuple[torch.Tensor | None, _Entry | No
     if entry is None:
         return None, None
     n = x.numel()
-    out = torch.empty_like(x)
     parts = 1 if n < 2 * PARALLEL_GRAIN else _parts(n)
+    if parts == 0:
+        return None, entry
+    out = torch.empty_like(x)
     if parts > 1:
         _shared(entry.compiled.spike_address, x, x, out, parts, n, b"")
-    elif parts == 1:
-        entry.compiled.spike(x.data_ptr(), out.data_ptr(), n)
     else:
-        return None, entry
+        entry.compiled.spike(x.data_ptr(), out.data_ptr(), n)
     return out, entry
 
 

@@ -217,7 +217,7 @@ def test_saved_results_with_a_wrong_range_are_refused(spread):
     assert "ratio_range is not the lowest and highest" in bench._malformed(merged)
 
 
-def test_processes_run_one_after_the_other_with_the_same_options(monkeypatch):
+def test_each_process_gets_the_same_options_and_their_runs_merge(monkeypatch):
     started, steps = [], []
 
     def fake(options):
