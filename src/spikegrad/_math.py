@@ -194,8 +194,13 @@ def _normal_pdf(
 ) -> Any:
     """``scale`` times the density of the normal distribution N(mu, sigma**2) at ``x``
     (``hook``: see :func:`_scaled_exp_neg`)."""
-    z = _finite((x - mu) / sigma, xp)
-    return _scaled_exp_neg(scale / (_SQRT_2PI * sigma), 0.5 * (z * z), xp, hook)
+    # (x - mu)**2 / (2 sigma**2) with the constant computed once: one multiplication per
+    # element fewer than squaring (x - mu) / sigma (XLA's CPU loop: multi_gaussian_grad 1.06 ->
+    # 1.02 and gaussian_grad 1.0-1.1 -> 0.90-0.95 of braintools' time). No declared sigma
+    # overflows 0.5 / sigma**2 or makes it 0, and where (x - mu)**2 overflows the exponent is
+    # beyond every exponential's range all the same (0.5 / sigma**2 >= 5e-25).
+    d = _finite(x - mu, xp)
+    return _scaled_exp_neg(scale / (_SQRT_2PI * sigma), (d * d) * (0.5 / (sigma * sigma)), xp, hook)
 
 
 def _normal_cdf(x: Any, mu: Any, sigma: Any, xp: Any) -> Any:
