@@ -511,3 +511,28 @@ def test_parameter_gradient_at_infinite_and_huge_x_is_a_number(cls, name):
             if math.isinf(x):
                 assert g == gradient(cls, name, values, np.asarray([math.copysign(largest, x)]),
                                      np.ones(1)), (gradient.__name__, x)
+
+
+@pytest.mark.parametrize(("cls", "name"), CASES)
+def test_derivative_of_g_prime_in_a_parameter_at_huge_x_is_a_number(cls, name):
+    """d g'(x) / d(parameter) (g' differentiated in a trained parameter, as a meta-learned
+    shape or a Hessian needs it) is a number where x is huge but finite, in JAX and in
+    PyTorch: where g' has decayed to 0 it is 0, not the NaN of 0 * inf from a square that
+    overflows (the normal densities' (x - mu)**2 once multiplied 1 / (2 sigma**2)'s tangent)."""
+    values = values_of(cls)
+    largest = float(np.finfo(np.float64).max)
+    x = np.asarray([-largest, -1e300, -1e160, 1e160, 1e300, largest])
+
+    def jax_g_prime(p):
+        return jnp.sum(cls(**{**values, name: p}, trainable=(name,)).surrogate_grad(
+            jnp.asarray(x)))
+
+    p = torch.tensor(values[name], dtype=torch.float64, requires_grad=True)
+    total = cls(**{**values, name: p}, trainable=(name,)).surrogate_grad(torch.as_tensor(x)).sum()
+    # (g' of sparse_fast_sigmoid does not depend on its cutoff: no graph, a derivative of 0)
+    torch_derivative = torch.autograd.grad(total, p)[0] if total.requires_grad else 0.0
+    for got in (float(jax.grad(jax_g_prime)(jnp.float64(values[name]))),
+                float(torch_derivative)):
+        assert not math.isnan(got), (name, got)
+        if np.all(cls(**values).surrogate_grad(x) == 0.0):
+            assert got == 0.0, (name, got)
