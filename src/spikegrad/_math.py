@@ -194,13 +194,14 @@ def _normal_pdf(
 ) -> Any:
     """``scale`` times the density of the normal distribution N(mu, sigma**2) at ``x``
     (``hook``: see :func:`_scaled_exp_neg`; without it, its halves whatever the scale)."""
-    # The exponent is d (d c), d = x - mu, with c = 1 / (2 sigma**2) computed once per call:
-    # one multiplication per element fewer than squaring (x - mu) / sigma, and for the halves
-    # c takes their -1/2, which XLA folds into it (multi_gaussian_grad's CPU loop at
-    # braintools' 87 instructions per eight elements, from 90). Each factor is finite where
-    # differentiated: the derivatives multiply them by the exponential's 0 where the product
-    # overflows ((d d) c would multiply an overflowed d d, a constant in sigma, which a
-    # namespace's lower_infinite leaves as it is). No declared sigma overflows c or makes it 0.
+    # The exponent is d (d c), d = x - mu, with c = 1 / (2 sigma**2) computed once per call.
+    # For the halves c takes their -1/2, which XLA folds into it: one multiplication per
+    # element fewer than halving the square of (x - mu) / sigma (multi_gaussian_grad's CPU
+    # loop at braintools' 87 instructions per eight elements, from 90). Each factor is finite
+    # where differentiated: the derivatives multiply them by the exponential's 0 where the
+    # product overflows ((d d) c would multiply an overflowed d d, a constant in sigma, which
+    # a namespace's lower_infinite leaves as it is). No declared sigma overflows c or makes
+    # it 0.
     d = _finite(x - mu, xp)
     factor = scale / (_SQRT_2PI * sigma)
     if hook:
