@@ -517,8 +517,9 @@ def test_parameter_gradient_at_infinite_and_huge_x_is_a_number(cls, name):
 def test_derivative_of_g_prime_in_a_parameter_at_huge_x_is_a_number(cls, name):
     """d g'(x) / d(parameter) (g' differentiated in a trained parameter, as a meta-learned
     shape or a Hessian needs it) is a number where x is huge but finite, in JAX and in
-    PyTorch: where g' has decayed to 0 it is 0, not the NaN of 0 * inf from a square that
-    overflows (the normal densities' (x - mu)**2 once multiplied 1 / (2 sigma**2)'s tangent)."""
+    PyTorch: where g' has decayed to 0 it is 0, not the NaN of 0 * inf where a quotient or a
+    square overflows (the normal densities' ``(x - mu) / sigma`` at the largest float, and
+    ``(x - mu)**2`` times the tangent of ``1 / (2 sigma**2)`` in a form they briefly had)."""
     values = values_of(cls)
     largest = float(np.finfo(np.float64).max)
     x = np.asarray([-largest, -1e300, -1e160, 1e160, 1e300, largest])
