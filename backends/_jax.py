@@ -32,7 +32,13 @@ import numpy as np
 from spikegrad._contract import Formula, Spec
 from spikegrad._dtypes import FLOATING_DTYPES, not_floating_error
 from spikegrad._evaluate import check_cotangent_shape, evaluate, finite_points
-from spikegrad._math import COS_COEFFICIENTS, SIN_COEFFICIENTS, _finite, inverse_power_by_halves
+from spikegrad._math import (
+    COS_COEFFICIENTS,
+    SIN_COEFFICIENTS,
+    _finite,
+    inverse_power_by_halves,
+)
+from spikegrad._math import _nan_through as _portable_nan_through  # the form it differentiates
 from spikegrad._namespace import MathNamespace
 
 
@@ -94,7 +100,7 @@ def _sigmoid_slope(z: jax.Array, scale: Any) -> jax.Array:
 
 def _nan_through_as_where(x: jax.Array, out: jax.Array) -> jax.Array:
     """:func:`_nan_through` as the portable math writes it, ``where(isnan(x), x, out)``."""
-    return jnp.where(jnp.isnan(x), x, out)
+    return _portable_nan_through(x, out, jnp)
 
 
 @_differentiated_as(_nan_through_as_where)

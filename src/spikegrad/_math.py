@@ -128,7 +128,13 @@ def _scaled_exp_neg(scale: Any, t: Any, xp: Any, hook: bool = True) -> Any:
         return xp.scaled_exp_neg(scale, t)
     if _number(scale) and abs(scale) <= 1:
         return scale * xp.exp(-1.0 * t)
-    half = xp.exp(-0.5 * t)
+    return _by_halves(scale, -0.5 * t, xp)
+
+
+def _by_halves(scale: Any, u: Any, xp: Any) -> Any:
+    """``scale * exp(2 u)`` (``u <= 0``) as ``(scale * exp(u)) * exp(u)``: see
+    :func:`_scaled_exp_neg`, whose halves these are (``u = -t/2``)."""
+    half = xp.exp(u)
     return (scale * half) * half
 
 
@@ -206,8 +212,7 @@ def _normal_pdf(
     factor = scale / (_SQRT_2PI * sigma)
     if hook:
         return _scaled_exp_neg(factor, d * _finite(d * (0.5 / (sigma * sigma)), xp), xp)
-    half = xp.exp(d * _finite(d * (-0.25 / (sigma * sigma)), xp))  # exp(-t/2)
-    return (factor * half) * half
+    return _by_halves(factor, d * _finite(d * (-0.25 / (sigma * sigma)), xp), xp)
 
 
 def _normal_cdf(x: Any, mu: Any, sigma: Any, xp: Any) -> Any:
