@@ -324,6 +324,27 @@ def _anchor_needed() -> bool:
     )
 
 
+def _floats_read_in_root_graph(spec: Spec, x: torch.Tensor, origin: bool) -> None:
+    """Under ``torch.compile``, have Dynamo read the Python floats of ``spec``'s formulas (its
+    parameter values, constants such as ``math.pi``) in the graph being compiled before a
+    ``Function`` does.
+
+    With dynamic shapes (``dynamic=True``, or after a float argument has changed) Dynamo makes
+    such floats symbolic inputs. One read first inside a ``Function``'s forward or backward
+    (traced as a subgraph) and again in a second call's, as every network that calls a
+    surrogate twice does, stops the compilation (``AssertionError: lift_tracked_freevar_to_input
+    should not be called on root SubgraphTracer``, PyTorch 2.13; pytorch/pytorch#111031 is the
+    same failure for sizes). Read first here, they are inputs of the graph being compiled,
+    which each subgraph takes as its own. The reads evaluate the formulas on an empty tensor:
+    results nothing uses, which the compiler drops."""
+    empty = x.detach().reshape(-1)[:0]
+    evaluate(spec.formula.derivative, empty, spec.values, _NS)
+    if origin:
+        evaluate(spec.formula.primitive, empty, spec.values, _NS)
+    else:
+        spec.formula.spike(empty, xp=_NS)
+
+
 def _apply_trained(spec: Spec, x: torch.Tensor, origin: bool, slots: tuple[int, ...]
                    ) -> torch.Tensor:
     trained = tuple(spec.values[i] for i in slots)
@@ -334,8 +355,10 @@ def _apply_trained(spec: Spec, x: torch.Tensor, origin: bool, slots: tuple[int, 
                           _NS)
     static = Spec(spec.formula, tuple(None if i in slots else v
                                       for i, v in enumerate(spec.values)))
-    function = _TrainedSpikeNoJvp if _is_compiling() else _TrainedSpike
-    return function.apply(x, anchor, static, origin, *trained)
+    if _is_compiling():
+        _floats_read_in_root_graph(spec, x, origin)
+        return _TrainedSpikeNoJvp.apply(x, anchor, static, origin, *trained)
+    return _TrainedSpike.apply(x, anchor, static, origin, *trained)
 
 
 # ``Function.apply`` binds its arguments with ``inspect.signature`` on every call (tens of
@@ -362,6 +385,7 @@ def _apply(origin: bool, spec: Spec, x: Any) -> torch.Tensor:
     if slots:
         return _apply_trained(spec, x, origin, slots)
     if _is_compiling():
+        _floats_read_in_root_graph(spec, x, origin)
         return _SpikeNoJvp.apply(x, spec, origin, False)
     if _functorch_active():
         return _SpikeForTransforms.apply(x, spec, origin, False)

@@ -217,6 +217,53 @@ def test_compile_fullgraph(forced, classes):
         assert_close(xc.grad, gp * X + (X >= 0) + gp)
 
 
+@pytest.mark.parametrize("cls", SURROGATE_CLASSES)
+def test_compile_with_dynamic_shapes_calls_a_surrogate_twice(cls):
+    """``torch.compile(dynamic=True)`` of a graph that calls one surrogate twice (two layers,
+    a recurrent loop) and its ``surrogate_grad``: Dynamo makes the formulas' Python floats
+    symbolic there, and before they were read in the root graph first, the second call's
+    backward stopped the compilation (``lift_tracked_freevar_to_input should not be called on
+    root SubgraphTracer``). Gradients against the NumPy reference."""
+    torch._dynamo.reset()
+    f = cls()
+
+    def forward(v):
+        return f(v) + f(0.5 * v) + f.surrogate_grad(v)
+
+    x = t(requires_grad=True)
+    compiled = torch.compile(forward, fullgraph=True, dynamic=True, backend="aot_eager")
+    out = compiled(x)
+    assert_close(out, (X >= 0) * 1.0 + (0.5 * X >= 0) + reference(cls)[0])
+    torch.compile(lambda v: f(v) + f(0.5 * v), fullgraph=True, dynamic=True,
+                  backend="aot_eager")(x).sum().backward()
+    assert_close(x.grad, reference(cls)[0] + 0.5 * reference(cls, 0.5 * X)[0])
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "q_pseudo_spike_unit_area"])
+def test_compile_with_dynamic_shapes_trains_a_layer_called_twice(name):
+    """A ``Spike`` layer with a trained parameter, called twice under
+    ``torch.compile(dynamic=True)``: its clamp bounds are computed when the class is made (their
+    float32 rounding recursed in Dynamo's ``struct`` polyfill), and the gradients of ``x`` and
+    of the raw parameter are those of eager mode, which the trainable tests check against
+    finite differences."""
+    torch._dynamo.reset()
+    param = next(p.name for p in type(sg.get(name))._params if not p.integer)
+    layer = sg.nn.Spike(name, trainable=(param,)).double()
+
+    def forward(v):
+        return layer(v) + layer(0.5 * v)
+
+    grads = []
+    for fn in (torch.compile(forward, fullgraph=True, dynamic=True, backend="aot_eager"),
+               forward):
+        x = t(requires_grad=True)
+        layer.zero_grad()
+        fn(x).sum().backward()
+        grads.append((x.grad, *(p.grad.clone() for p in layer.parameters())))
+    for compiled, eager in zip(*grads):
+        assert_close(compiled, eager.numpy(), rtol=1e-12)
+
+
 def test_compiled_code_does_not_depend_on_sys_modules():
     """Traced code never reads ``sys.modules``: Dynamo would copy the whole dictionary into
     the trace (failing it with "dictionary changed size during iteration" whenever another

@@ -108,6 +108,8 @@ class Param:
             self.default = self.validate(self.default)
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"{exc} (the declared default)") from None
+        self.__dict__.pop("_clamp", None)  # (bounds normalised above)
+        self._clamp_bounds()
 
     # The descriptor protocol: on an instance the attribute is the parameter's value; on the
     # class it is this Param (for introspection). Values are fixed at construction.
@@ -122,6 +124,20 @@ class Param:
             f"values (hashable, usable as static arguments). Create a new one instead, e.g. "
             f"{type(instance).__name__}({self.name}={value!r})"
         )
+
+    def _clamp_bounds(self) -> tuple[float | None, float | None]:
+        """The bounds :meth:`from_raw` clamps into: the range's, or just inside an exclusive
+        one (see :func:`_inside`). Computed once, when :meth:`check` runs: ``torch.compile``
+        with dynamic shapes traces ``from_raw`` (a layer's forward) with the bounds as
+        symbolic numbers, and the float32 rounding of :func:`_inside` is not traceable."""
+        try:
+            return self.__dict__["_clamp"]
+        except KeyError:
+            low, high = self._bounds()
+            clamp = self.__dict__["_clamp"] = (
+                None if low is None else _inside(low[0], 1.0, low[1]),
+                None if high is None else _inside(high[0], -1.0, not high[1]))
+            return clamp
 
     def _bounds(self) -> tuple[tuple[Any, bool] | None, tuple[Any, bool] | None]:
         """The tightest lower bound as ``(bound, strict)`` and upper bound as ``(bound,
@@ -287,9 +303,7 @@ class Param:
         >>> float(sg.LeakyRelu.alpha.from_raw(np.float64(5e4), xp=np))  # clamped: alpha <= 1e4
         10000.0
         """
-        low, high = self._bounds()
-        lower = None if low is None else _inside(low[0], 1.0, low[1])
-        upper = None if high is None else _inside(high[0], -1.0, not high[1])
+        lower, upper = self._clamp_bounds()
         info = _floating_info(raw, xp)
         if info is not None and needs_float32_compute(info.bits):
             raw = raw.to(xp.float32) if hasattr(raw, "to") else raw.astype(xp.float32)
