@@ -273,6 +273,40 @@ def test_braintools_style_checks_that_cannot_apply_are_not_failures(user_module)
         assert "does not run on bfloat16 tensors" in str(report)
 
 
+def test_a_float32_braintools_style_surrogate_gets_an_accurate_second_derivative(tmp_path,
+                                                                                  monkeypatch):
+    """The documentation's braintools-style example (``jax.numpy`` methods, float64 off: g' in
+    float32) passes: its g'' reference, by differences of that float32 g', is accurate enough
+    (a step of 1e-5 left a percent of error, and failed ``hessian (g'')``)."""
+    pytest.importorskip("jax")
+    (tmp_path / "spikegrad_test_jnp_style.py").write_text(textwrap.dedent('''
+        import jax.numpy as jnp
+        import spikegrad as surrogate
+
+        class MySurrogate(surrogate.Surrogate):
+            def __init__(self, alpha=1.0):
+                super().__init__()
+                self.alpha = alpha
+
+            def surrogate_fun(self, x):
+                return jnp.sin(x) * self.alpha
+
+            def surrogate_grad(self, x):
+                return self.alpha * jnp.cos(x)
+        '''))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        module = importlib.import_module("spikegrad_test_jnp_style")
+        reference = check.reference(module.MySurrogate(alpha=2.0))
+        report = verify("spikegrad_test_jnp_style:MySurrogate", backends=["jax"],
+                        compile=False, samples=32)
+    finally:
+        sys.modules.pop("spikegrad_test_jnp_style", None)
+    np.testing.assert_allclose(reference["grad2"], -2.0 * np.sin(check.X), rtol=1e-5, atol=1e-6)
+    assert report.ok, report
+    assert statuses(report)["jax: hessian (g'')"] == "pass"
+
+
 def test_the_command_verifies_user_surrogates(user_module, tmp_path):
     """``python -m spikegrad check module:Class ... --json`` from the module's directory: one
     report per target, exit status 1 when one fails, the failing check named."""

@@ -151,14 +151,27 @@ def reference(s: Any) -> Reference:
 
     ``grad`` (g'), ``fun`` (g; absent without a primitive) and ``grad2`` (g'', by central
     differences), computed with the ``numpy`` backend whatever backend is selected.
+
+    A surrogate whose own ``surrogate_grad`` computes in float32 (a braintools-style method
+    written with ``jax.numpy``, float64 off) gets g'' from Richardson's extrapolation of two
+    central differences at steps of ``eps**(1/5)`` (its error of order ``eps**(4/5)``): a
+    step of ``1e-5`` would leave the float32 rounding of g', divided by the step, a percent
+    of error, and fail a correct surrogate.
     """
-    h = 1e-5
     with sg.backend("numpy"):
-        ref = {
-            "grad": _to_numpy(s.surrogate_grad(X)),
-            "grad2": (_to_numpy(s.surrogate_grad(X + h)) - _to_numpy(s.surrogate_grad(X - h)))
-            / (2 * h),
-        }
+        grad = s.surrogate_grad(X)
+
+        def difference(h: float) -> np.ndarray:
+            return (_to_numpy(s.surrogate_grad(X + h)) - _to_numpy(s.surrogate_grad(X - h))) / (2 * h)
+
+        dtype = getattr(grad, "dtype", np.float64)
+        eps = float(np.finfo(dtype).eps) if np.issubdtype(dtype, np.floating) else 0.0
+        if eps > float(np.finfo(np.float64).eps):
+            h = eps ** 0.2
+            grad2 = (4.0 * difference(h / 2) - difference(h)) / 3.0
+        else:
+            grad2 = difference(1e-5)
+        ref = {"grad": _to_numpy(grad), "grad2": grad2}
         if s._has_primitive():
             ref["fun"] = _to_numpy(s.surrogate_fun(X))
     return ref
