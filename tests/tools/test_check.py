@@ -20,6 +20,7 @@ from spikegrad.tools.check import assert_verified, verify
 from spikegrad.tools.cli import main
 
 from ..conftest import SURROGATE_CLASSES
+from ..test_api import _braintools_style
 
 
 @pytest.fixture
@@ -273,36 +274,14 @@ def test_braintools_style_checks_that_cannot_apply_are_not_failures(user_module)
         assert "does not run on bfloat16 tensors" in str(report)
 
 
-def test_a_float32_braintools_style_surrogate_gets_an_accurate_second_derivative(tmp_path,
-                                                                                  monkeypatch):
+def test_a_float32_braintools_style_surrogate_gets_an_accurate_second_derivative():
     """The documentation's braintools-style example (``jax.numpy`` methods, float64 off: g' in
     float32) passes: its g'' reference, by differences of that float32 g', is accurate enough
     (a step of 1e-5 left a percent of error, and failed ``hessian (g'')``)."""
-    pytest.importorskip("jax")
-    (tmp_path / "spikegrad_test_jnp_style.py").write_text(textwrap.dedent('''
-        import jax.numpy as jnp
-        import spikegrad as surrogate
-
-        class MySurrogate(surrogate.Surrogate):
-            def __init__(self, alpha=1.0):
-                super().__init__()
-                self.alpha = alpha
-
-            def surrogate_fun(self, x):
-                return jnp.sin(x) * self.alpha
-
-            def surrogate_grad(self, x):
-                return self.alpha * jnp.cos(x)
-        '''))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    try:
-        module = importlib.import_module("spikegrad_test_jnp_style")
-        reference = check.reference(module.MySurrogate(alpha=2.0))
-        report = verify("spikegrad_test_jnp_style:MySurrogate", backends=["jax"],
-                        compile=False, samples=32)
-    finally:
-        sys.modules.pop("spikegrad_test_jnp_style", None)
+    surrogate = _braintools_style()(alpha=2.0)
+    reference = check.reference(surrogate)
     np.testing.assert_allclose(reference["grad2"], -2.0 * np.sin(check.X), rtol=1e-5, atol=1e-6)
+    report = verify(surrogate, backends=["jax"], compile=False, samples=32)
     assert report.ok, report
     assert statuses(report)["jax: hessian (g'')"] == "pass"
 
