@@ -162,12 +162,12 @@ def reference(s: Any) -> Reference:
         grad = s.surrogate_grad(X)
 
         def difference(h: float) -> np.ndarray:
-            return (_to_numpy(s.surrogate_grad(X + h)) - _to_numpy(s.surrogate_grad(X - h))) / (2 * h)
+            above, below = s.surrogate_grad(X + h), s.surrogate_grad(X - h)
+            return (_to_numpy(above) - _to_numpy(below)) / (2 * h)
 
-        dtype = getattr(grad, "dtype", np.float64)
-        eps = float(np.finfo(dtype).eps) if np.issubdtype(dtype, np.floating) else 0.0
-        if eps > float(np.finfo(np.float64).eps):
-            h = eps ** 0.2
+        dtype = np.asarray(grad.detach().cpu() if hasattr(grad, "detach") else grad).dtype
+        if np.issubdtype(dtype, np.floating) and np.finfo(dtype).eps > np.finfo(np.float64).eps:
+            h = float(np.finfo(dtype).eps) ** 0.2
             grad2 = (4.0 * difference(h / 2) - difference(h)) / 3.0
         else:
             grad2 = difference(1e-5)
