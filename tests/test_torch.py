@@ -264,6 +264,35 @@ def test_compile_with_dynamic_shapes_trains_a_layer_called_twice(name):
         assert_close(compiled, eager.numpy(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("cls", [c for c in SURROGATE_CLASSES if c._params])
+def test_compile_with_a_parameter_argument_that_changes(cls):
+    """A parameter passed to the compiled function as a Python number, with a new value at
+    each call: after the first change Dynamo makes it a symbolic number, which the range check
+    must trace (``math.isfinite`` of it stopped the compilation). Against NumPy float64."""
+    torch._dynamo.reset()
+    p = cls._params[0]
+    compiled = torch.compile(
+        lambda v, a: cls(**{p.name: a}).surrogate_grad(v) + cls(**{p.name: a})(v),
+        fullgraph=True, backend="aot_eager")
+    steps = (0, 1, 2) if p.integer else (1.0, 1.25, 1.5)
+    for step in steps:
+        a = p.default + step if p.integer else p.default * step
+        want = cls(**{p.name: a}).surrogate_grad(X) + (X >= 0)
+        assert_close(compiled(t(), a), want, rtol=1e-10, atol=1e-12)
+
+
+def test_compile_refuses_a_parameter_argument_that_leaves_the_range():
+    """Out of range once symbolic: the ``ValueError`` names the parameter and the range (its
+    value cannot be formatted while Dynamo traces)."""
+    torch._dynamo.reset()
+    compiled = torch.compile(lambda v, a: sg.Sigmoid(alpha=a)(v), fullgraph=True,
+                             backend="aot_eager")
+    for a in (2.0, 3.0):
+        assert_close(compiled(t(), a), (X >= 0) * 1.0)
+    with pytest.raises(Exception, match=r"alpha is out of range .*allowed: 1e-30 <= alpha"):
+        compiled(t(), -1.0)
+
+
 def test_compiled_code_does_not_depend_on_sys_modules():
     """Traced code never reads ``sys.modules``: Dynamo would copy the whole dictionary into
     the trace (failing it with "dictionary changed size during iteration" whenever another

@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from ._dtypes import needs_float32_compute
-from ._types import is_array_value, is_traced, traced_by_torch
+from ._types import is_array_value, is_traced, torch_compiling, traced_by_torch
 
 __all__ = ["Param"]
 
@@ -202,8 +202,13 @@ class Param:
                 )
             return value
         number = _as_real_number(value, where)
-        if not math.isfinite(number) or not self._in_range(number):
-            shown = repr(number if math.isfinite(number) else value)
+        # number - number == 0: finite (inf - inf and NaN are NaN). Not math.isfinite, which
+        # torch.compile cannot trace where it has made a float argument symbolic.
+        if not number - number == 0 or not self._in_range(number):
+            if torch_compiling():  # Dynamo cannot format a number it has made symbolic
+                raise ValueError(f"{where} is out of range (a value torch.compile traces); "
+                                 f"allowed: {self.range_text()}")
+            shown = repr(number if number - number == 0 else value)
             if len(shown) > 40:  # an integer beyond float's range
                 shown = f"{shown[:10]}...({len(shown)} digits)"
             raise ValueError(f"{where}={shown} is out of range; allowed: {self.range_text()}")
