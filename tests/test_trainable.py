@@ -497,6 +497,37 @@ def test_trained_alpha_gradient_is_finite_at_zero_and_tiny_x(cls, dtype):
                                rtol=1e-4 if dtype == torch.float32 else 1e-6)
 
 
+@pytest.mark.parametrize("alpha", [1e-30, 1e-20, 1e-12])
+def test_q_pseudo_spike_alpha_gradient_as_alpha_goes_to_zero(alpha):
+    """d g / d alpha of ``QPseudoSpike`` near its lower bound, against its limit at alpha = 0,
+    -sgn(x) ((1 + 2|x|) log(1 + 2|x|) - 2|x|) / 2 (the derivative of (1 + 2|s|/(1 + alpha))
+    ** -alpha there is -log(1 + 2|s|)). A cap of the half area at |x|/2, onto which it rounds
+    as alpha -> 0, made it 0 or half of it in float64."""
+    x = np.asarray([-2.5, -0.3, 0.4, 1.7, 30.0])
+    t = np.abs(x)
+    limit = -np.sign(x) * ((1 + 2 * t) * np.log1p(2 * t) - 2 * t) / 2
+    for gradient in (jax_gradient, torch_gradient):
+        got = [gradient(sg.QPseudoSpike, "alpha", {"alpha": alpha}, np.asarray([xi]), np.ones(1))
+               for xi in x]
+        np.testing.assert_allclose(got, limit, rtol=1e-9, err_msg=gradient.__name__)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64])
+def test_soft_sign_alpha_gradient_at_a_tiny_alpha(dtype):
+    """d g / d alpha = x / (2 (1 + alpha |x|)**2), about x / 2 for alpha = 1e-25 (inside the
+    range, which starts at 1e-30): the form with 1/alpha, whose derivative -1/alpha**2
+    overflows float32, gave NaN, and inf for huge x. JAX in float32 too."""
+    x = [2.0, -3.0, 1e30]
+    expected = np.asarray(x) / (2 * (1 + 1e-25 * np.abs(x)) ** 2)
+    for xi, want in zip(x, expected):
+        a = torch.tensor(1e-25, dtype=dtype, requires_grad=True)
+        sg.SoftSign(alpha=a, trainable=("alpha",))(torch.tensor([xi], dtype=dtype)).sum().backward()
+        np.testing.assert_allclose(float(a.grad), want, rtol=1e-2 if dtype == torch.bfloat16 else 1e-5)
+    got = jax.grad(lambda a: jnp.sum(sg.SoftSign(alpha=a, trainable=("alpha",))(
+        jnp.asarray(x[:2], jnp.float32))))(jnp.float32(1e-25))
+    np.testing.assert_allclose(float(got), sum(expected[:2]), rtol=1e-5)
+
+
 @pytest.mark.parametrize(("cls", "name"), CASES)
 def test_parameter_gradient_at_infinite_and_huge_x_is_a_number(cls, name):
     """One infinite or huge input leaves a trained parameter's gradient a number, not the NaN

@@ -401,15 +401,12 @@ def soft_sign_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
 
 def soft_sign_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
     r"""\frac12\left(\frac{\alpha x}{1 + |\alpha x|} + 1\right)"""
-    # x / (1/alpha + |x|) rather than alpha x / (1 + |alpha x|): the latter is inf/inf for huge x.
-    # Both halved: 1/alpha + |x| overflows where both are near the dtype's largest number (a
-    # subnormal float32 alpha, x = 1/alpha), and the ratio would be 0 instead of 1/2.
-    # At x = +-inf the ratio is inf/inf: its limit +-1 is taken instead (the double where).
-    infinite = xp.isinf(x)
-    finite_x = xp.where(infinite, 0.0, x)
-    finite_ratio = (0.5 * finite_x) / (0.5 / alpha + 0.5 * xp.abs(finite_x))
-    ratio = xp.where(infinite, xp.where(x > 0, 1.0, xp.full_like(x, -1.0)), finite_ratio)
-    return 0.5 * (ratio + 1.0)
+    # The tail q = 1 / (2 (1 + alpha |x|)), g = q left of 0 and 1 - q right of it: no quotient
+    # inf/inf (alpha |x| overflowing gives q = 0, the limit), the left tail keeps its relative
+    # accuracy, and no 1/alpha, whose derivative -1/alpha**2 overflows for a small trained
+    # alpha (below about 2e-21 in float32: dg/dalpha was NaN there, not x/2).
+    q = 0.5 / (1.0 + alpha * xp.abs(x))
+    return xp.where(x < 0, q, 1.0 - q)
 
 
 def arctan_derivative(x: Any, alpha: Any, *, xp: Any) -> Any:
@@ -531,16 +528,19 @@ def q_pseudo_spike_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
     # integral of (1 + 2|t|/d)^-alpha, d = alpha + 1:
     #   (d/2) (1 - (1 + 2|x|/d)^(1-alpha)) / (alpha - 1) = (d/2) L expm1((1-alpha) L)/((1-alpha) L)
     # with L = log(1 + 2|x|/d); the ratio form is continuous through alpha = 1 (then (d/2) L).
-    # Since g' <= 1, the half area is at most |x|: computed at half its size and capped, it
-    # stays finite where it approaches |x| (alpha -> 0, |x| near the dtype's maximum), which
-    # rounding could otherwise push past the maximum.
+    # Since g' <= 1, the half area is at most |x|: computed at half its size, it stays finite
+    # where it approaches |x| (alpha -> 0, |x| near the dtype's maximum), except where rounding
+    # pushes its double past the maximum: there it is |x|. (Not min(half, |x|/2): as alpha -> 0
+    # the half rounds onto |x|/2 or past it, and the minimum dropped d g / d alpha, to 0 or
+    # half its value in float64 for alpha below about 1e-10.)
     # At x = +-inf (where L = inf and the ratio form is inf * 0) the half area is its limit:
     # d / (2 (alpha - 1)) for alpha > 1, else inf (|x| itself).
     infinite = xp.isinf(x)
     t = xp.abs(xp.where(infinite, 0.0, x))
     log_base = _log1p_2t(t / (alpha + 1.0), xp)
     half = (0.25 * (alpha + 1.0)) * log_base * _expm1_ratio((1.0 - alpha) * log_base, xp)
-    half_area = 2.0 * xp.minimum(half, 0.5 * t)
+    doubled = 2.0 * half
+    half_area = xp.where(xp.isinf(doubled), t, doubled)
     a = alpha + xp.zeros_like(x)
     converges = a > 1.0
     limit = xp.where(converges, (0.5 * (a + 1.0)) / xp.where(converges, a - 1.0, 1.0), xp.abs(x))
