@@ -512,6 +512,24 @@ def test_q_pseudo_spike_alpha_gradient_as_alpha_goes_to_zero(alpha):
         np.testing.assert_allclose(got, limit, rtol=1e-9, err_msg=gradient.__name__)
 
 
+def test_q_pseudo_spike_unit_area_alpha_gradient_at_huge_x_near_alpha_one():
+    """alpha = 1.001: |x| / (alpha - 1) overflows for |x| > 1.8e305 (float64) where
+    log(1 + 2|x| / (alpha - 1)) does not; d g / d alpha = sgn(x) B**-d (L - 2|x| / (d B)) / 2,
+    B = 1 + 2|x| / d, L = log B, d = alpha - 1 (was NaN there, and at x = +-inf, which takes
+    the largest number's). JAX and PyTorch."""
+    alpha = 1.001
+    d = alpha - 1.0
+    largest = float(np.finfo(np.float64).max)
+    for x in (1e306, -1e306, largest, -largest, np.inf, -np.inf):
+        t = min(abs(x), largest)
+        log_b = math.log(2.0) + math.log(t) - math.log(d)  # 1 + 2t/d is 2t/d to every digit
+        expected = math.copysign(0.5 * math.exp(-d * log_b) * (log_b - 1.0), x)
+        for gradient in (jax_gradient, torch_gradient):
+            got = gradient(sg.QPseudoSpikeUnitArea, "alpha", {"alpha": alpha}, np.asarray([x]),
+                           np.ones(1))
+            np.testing.assert_allclose(got, expected, rtol=1e-9, err_msg=(gradient.__name__, x))
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64])
 def test_soft_sign_alpha_gradient_at_a_tiny_alpha(dtype):
     """d g / d alpha = x / (2 (1 + alpha |x|)**2), about x / 2 for alpha = 1e-25 (inside the

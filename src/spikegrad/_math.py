@@ -799,6 +799,16 @@ def q_pseudo_spike_unit_area_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
     """
     # integral of (1 + 2|t|/d)^-alpha over [0, |x|], d = alpha - 1: (1 - (1 + 2|x|/d)^-d) / 2,
     # written -expm1(-d L) / 2 with L = log(1 + 2|x|/d) (no cancellation near 0).
-    log_base = _log1p_2t(xp.abs(x) / (alpha - 1.0), xp)
-    half_area = -0.5 * xp.expm1(-(alpha - 1.0) * log_base)
+    # |x|/d overflows for a huge |x| where L does not (alpha near 1: d is small); there
+    # 1 + 2|x|/d is 2|x|/d to every digit and L = log 2 + log|x| - log d, which keeps the
+    # gradient of a trained alpha a number (it was NaN at |x| > 1.8e305 in float64 for
+    # alpha = 1.001, from d(|x|/d)/d alpha = -inf). (The double where: no inf in either branch.)
+    d = alpha - 1.0
+    t = xp.abs(x)
+    huge = xp.isinf(t / d) & ~xp.isinf(t)
+    small_base = _log1p_2t(xp.where(huge, 0.0, t) / d, xp)
+    log_d = math.log(d) if _number(d) else xp.log(d)  # (d: a number, or a trained array)
+    huge_base = (math.log(2.0) - log_d) + xp.log(xp.where(huge, t, 1.0))
+    log_base = xp.where(huge, huge_base, small_base)
+    half_area = -0.5 * xp.expm1(-d * log_base)
     return 0.5 + xp.where(x < 0, -half_area, half_area)
