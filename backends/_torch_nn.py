@@ -141,6 +141,13 @@ class Spike(torch.nn.Module):
     def get_extra_state(self) -> dict[str, Any]:
         return self.surrogate.to_dict()
 
+    # A layer whose learned values cannot be read as valid numbers (a raw parameter that went
+    # NaN in a diverged run; a layer on the meta device) still prints and saves, so that it can
+    # be inspected: its surrogate as built, and the raw values as they are.
+    def get_extra_state(self) -> dict[str, Any]:
+        current = self._current()
+        return (self._base if current is None else current).to_dict()
+
     def set_extra_state(self, state: dict[str, Any]) -> None:
         loaded = from_dict(state)
         if loaded.trainable != self._base.trainable:
@@ -149,13 +156,33 @@ class Spike(torch.nn.Module):
                 f"but this layer trains {self._base.trainable or 'none'}; build the layer with "
                 f"trainable={loaded.trainable!r} to load it"
             )
+        if loaded.trainable and type(loaded) is not type(self._base):
+            # (checked before anything changes: PyTorch sets the extra state before it reports
+            # the raw parameters' names, which differ between surrogates)
+            raise ValueError(
+                f"the state is that of Spike({loaded!r}), but this layer is "
+                f"Spike({self._base!r}), whose trained parameters are stored differently; "
+                f"build the layer with a {type(loaded).__name__} (trainable="
+                f"{loaded.trainable!r}) to load it"
+            )
         self._base = loaded
 
+    def _current(self) -> Surrogate | None:
+        """:attr:`surrogate`, or None where the learned values are not valid numbers."""
+        try:
+            return self.surrogate
+        except (ValueError, RuntimeError):  # out of range (NaN); a meta tensor has no value
+            return None
+
     def extra_repr(self) -> str:
-        return repr(self.surrogate)
+        current = self._current()
+        if current is not None:
+            return repr(current)
+        raw = ", ".join(f"{attr}={getattr(self, attr).detach()!r}" for attr in self._raw.values())
+        return f"{self._base!r} as built; learned values not valid numbers: {raw}"
 
     def __repr__(self) -> str:
-        return f"Spike({self.surrogate!r})"
+        return f"Spike({self.extra_repr()})"
 
 
 Spike.__module__ = "spikegrad.nn"  # its one public path (pickles refer to it)

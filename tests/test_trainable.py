@@ -443,6 +443,40 @@ def test_spike_layer_state_dict_round_trip():
     assert list(layer.parameters()) == []
 
 
+def test_a_diverged_or_meta_spike_layer_still_prints_and_saves():
+    """A raw parameter gone NaN (a diverged run) or a layer on the meta device: ``repr`` and
+    ``state_dict`` work (they re-validated the learned value and raised), showing the
+    surrogate as built and the raw values; the state dict keeps the NaN raw parameter."""
+    layer = sg.nn.Spike("sigmoid", alpha=2.0, trainable=("alpha",))
+    with torch.no_grad():
+        layer.log_alpha.fill_(float("nan"))
+    text = repr(torch.nn.Sequential(layer))
+    assert "Sigmoid(alpha=2.0, trainable=('alpha',)) as built" in text
+    assert "log_alpha=tensor(nan)" in text
+    state = layer.state_dict()
+    assert math.isnan(float(state["log_alpha"]))
+    with pytest.raises(ValueError, match="alpha=nan is out of range"):
+        layer.surrogate  # asked for explicitly, the learned surrogate says what is wrong
+    with torch.device("meta"):
+        meta = sg.nn.Spike("arctan", trainable=("alpha",))
+    assert "device='meta'" in repr(meta)
+    assert set(meta.state_dict()) == {"log_alpha", "_extra_state"}
+
+
+def test_loading_another_surrogates_trained_state_changes_nothing():
+    """The state of a trained LeakyRelu (raw ``alpha``) loaded into a trained Rect (raw
+    ``log_alpha``): a ValueError naming both, and the layer as it was (it became a LeakyRelu
+    reading Rect's log-space number as alpha)."""
+    source = sg.nn.Spike("leaky_relu", alpha=0.5, trainable=("alpha",))
+    target = sg.nn.Spike("rect", alpha=2.0, trainable=("alpha",))
+    before = repr(target)
+    for strict in (True, False):
+        with pytest.raises(ValueError, match=r"LeakyRelu.*Rect.*with a LeakyRelu"):
+            target.load_state_dict(source.state_dict(), strict=strict)
+        assert repr(target) == before
+    assert float(target.surrogate.alpha) == pytest.approx(2.0)
+
+
 def test_spike_layer_refuses_a_peer_spelling():
     with pytest.raises(TypeError, match="canonical"):
         sg.nn.Spike(sg.compat.snntorch.atan(), trainable=("alpha",))
