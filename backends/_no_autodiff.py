@@ -58,7 +58,11 @@ class NoAutodiffAdapter:
         """``(x as an array, its math namespace)`` after checking that ``x`` is real floating."""
         x = self._as_array(x)
         xp = self._namespace_of(x)
-        if not xp.isdtype(x.dtype, "real floating") or xp.finfo(x.dtype).bits > 64:
+        try:
+            floating = xp.isdtype(x.dtype, "real floating") and xp.finfo(x.dtype).bits <= 64
+        except (TypeError, ValueError):  # a dtype the namespace does not know (ml_dtypes')
+            floating = False
+        if not floating:
             raise not_floating_error(x.dtype, f"xp.astype({what}, xp.float32)")
         entry = self._math_namespaces.get(id(xp))
         if entry is None:

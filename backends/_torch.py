@@ -114,6 +114,9 @@ _NS_EAGER = MathNamespace(torch, **_TORCH_FUNCTIONS, compare_as=_compare_as)
 _FLOATING = tuple(getattr(torch, name) for name in FLOATING_DTYPES)
 
 
+_STRIDED = torch.strided
+
+
 def _as_floating(x: Any, what: str = "x") -> torch.Tensor:
     if not isinstance(x, torch.Tensor):
         try:
@@ -126,6 +129,9 @@ def _as_floating(x: Any, what: str = "x") -> torch.Tensor:
             ) from None
     if x.dtype not in _FLOATING:
         raise not_floating_error(x.dtype, f"{what}.float()")
+    if x.layout is not _STRIDED:
+        raise TypeError(f"{what} is a {x.layout} tensor; spikegrad computes on dense (strided) "
+                        f"tensors: pass {what}.to_dense()")
     return x
 
 
@@ -373,6 +379,7 @@ def _apply(origin: bool, spec: Spec, x: Any) -> torch.Tensor:
     if (
         type(x) is torch.Tensor
         and x.dtype in _FLOATING
+        and x.layout is _STRIDED
         and not spec.formula.trainable
         and not _is_compiling()
         and not _functorch_active()

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from spikegrad._contract import Spec
-from spikegrad._surrogate import Surrogate, from_dict, get
+from spikegrad._surrogate import Surrogate, _trainable_names, from_dict, get
 from spikegrad._types import is_array_value
 
 from . import _torch
@@ -73,13 +73,13 @@ class Spike(torch.nn.Module):
                 f"{surrogate!r}{' with ' + str(params) if params else ''}. Example: "
                 "Spike(spikegrad.Sigmoid(alpha=4.0)) or Spike('sigmoid', alpha=4.0)"
             )
-        if trainable:
+        if not (trainable is None or (type(trainable) in (tuple, list) and not trainable)):
             if hasattr(surrogate, "canonical"):  # a peer library's spelling
                 raise TypeError(
                     f"{surrogate!r} trains no parameters; train its catalogue surrogate: "
-                    f"Spike(s.canonical(), trainable={tuple(trainable)!r})"
+                    f"Spike(s.canonical(), trainable={trainable!r})"
                 )
-            wanted = (trainable,) if isinstance(trainable, str) else tuple(trainable)
+            wanted = _trainable_names(type(surrogate), trainable)  # a clear TypeError if not
             surrogate = surrogate.replace(trainable=(*surrogate.trainable, *wanted))
         self._raw: dict[str, str] = {}  # trained parameter -> the attribute holding its raw value
         self.surrogate = surrogate
@@ -137,13 +137,10 @@ class Spike(torch.nn.Module):
     # The surrogate travels in the state dict as its portable dictionary (Surrogate.to_dict):
     # plain numbers and strings, so torch.load(..., weights_only=True) reads it. Trained values
     # appear there as floats for reading; their raw nn.Parameters, loaded before the extra
-    # state, are what the layer computes with.
-    def get_extra_state(self) -> dict[str, Any]:
-        return self.surrogate.to_dict()
-
-    # A layer whose learned values cannot be read as valid numbers (a raw parameter that went
-    # NaN in a diverged run; a layer on the meta device) still prints and saves, so that it can
-    # be inspected: its surrogate as built, and the raw values as they are.
+    # state, are what the layer computes with. A layer whose learned values cannot be read as
+    # valid numbers (a raw parameter that went NaN in a diverged run; a layer on the meta
+    # device) still prints and saves, so that it can be inspected: its surrogate as built, and
+    # the raw values as they are.
     def get_extra_state(self) -> dict[str, Any]:
         current = self._current()
         return (self._base if current is None else current).to_dict()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 import inspect
 import pickle
 
@@ -207,6 +208,25 @@ def test_user_surrogate_without_primitive():
     with pytest.raises(TypeError, match="origin=True is unavailable"):
         Box(origin=True)
     assert Box.registry_name is None and "box" not in sg.available()
+
+
+def test_a_formula_that_returns_none_is_a_type_error_on_every_backend():
+    """A forgotten ``return``: NumPy made it an array of NaN, silently; JAX a TypeError about
+    ``full_like``. Now one TypeError naming the function, with or without a gain."""
+
+    class Forgot(sg.Surrogate):
+        def grad(x, *, xp):
+            xp.exp(-xp.abs(x))
+
+    arrays = [np.array([0.0, 1.0])]
+    if importlib.util.find_spec("jax") is not None:
+        import jax.numpy as jnp
+
+        arrays.append(jnp.array([0.0, 1.0]))
+    for x in arrays:
+        for s in (Forgot(), Forgot(gain=2.0)):
+            with pytest.raises(TypeError, match=r"Forgot.grad returned None; .* return missing"):
+                s.surrogate_grad(x)
 
 
 def test_user_surrogate_needs_a_gradient():

@@ -293,6 +293,21 @@ def test_compile_refuses_a_parameter_argument_that_leaves_the_range():
         compiled(t(), -1.0)
 
 
+def test_sparse_tensors_are_refused_with_what_to_pass():
+    """COO and CSR inputs (and cotangents): a TypeError saying to pass a dense tensor, on every
+    entry point, the trained layer's too (PyTorch's NotImplementedError for ``aten::ge`` or
+    its "Sparse CSR tensors do not have is_contiguous" before)."""
+    dense = t()
+    s = sg.Sigmoid()
+    layer = sg.nn.Spike("sigmoid", trainable=("alpha",)).double()
+    for sparse in (dense.to_sparse(), dense.reshape(2, 4).to_sparse_csr()):
+        for call in (s, s.surrogate_grad, s.surrogate_fun, sg.sigmoid, layer):
+            with pytest.raises(TypeError, match=r"x is a torch\.sparse_\w+ tensor; .*to_dense"):
+                call(sparse)
+        with pytest.raises(TypeError, match=r"cotangent is a torch\.sparse_\w+ tensor"):
+            s.vjp(dense.reshape(sparse.shape), sparse)
+
+
 def test_compiled_code_does_not_depend_on_sys_modules():
     """Traced code never reads ``sys.modules``: Dynamo would copy the whole dictionary into
     the trace (failing it with "dictionary changed size during iteration" whenever another

@@ -187,6 +187,17 @@ def test_errors_say_what_is_wrong():
         sg.Sigmoid(alpha=-1.0, trainable=("alpha",))
     with pytest.raises(ValueError, match="trains no parameters"):
         sg.from_dict({**sg.compat.snntorch.atan().to_dict(), "trainable": ["alpha"]})
+    with pytest.raises(TypeError, match="float8_e4m3fn array; .* of 16 bits or more"):
+        sg.Sigmoid(alpha=jnp.array(2.0, jnp.float8_e4m3fn), trainable=("alpha",))
+    # not names: an error, not silently "train nothing" (0 and False were; 1 was Python's
+    # "'int' object is not iterable" in the layer)
+    for wrong in (0, False, 1):
+        for make in (lambda t: sg.Sigmoid(trainable=t), lambda t: sg.nn.Spike("sigmoid", trainable=t)):
+            with pytest.raises(TypeError, match="tuple of parameter names"):
+                make(wrong)
+    for nothing in (None, (), []):
+        assert sg.Sigmoid(trainable=nothing).trainable == ()
+        assert sg.nn.Spike("sigmoid", trainable=nothing).surrogate.trainable == ()
 
 
 def test_trainable_is_part_of_the_value():
@@ -456,7 +467,7 @@ def test_a_diverged_or_meta_spike_layer_still_prints_and_saves():
     state = layer.state_dict()
     assert math.isnan(float(state["log_alpha"]))
     with pytest.raises(ValueError, match="alpha=nan is out of range"):
-        layer.surrogate  # asked for explicitly, the learned surrogate says what is wrong
+        _ = layer.surrogate  # asked for explicitly, the learned surrogate says what is wrong
     with torch.device("meta"):
         meta = sg.nn.Spike("arctan", trainable=("alpha",))
     assert "device='meta'" in repr(meta)

@@ -101,13 +101,18 @@ class Formula:
 
     def derivative(self, x: Any, values: tuple[Any, ...], *, xp: Any) -> Any:
         """:math:`g'(x)` with the parameter values ``values`` (see :attr:`value_names`)."""
-        out = self.derivative_fn(x, *self._arguments(values), xp=xp)
-        return out if self.gain == 1.0 else out * self.gain
+        return self._gained(self.derivative_fn, x, values, xp)
 
     def primitive(self, x: Any, values: tuple[Any, ...], *, xp: Any) -> Any:
         """:math:`g(x)`; the caller checks :attr:`has_primitive` first."""
         assert self.primitive_fn is not None, "checked by Surrogate before dispatch"
-        out = self.primitive_fn(x, *self._arguments(values), xp=xp)
+        return self._gained(self.primitive_fn, x, values, xp)
+
+    def _gained(self, fn: Callable[..., Any], x: Any, values: tuple[Any, ...], xp: Any) -> Any:
+        out = fn(x, *self._arguments(values), xp=xp)
+        if out is None:  # (NumPy's full_like(x, None) would make it NaN, silently)
+            raise TypeError(f"{getattr(fn, '__qualname__', fn)} returned None; a surrogate's "
+                            "formula returns an array or a number (is a return missing?)")
         return out if self.gain == 1.0 else out * self.gain
 
     def spike(self, x: Any, *, xp: Any) -> Any:

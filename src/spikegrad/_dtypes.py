@@ -23,6 +23,9 @@ def not_floating_error(dtype: Any, convert_hint: str) -> TypeError:
     text = str(dtype)
     if "float8" in text or "float4" in text:
         why = "8-bit floats are storage formats here; compute in float16 or wider"
+    elif text == "bfloat16":  # only refused where the library has no bfloat16 arithmetic
+        why = ("this library has no bfloat16 arithmetic (NumPy's, from ml_dtypes, is a storage "
+               "type); convert to float32, or pass a JAX or PyTorch bfloat16 array")
     elif "float" in text or "longdouble" in text:
         why = "extended precision is not computed here; convert to float64"
     elif "complex" in text:

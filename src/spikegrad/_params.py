@@ -202,9 +202,9 @@ class Param:
                 )
             return value
         number = _as_real_number(value, where)
-        # number - number == 0: finite (inf - inf and NaN are NaN). Not math.isfinite, which
+        # number - number != 0: not finite (inf - inf and NaN are NaN). Not math.isfinite, which
         # torch.compile cannot trace where it has made a float argument symbolic.
-        if not number - number == 0 or not self._in_range(number):
+        if number - number != 0 or not self._in_range(number):
             if torch_compiling():  # Dynamo cannot format a number it has made symbolic
                 raise ValueError(f"{where} is out of range (a value torch.compile traces); "
                                  f"allowed: {self.range_text()}")
@@ -242,10 +242,10 @@ class Param:
                 f"{where} is an array of shape {shape}; a trained parameter is one scalar, a 0-d "
                 "floating array or tensor (to use several values, vmap over them)"
             )
-        if "float" not in dtype or "complex" in dtype:
+        if "float" not in dtype or "complex" in dtype or "float8" in dtype or "float4" in dtype:
             raise TypeError(
                 f"{where} is a {dtype} array; a trained parameter is a 0-d floating array or "
-                "tensor, e.g. torch.tensor(1.0, requires_grad=True)"
+                "tensor of 16 bits or more, e.g. torch.tensor(1.0, requires_grad=True)"
             )
         return value
 

@@ -541,8 +541,10 @@ _GAIN.check()
 
 def _trainable_names(cls: type[Surrogate], names: Any) -> tuple[str, ...]:
     """``trainable=`` validated: names of non-structural parameters of a surrogate with a
-    primitive, as a tuple in declaration order."""
-    if not names:
+    primitive, as a tuple in declaration order. ``None`` and an empty tuple or list train
+    nothing; any other value that is not a name or names (``0``, ``False``, ``""``) is a
+    ``TypeError``, not silently nothing."""
+    if names is None or (type(names) in (tuple, list) and not names):
         return ()
     if isinstance(names, str):
         names = (names,)

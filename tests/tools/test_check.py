@@ -326,6 +326,36 @@ def test_an_unknown_target_is_one_error_line(argv, message, capsys):
     assert err.startswith("spikegrad check: error:") and message in err
 
 
+def test_a_target_that_raises_or_exits_is_one_error_line(tmp_path, monkeypatch, capsys):
+    """A class whose constructor raises (a traceback before) and a module that calls
+    ``sys.exit(0)`` on import (exit 0 and no report before: a pass, to a CI script)."""
+    (tmp_path / "spikegrad_test_raising.py").write_text(textwrap.dedent('''
+        import spikegrad as sg
+
+        class InitRaises(sg.Surrogate):
+            def __init__(self):
+                super().__init__()
+                self.a = 1 / 0
+
+            def surrogate_grad(self, x):
+                return x * 0 + 1
+        '''))
+    (tmp_path / "spikegrad_test_exiting.py").write_text("import sys\nsys.exit(0)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        for target, message in (("spikegrad_test_raising:InitRaises",
+                                 "InitRaises() raised ZeroDivisionError: division by zero"),
+                                ("spikegrad_test_exiting:X",
+                                 ("importing spikegrad_test_exiting (spikegrad_test_exiting:X) "
+                                  "raised SystemExit: 0"))):
+            assert main(["check", target]) == 2
+            err = capsys.readouterr().err
+            assert err.startswith("spikegrad check: error:") and message in err, err
+    finally:
+        for name in ("spikegrad_test_raising", "spikegrad_test_exiting"):
+            sys.modules.pop(name, None)
+
+
 @pytest.mark.slow
 def test_a_user_surrogate_on_every_backend_and_compiled(user_module):
     """Every installed backend and autodiff path, nvcc (where installed) and the C++ kernels."""

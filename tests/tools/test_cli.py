@@ -43,6 +43,10 @@ def test_plot_writes_a_png(tmp_path, capsys):
     assert main(["plot", "sigmoid", "alpha=2", "arctan", "-o", str(out)]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Sigmoid(alpha=2.0), Arctan(alpha=1.0)" in capsys.readouterr().out
+    # a name without a suffix: matplotlib appends .png, and the report names that file
+    assert main(["plot", "sigmoid", "-o", str(tmp_path / "bare")]) == 0
+    assert (tmp_path / "bare.png").exists()
+    assert f"wrote {tmp_path / 'bare.png'}: " in capsys.readouterr().out
 
 
 def test_plot_target_parsing():
@@ -67,6 +71,11 @@ def test_plot_target_parsing():
         (["demo", "--surrogate", "nope"], "unknown surrogate 'nope'"),
         (["plot", "sigmoid", "--xmin", "3", "--xmax", "-3", "-o", "x.png"],
          "--xmin 3 must be below --xmax -3"),
+        (["plot", "sigmoid", "--xmin=-inf", "-o", "x.png"], "must be finite numbers"),
+        (["plot", "sigmoid", "--xmin=-1e308", "--xmax=1e308", "-o", "x.png"],
+         "less than the largest float apart"),
+        (["plot", "sigmoid", "-o", "."], "cannot write the plot to '.': it is a directory"),
+        (["plot", "sigmoid", "-o", ""], "cannot write the plot to '': no file name"),
         (["demo", "--epochs", "0"], "epochs=0: pass a whole number of training epochs, 1 or more"),
         (["demo", "--epochs", "-2"], "epochs=-2: pass a whole number of training epochs"),
         (["demo", "--surrogate", "snntorch.atan", "--train-surrogate"],

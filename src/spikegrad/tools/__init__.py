@@ -31,6 +31,10 @@ def _check_count(name: str, value: object, what: str, default: object,
 def _check_writable(path: str, what: str, instead: str = "pass another path") -> None:
     """Raise ``ValueError`` unless a file can be written at ``path`` (its directory exists and
     may be written): checked before the work whose result ``what`` it is to hold."""
+    if not path or os.path.isdir(path):
+        raise ValueError(f"cannot write {what} to {path!r}: "
+                         f"{'it is a directory' if path else 'no file name'} ({instead}, a file "
+                         "name)")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
         raise ValueError(f"cannot write {what} to {path!r}: {folder} is not a writable "

@@ -441,13 +441,16 @@ def resolve(target: Any) -> sg.Surrogate:
         except TypeError as exc:
             raise TypeError(f"cannot make {target.__name__} with its default parameters "
                             f"({exc}); pass an object instead") from None
+        except Exception as exc:  # noqa: BLE001 - the user's constructor failed: say so
+            raise ValueError(f"{target.__name__}() raised {type(exc).__name__}: {exc}") from exc
     if isinstance(target, str) and ":" in target:
         module_name, _, attribute = target.partition(":")
         try:
             obj: Any = importlib.import_module(module_name)
         except ImportError:
             raise
-        except Exception as exc:  # noqa: BLE001 - the user's module failed: say so, in one line
+        except (Exception, SystemExit) as exc:  # the user's module failed (or called
+            # sys.exit, which would end the check with its status and no report): say so
             raise ValueError(f"importing {module_name} ({target}) raised {type(exc).__name__}: "
                              f"{exc}") from exc
         for part in attribute.split("."):

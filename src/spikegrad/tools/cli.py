@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import math
 import os
 import sys
 from typing import Any, Sequence
@@ -117,11 +118,17 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
     surrogates = _parse_plot_targets(args.targets)
     _check_writable(args.output, "the plot")
+    # (matplotlib appends .png to a name without a suffix: the name reported is the file's)
+    output = args.output if os.path.splitext(args.output)[1] else f"{args.output}.png"
+    if not (math.isfinite(args.xmin) and math.isfinite(args.xmax)
+            and math.isfinite(args.xmax - args.xmin)):
+        raise ValueError(f"--xmin {args.xmin:g} and --xmax {args.xmax:g} must be finite numbers "
+                         "less than the largest float apart, e.g. --xmin=-3 --xmax=3")
     if not args.xmin < args.xmax:
         raise ValueError(f"--xmin {args.xmin:g} must be below --xmax {args.xmax:g}")
     fig = plot_surrogates(surrogates, (args.xmin, args.xmax))
-    fig.savefig(args.output, dpi=120)
-    print(f"wrote {args.output}: " + ", ".join(repr(s) for s in surrogates))
+    fig.savefig(output, dpi=120)
+    print(f"wrote {output}: " + ", ".join(repr(s) for s in surrogates))
     return 0
 
 
