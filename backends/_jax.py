@@ -99,7 +99,7 @@ def _sigmoid_slope(z: jax.Array, scale: Any) -> jax.Array:
 
 
 def _nan_through_as_where(x: jax.Array, out: jax.Array) -> jax.Array:
-    """:func:`_nan_through` as the portable math writes it, ``where(isnan(x), x, out)``."""
+    """:func:`_nan_through` as the portable math writes it, ``where(isnan(x), 0 * x, out)``."""
     return _portable_nan_through(x, out, jnp)
 
 

@@ -77,10 +77,29 @@ def _full_like(x: torch.Tensor, fill_value: Any, **kwargs: Any) -> torch.Tensor:
     return torch.full_like(x, fill_value, **kwargs)
 
 
+_bounds: dict[torch.dtype, tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def _lower_infinite(t: torch.Tensor) -> torch.Tensor:
+    """The ``lower_infinite`` hook: ``t`` with +-inf lowered to +-the largest number of its
+    dtype, as ``minimum(maximum(t, -largest), largest)``. The portable ``clip`` has the same
+    values, but PyTorch's ``clamp`` passes no gradient to a NaN: g''(NaN) came out 0 where JAX
+    gives NaN (NaN in, NaN out). Its ``maximum`` and ``minimum`` pass it on. (The planned
+    first-order backward leaves the guard out, see :func:`spikegrad._math._finite`.)"""
+    try:
+        low, high = _bounds[t.dtype]
+    except KeyError:
+        largest = torch.finfo(t.dtype).max
+        low, high = _bounds[t.dtype] = (torch.tensor(-largest, dtype=t.dtype),
+                                        torch.tensor(largest, dtype=t.dtype))
+    return torch.minimum(torch.maximum(t, low), high)
+
+
 # PyTorch's spellings and hooks, shared by both namespaces below.
 _TORCH_FUNCTIONS: dict[str, Any] = {
     "erfc": torch.erfc, "astype": lambda x, dtype: x.to(dtype), "exp": _torch_plan.exp_cpu,
     "nan_through": _torch_plan.nan_through, "rsqrt": torch.rsqrt, "full_like": _full_like,
+    "lower_infinite": _lower_infinite,
 }
 _NS = MathNamespace(torch, **_TORCH_FUNCTIONS)
 _is_compiling = torch.compiler.is_compiling

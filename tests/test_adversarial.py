@@ -211,6 +211,39 @@ def test_allowed_extremes_are_accepted_as_plain_numbers(cls):
                 assert hash(eval(repr(s), vars(sg))) == hash(s)  # noqa: S307
 
 
+# g' a clip of x: PyTorch's clip passes no gradient to a NaN, JAX's clamp passes it on
+_G2_OF_NAN_IS_0_IN_TORCH = {"LogTailedRelu", "FakeNumericalGradient"}
+
+
+@needs_torch
+@needs_jax
+@pytest.mark.parametrize("cls", SURROGATE_CLASSES)
+def test_second_derivative_at_nan_is_the_same_in_jax_and_pytorch(cls):
+    """g''(NaN): NaN where g' computes with x (JAX's ``grad`` of g', ``hessian`` of the spike
+    and PyTorch's double backward alike), 0 where g' is piecewise constant (JAX gave 1, the
+    derivative of the NaN it passes through; PyTorch 0) and, in PyTorch, where g' is a
+    ``clip`` of x. PyTorch's guard against infinities (a ``clamp``) made it 0 for most
+    surrogates; its ``maximum`` and ``minimum`` pass the NaN on."""
+    import jax
+    import jax.numpy as jnp
+    import torch
+
+    s = cls()
+    x = jnp.array([np.nan], jnp.float32)
+    of_g_prime = float(jax.grad(lambda v: s.surrogate_grad(v).sum())(x)[0])
+    hessian = float(jax.hessian(lambda v: s(v).sum())(x)[0, 0])
+    xt = torch.tensor([np.nan], requires_grad=True)
+    (first,) = torch.autograd.grad(s(xt).sum(), xt, create_graph=True)
+    double = float(torch.autograd.grad(first.sum(), xt)[0])
+    assert math.isnan(float(first)) and math.isnan(float(s.surrogate_grad(x)[0]))
+    np.testing.assert_array_equal(of_g_prime, hessian)
+    if cls.__name__ in _G2_OF_NAN_IS_0_IN_TORCH:
+        assert math.isnan(of_g_prime) and double == 0.0
+    else:
+        np.testing.assert_array_equal(double, of_g_prime)
+        assert math.isnan(double) or double == 0.0
+
+
 @pytest.mark.parametrize("cls", SURROGATE_CLASSES)
 def test_allowed_extremes_never_give_nan(cls):
     """An allowed parameter never turns a finite x into NaN: results may round to 0 or

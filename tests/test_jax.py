@@ -484,8 +484,9 @@ NAN_THROUGH = [sg.LeakyRelu, sg.PiecewiseLeakyRelu, sg.Rect]  # g' built by _nan
 
 def test_nan_through_is_a_clamp_between_equal_bounds_and_differentiates_as_the_where():
     """The JAX ``nan_through`` hook: ``out``, or NaN where ``x`` is NaN (infinities and -0 are
-    numbers); its tangents in ``x`` and in ``out`` are the ``where``'s; ``out`` of another
-    shape or dtype takes the ``where``."""
+    numbers); its tangents in ``x`` and in ``out`` are the portable ``where``'s (0 in ``x`` at
+    NaN, then 2, ``out``'s, elsewhere); ``out`` of another shape or dtype takes the ``where``."""
+    from spikegrad._math import _nan_through as portable
     from spikegrad.backends._jax import _nan_through
 
     x = jnp.array([np.nan, np.inf, -np.inf, -0.0, 0.0, -2.0, 3.0], jnp.float32)
@@ -494,12 +495,13 @@ def test_nan_through_is_a_clamp_between_equal_bounds_and_differentiates_as_the_w
     assert np.isnan(got[0]) and got[1:].tolist() == np.asarray(out)[1:].tolist()
 
     def where(a, b):
-        return jnp.where(jnp.isnan(a), a, b)
+        return portable(a, b, jnp)
 
-    tangents = (jnp.arange(7.0, dtype=jnp.float32), jnp.full(7, 2.0, jnp.float32))
+    tangents = (jnp.arange(7.0, dtype=jnp.float32) + 1, jnp.full(7, 2.0, jnp.float32))
     _, ours = jax.jvp(_nan_through, (x, out), tangents)
     _, expected = jax.jvp(where, (x, out), tangents)
-    np.testing.assert_array_equal(np.asarray(ours), np.asarray(expected))  # not the clamp's 0
+    np.testing.assert_array_equal(np.asarray(ours), np.asarray(expected))
+    assert np.asarray(ours).tolist() == [0.0] + [2.0] * 6
     wide = jnp.full((2, 7), 0.5, jnp.float32)
     np.testing.assert_array_equal(np.asarray(_nan_through(x, wide)), np.asarray(where(x, wide)))
     text = jax.jit(_nan_through).lower(x, out).compile().as_text()

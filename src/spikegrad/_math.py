@@ -77,11 +77,14 @@ def _nan_through(x: Any, out: Any, xp: Any) -> Any:
     A formula built only from comparisons and constants (a piecewise-constant g') would give a
     number for NaN, since every comparison with NaN is false; NaN must come out instead.
     A namespace with a ``nan_through`` hook (see :mod:`spikegrad._namespace`) does it its way.
+    The NaN is ``0 * x``, whose derivative in ``x`` is 0: g'' of a piecewise-constant g' is 0
+    at NaN as elsewhere, in JAX as in PyTorch (whose hook's ``clip`` passes no gradient to a
+    NaN), not the 1 of ``x`` itself.
     """
     hook = getattr(xp, "nan_through", None)
     if hook is not None:
         return hook(x, out)
-    return xp.where(xp.isnan(x), x, out)
+    return xp.where(xp.isnan(x), 0.0 * x, out)
 
 
 def _exp_neg_abs(z: Any, xp: Any) -> Any:
