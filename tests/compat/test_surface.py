@@ -242,6 +242,22 @@ def test_snntorch_custom_surrogate_and_stochastic_operator():
     np.testing.assert_allclose(x.grad.numpy(), [noise[0], noise[1], 1.0], rtol=1e-6)
 
 
+def test_spikingjelly_n_is_any_whole_number_the_catalogue_takes():
+    """``n=3.0``, a NumPy integer and a 0-d array are 3, as the catalogue reads them (they were
+    refused as not "a whole number >= 2"); 1 and 2.5 still are refused, in spikingjelly's
+    terms."""
+    sj = compat.spikingjelly
+    x = np.linspace(-3, 3, 7)
+    expected = sj.SquarewaveFourierSeries(n=3).surrogate_grad(x)
+    for n in (3.0, np.int64(3), np.array(3)):
+        s = sj.SquarewaveFourierSeries(n=n)
+        assert s.canonical().n == 2
+        np.testing.assert_array_equal(s.surrogate_grad(x), expected)
+    for n in (1, 2.5, 1.0):
+        with pytest.raises(ValueError, match="n must be a whole number >= 2"):
+            sj.SquarewaveFourierSeries(n=n)
+
+
 def test_snntorch_objects_pickle_unlike_snntorchs_closures():
     s = compat.snntorch.fast_sigmoid(slope=25)
     assert pickle.loads(pickle.dumps(s)) == s

@@ -98,6 +98,20 @@ def _renamed(pairs: dict[str, str], **fixed: Any) -> tuple[Callable[..., Any], C
     return to, back
 
 
+def _refuse_terms(n: Any) -> str | None:
+    """Why spikingjelly's ``n`` (it sums ``n - 1`` terms) is refused, or None: a whole number
+    of at least 2, given as the catalogue takes whole numbers (``3``, ``3.0``, a NumPy integer,
+    a 0-d array); what has no value here (a traced value) the catalogue refuses itself."""
+    try:
+        value = float(n)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if isinstance(n, bool) or not value.is_integer() or value < 2:
+        return (f"n must be a whole number >= 2 (spikingjelly sums n - 1 terms, so n=1 gives a "
+                f"zero gradient); got {n!r}")
+    return None
+
+
 def _entry(library: str, name: str, params: dict[str, Any], canonical: type[Surrogate],
            conversions: tuple[Callable[..., Any], Callable[..., Any]], **kw: Any) -> Entry:
     return Entry(library, name, tuple(params.items()), canonical, *conversions, **kw)
@@ -195,10 +209,7 @@ ENTRIES: tuple[Entry, ...] = (
         "spikingjelly", "SquarewaveFourierSeries", {"n": 2, "T_period": 8}, S.SquarewaveFourierSeries,
         (lambda n, T_period: {"n": n - 1, "t_period": T_period},
          lambda c: {"n": c["n"] + 1, "T_period": c["t_period"]} if c["gain"] == 1.0 else None),
-        refuse=lambda n, T_period: None if isinstance(n, int) and n >= 2 else (
-            f"n must be a whole number >= 2 (spikingjelly sums n - 1 terms, so n=1 gives a zero "
-            f"gradient); got {n!r}"
-        ),
+        refuse=lambda n, T_period: _refuse_terms(n),
     ),
     _entry("spikingjelly", "S2NN", {"alpha": 4.0, "beta": 1.0}, S.S2NN,
            _renamed({"alpha": "alpha", "beta": "beta"}, epsilon=0.0),
