@@ -298,9 +298,11 @@ def test_declaration_mistakes_are_refused_when_the_class_is_made(body, error, me
 
 def test_subclasses_of_catalogue_classes():
     """A subclass may add a parameter and its own grad (the inherited primitive, which cannot
-    take it, fails only when called), and may re-declare a parameter to change its default,
-    which keeps its place (it moved to the end: LeakyRelu's alpha and beta got each other's
-    values)."""
+    take it, is not kept: g is not defined, and surrogate_fun says so), but not keep an
+    inherited grad that cannot take it (refused when the class is made; it failed with
+    Python's count of arguments at the first call), and may re-declare a parameter to change
+    its default, which keeps its place (it moved to the end: LeakyRelu's alpha and beta got
+    each other's values)."""
     class Shifted(sg.Sigmoid):
         centre = sg.Param(0.0, ge=-10, le=10)
 
@@ -308,6 +310,13 @@ def test_subclasses_of_catalogue_classes():
             return sg.Sigmoid.grad(x - centre, alpha, xp=xp)
 
     np.testing.assert_allclose(Shifted(centre=1.0).surrogate_grad(np.array([1.0])), [1.0])
+    assert Shifted.primitive is None and sg.Sigmoid.primitive is not None
+    with pytest.raises(NotImplementedError, match="defines no primitive"):
+        Shifted().surrogate_fun(np.zeros(2))
+    with pytest.raises(TypeError, match=r"Wider.grad takes 1 parameter\(s\) after x \(alpha\), "
+                                        r"but the class declares 2 \(alpha, beta\)"):
+        class Wider(sg.Sigmoid):
+            beta = sg.Param(2.0)
 
     class Leakier(sg.LeakyRelu):
         alpha = sg.Param(0.2, ge=-1e4, le=1e4)

@@ -472,9 +472,18 @@ def _check_declaration(cls: type[Surrogate]) -> None:
         return
     for hook in ("grad", "primitive"):
         fn = getattr(cls, hook)
-        if fn is not None and hook in vars(cls):  # (an inherited one was checked with its
-            # class; one that cannot take a subclass's new parameter fails when it is called)
+        if fn is None:
+            continue
+        try:
             _check_math_signature(cls, hook, fn)
+        except TypeError:
+            # A subclass that declares a parameter more (with a grad of its own) keeps no
+            # primitive that cannot take it: g is then not defined (surrogate_fun says so),
+            # rather than a call that fails with Python's count of arguments. An inherited
+            # grad that cannot take it is refused here (it failed at the first call).
+            if hook != "primitive" or hook in vars(cls):
+                raise
+            cls.primitive = None
 
 
 def _check_math_signature(cls: type[Surrogate], hook: str, fn: Callable[..., Any]) -> None:
