@@ -85,13 +85,20 @@ def _lower_infinite(t: torch.Tensor) -> torch.Tensor:
     dtype, as ``minimum(maximum(t, -largest), largest)``. The portable ``clip`` has the same
     values, but PyTorch's ``clamp`` passes no gradient to a NaN: g''(NaN) came out 0 where JAX
     gives NaN (NaN in, NaN out). Its ``maximum`` and ``minimum`` pass it on. (The planned
-    first-order backward leaves the guard out, see :func:`spikegrad._math._finite`.)"""
+    first-order backward leaves the guard out, see :func:`spikegrad._math._finite`.) The bounds
+    are 0-d CPU tensors kept per dtype for plain tensors; fake, meta and subclassed tensors get
+    bounds of their own kind (a fake tensor may not meet a real one, nor a kept bound a mode's)."""
+    if type(t) is not torch.Tensor or t.is_meta:
+        largest = torch.finfo(t.dtype).max
+        return torch.minimum(torch.maximum(t, t.new_tensor(-largest)), t.new_tensor(largest))
     try:
         low, high = _bounds[t.dtype]
     except KeyError:
         largest = torch.finfo(t.dtype).max
-        low, high = _bounds[t.dtype] = (torch.tensor(-largest, dtype=t.dtype),
-                                        torch.tensor(largest, dtype=t.dtype))
+        with torch.inference_mode(False):  # (kept: no inference tensor, whatever the caller's
+            # mode or default device)
+            low, high = _bounds[t.dtype] = (torch.tensor(-largest, dtype=t.dtype, device="cpu"),
+                                            torch.tensor(largest, dtype=t.dtype, device="cpu"))
     return torch.minimum(torch.maximum(t, low), high)
 
 

@@ -293,6 +293,35 @@ def test_compile_refuses_a_parameter_argument_that_leaves_the_range():
         compiled(t(), -1.0)
 
 
+def test_derivatives_lower_infinities_for_every_kind_of_tensor():
+    """The guard that lowers +-inf in derivatives (``maximum``/``minimum`` with the dtype's
+    largest number, kept as 0-d tensors for plain tensors): g' and g'' under FakeTensorMode and
+    on the meta device (a kept real bound may not meet a fake tensor), and after a first call
+    in inference mode (a kept inference tensor could not be saved for a later backward)."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    from spikegrad.backends import _torch as T
+
+    s = sg.Arctan()
+    T._bounds.clear()
+    with torch.inference_mode():
+        assert_close(s.surrogate_grad(t()), reference(sg.Arctan)[0])
+    x = t(requires_grad=True)
+    (first,) = torch.autograd.grad(s(x).sum(), x, create_graph=True)
+    assert_close(torch.autograd.grad(first.sum(), x)[0], second_derivative(sg.Arctan, X),
+                 rtol=1e-6, atol=1e-8)
+    inf = torch.tensor([-math.inf, math.inf], dtype=torch.float64, requires_grad=True)
+    (first,) = torch.autograd.grad(s(inf).sum(), inf, create_graph=True)
+    assert torch.autograd.grad(first.sum(), inf)[0].tolist() == [0.0, 0.0]
+    with FakeTensorMode():
+        fake = torch.empty(5, dtype=torch.float64, requires_grad=True)
+        (first,) = torch.autograd.grad(s(fake).sum(), fake, create_graph=True)
+        assert torch.autograd.grad(first.sum(), fake)[0].shape == (5,)
+    meta = torch.empty(5, device="meta", requires_grad=True)
+    (first,) = torch.autograd.grad(s(meta).sum(), meta, create_graph=True)
+    assert torch.autograd.grad(first.sum(), meta)[0].device.type == "meta"
+
+
 def test_sparse_tensors_are_refused_with_what_to_pass():
     """COO and CSR inputs (and cotangents): a TypeError saying to pass a dense tensor, on every
     entry point, the trained layer's too (PyTorch's NotImplementedError for ``aten::ge`` or
