@@ -486,8 +486,9 @@ def test_nan_through_is_a_clamp_between_equal_bounds_and_differentiates_as_the_w
     """The JAX ``nan_through`` hook: ``out``, or NaN where ``x`` is NaN (infinities and -0 are
     numbers); its tangents in ``x`` and in ``out`` are the portable ``where``'s (0 in ``x`` at
     NaN, then 2, ``out``'s, elsewhere); ``out`` of another shape or dtype takes the ``where``."""
-    from spikegrad._math import _nan_through as portable
     from spikegrad.backends._jax import _nan_through
+
+    from spikegrad._math import _nan_through as portable
 
     x = jnp.array([np.nan, np.inf, -np.inf, -0.0, 0.0, -2.0, 3.0], jnp.float32)
     out = jnp.where(x < 0, 0.1, 1.0).astype(jnp.float32)

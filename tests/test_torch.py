@@ -298,9 +298,8 @@ def test_derivatives_lower_infinities_for_every_kind_of_tensor():
     largest number, kept as 0-d tensors for plain tensors): g' and g'' under FakeTensorMode and
     on the meta device (a kept real bound may not meet a fake tensor), and after a first call
     in inference mode (a kept inference tensor could not be saved for a later backward)."""
-    from torch._subclasses.fake_tensor import FakeTensorMode
-
     from spikegrad.backends import _torch as T
+    from torch._subclasses.fake_tensor import FakeTensorMode
 
     s = sg.Arctan()
     T._bounds.clear()
