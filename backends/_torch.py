@@ -77,29 +77,18 @@ def _full_like(x: torch.Tensor, fill_value: Any, **kwargs: Any) -> torch.Tensor:
     return torch.full_like(x, fill_value, **kwargs)
 
 
-_bounds: dict[torch.dtype, tuple[torch.Tensor, torch.Tensor]] = {}
-
-
 def _lower_infinite(t: torch.Tensor) -> torch.Tensor:
     """The ``lower_infinite`` hook: ``t`` with +-inf lowered to +-the largest number of its
     dtype, as ``minimum(maximum(t, -largest), largest)``. The portable ``clip`` has the same
     values, but PyTorch's ``clamp`` passes no gradient to a NaN: g''(NaN) came out 0 where JAX
-    gives NaN (NaN in, NaN out). Its ``maximum`` and ``minimum`` pass it on. (The planned
-    first-order backward leaves the guard out, see :func:`spikegrad._math._finite`.) The bounds
-    are 0-d CPU tensors kept per dtype for plain tensors; fake, meta and subclassed tensors get
-    bounds of their own kind (a fake tensor may not meet a real one, nor a kept bound a mode's)."""
-    if type(t) is not torch.Tensor or t.is_meta:
-        largest = torch.finfo(t.dtype).max
-        return torch.minimum(torch.maximum(t, t.new_tensor(-largest)), t.new_tensor(largest))
-    try:
-        low, high = _bounds[t.dtype]
-    except KeyError:
-        largest = torch.finfo(t.dtype).max
-        with torch.inference_mode(False):  # (kept: no inference tensor, whatever the caller's
-            # mode or default device)
-            low, high = _bounds[t.dtype] = (torch.tensor(-largest, dtype=t.dtype, device="cpu"),
-                                            torch.tensor(largest, dtype=t.dtype, device="cpu"))
-    return torch.minimum(torch.maximum(t, low), high)
+    gives NaN (NaN in, NaN out); ``maximum`` and ``minimum`` pass it on. The bounds are made
+    for each call with ``t.new_full`` (about 3 us): kept ones broke on fake and meta tensors
+    and under ``torch.func`` (a bound made inside one transform is that transform's), and
+    became graph inputs under ``torch.compile``; ``where(isinf(t), ...)`` took 40 times the
+    clamp's time on the CPU. (The planned first-order backward leaves the guard out, see
+    :func:`spikegrad._math._finite`.)"""
+    largest = torch.finfo(t.dtype).max
+    return torch.minimum(torch.maximum(t, t.new_full((), -largest)), t.new_full((), largest))
 
 
 # PyTorch's spellings and hooks, shared by both namespaces below.
@@ -141,6 +130,8 @@ _FLOATING = tuple(getattr(torch, name) for name in FLOATING_DTYPES)
 
 
 _STRIDED = torch.strided
+_SPARSE = frozenset((torch.sparse_coo, torch.sparse_csr, torch.sparse_csc, torch.sparse_bsr,
+                     torch.sparse_bsc))
 
 
 def _as_floating(x: Any, what: str = "x") -> torch.Tensor:
@@ -155,9 +146,9 @@ def _as_floating(x: Any, what: str = "x") -> torch.Tensor:
             ) from None
     if x.dtype not in _FLOATING:
         raise not_floating_error(x.dtype, f"{what}.float()")
-    if x.layout is not _STRIDED:
-        raise TypeError(f"{what} is a {x.layout} tensor; spikegrad computes on dense (strided) "
-                        f"tensors: pass {what}.to_dense()")
+    if x.layout in _SPARSE:
+        raise TypeError(f"{what} is a {x.layout} tensor; spikegrad computes on dense tensors: "
+                        f"pass {what}.to_dense()")
     return x
 
 

@@ -294,24 +294,26 @@ def test_compile_refuses_a_parameter_argument_that_leaves_the_range():
 
 
 def test_derivatives_lower_infinities_for_every_kind_of_tensor():
-    """The guard that lowers +-inf in derivatives (``maximum``/``minimum`` with the dtype's
-    largest number, kept as 0-d tensors for plain tensors): g' and g'' under FakeTensorMode and
-    on the meta device (a kept real bound may not meet a fake tensor), and after a first call
-    in inference mode (a kept inference tensor could not be saved for a later backward)."""
-    from spikegrad.backends import _torch as T
+    """The guard that lowers +-inf in derivatives, and passes a NaN's gradient on, with no
+    tensor constants: g' and g'' after a first call in inference mode, under FakeTensorMode, on
+    the meta device, and under ``torch.func`` transforms called twice (kept 0-d bounds made
+    inside a first transform broke the second: functorch's "level" assertion)."""
     from torch._subclasses.fake_tensor import FakeTensorMode
 
-    s = sg.Arctan()
-    T._bounds.clear()
+    s = sg.SoftSign()
     with torch.inference_mode():
-        assert_close(s.surrogate_grad(t()), reference(sg.Arctan)[0])
+        assert_close(s.surrogate_grad(t()), reference(sg.SoftSign)[0])
+    for _ in range(2):
+        assert_close(vmap(grad(grad(s)))(t()), second_derivative(sg.SoftSign, X), rtol=1e-6,
+                     atol=1e-8)
     x = t(requires_grad=True)
     (first,) = torch.autograd.grad(s(x).sum(), x, create_graph=True)
-    assert_close(torch.autograd.grad(first.sum(), x)[0], second_derivative(sg.Arctan, X),
+    assert_close(torch.autograd.grad(first.sum(), x)[0], second_derivative(sg.SoftSign, X),
                  rtol=1e-6, atol=1e-8)
-    inf = torch.tensor([-math.inf, math.inf], dtype=torch.float64, requires_grad=True)
-    (first,) = torch.autograd.grad(s(inf).sum(), inf, create_graph=True)
-    assert torch.autograd.grad(first.sum(), inf)[0].tolist() == [0.0, 0.0]
+    ends = torch.tensor([-math.inf, math.inf, math.nan], dtype=torch.float64, requires_grad=True)
+    (first,) = torch.autograd.grad(s(ends).sum(), ends, create_graph=True)
+    second = torch.autograd.grad(first.sum(), ends)[0].tolist()
+    assert second[:2] == [0.0, 0.0] and math.isnan(second[2])
     with FakeTensorMode():
         fake = torch.empty(5, dtype=torch.float64, requires_grad=True)
         (first,) = torch.autograd.grad(s(fake).sum(), fake, create_graph=True)
@@ -319,6 +321,40 @@ def test_derivatives_lower_infinities_for_every_kind_of_tensor():
     meta = torch.empty(5, device="meta", requires_grad=True)
     (first,) = torch.autograd.grad(s(meta).sum(), meta, create_graph=True)
     assert torch.autograd.grad(first.sum(), meta)[0].device.type == "meta"
+
+
+def test_compile_adds_no_recompile_and_no_graph_input_for_the_floats_it_reads():
+    """Static ``torch.compile`` of a graph calling a surrogate twice: one graph, whose only
+    input is ``x`` (the root-graph read of the formulas' floats must not add inputs or guards
+    on module state)."""
+    torch._dynamo.reset()
+    graphs = []
+
+    def backend(gm, inputs):
+        graphs.append([n.name for n in gm.graph.nodes if n.op == "placeholder"])
+        return gm.forward
+
+    s = sg.SoftSign()
+    s(t())  # (a surrogate's first call makes its spec, which a trace would guard on)
+    compiled = torch.compile(lambda v: s(v) + s(0.5 * v), fullgraph=True, backend=backend)
+    for _ in range(4):
+        x = t(requires_grad=True)
+        compiled(x).sum().backward()
+        assert_close(x.grad, reference(sg.SoftSign)[0] + 0.5 * reference(sg.SoftSign, 0.5 * X)[0])
+    assert len(graphs) == 1 and len(graphs[0]) == 1, graphs
+
+
+def test_nested_jagged_tensors_still_work():
+    """A jagged nested tensor is not refused as sparse layouts are: spike and gradient against
+    the dense reference of its parts."""
+    a, b = torch.tensor([-1.0, 0.5], dtype=torch.float64), torch.tensor([2.0], dtype=torch.float64)
+    nt = torch.nested.nested_tensor([a, b], layout=torch.jagged, requires_grad=True)
+    s = sg.Sigmoid()
+    out = s(nt)
+    assert [p.tolist() for p in out.unbind()] == [[0.0, 1.0], [1.0]]
+    out.sum().backward()
+    for part, values in zip(nt.grad.unbind(), ([-1.0, 0.5], [2.0])):
+        assert_close(part, s.surrogate_grad(np.asarray(values)))
 
 
 def test_sparse_tensors_are_refused_with_what_to_pass():

@@ -531,9 +531,10 @@ def q_pseudo_spike_primitive(x: Any, alpha: Any, *, xp: Any) -> Any:
     # integral of (1 + 2|t|/d)^-alpha, d = alpha + 1:
     #   (d/2) (1 - (1 + 2|x|/d)^(1-alpha)) / (alpha - 1) = (d/2) L expm1((1-alpha) L)/((1-alpha) L)
     # with L = log(1 + 2|x|/d); the ratio form is continuous through alpha = 1 (then (d/2) L).
-    # Since g' <= 1, the half area is at most |x|: computed at half its size, it stays finite
-    # where it approaches |x| (alpha -> 0, |x| near the dtype's maximum), except where rounding
-    # pushes its double past the maximum: there it is |x|. (Not min(half, |x|/2): as alpha -> 0
+    # Since g' <= 1, the half area is at most |x| (up to rounding: a few units above it as
+    # alpha -> 0): computed at half its size, it stays finite where it approaches |x| (|x| near
+    # the dtype's maximum), except where rounding pushes its double past the maximum: there it
+    # is |x|. (Not min(half, |x|/2): as alpha -> 0
     # the half rounds onto |x|/2 or past it, and the minimum dropped d g / d alpha, to 0 or
     # half its value in float64 for alpha below about 1e-10.)
     # At x = +-inf (where L = inf and the ratio form is inf * 0) the half area is its limit:

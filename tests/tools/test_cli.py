@@ -47,6 +47,9 @@ def test_plot_writes_a_png(tmp_path, capsys):
     assert main(["plot", "sigmoid", "-o", str(tmp_path / "bare")]) == 0
     assert (tmp_path / "bare.png").exists()
     assert f"wrote {tmp_path / 'bare.png'}: " in capsys.readouterr().out
+    assert main(["plot", "sigmoid", "-o", str(tmp_path / "dot.")]) == 0  # (so is a final dot)
+    assert (tmp_path / "dot.png").exists()
+    assert f"wrote {tmp_path / 'dot.png'}: " in capsys.readouterr().out
 
 
 def test_plot_target_parsing():

@@ -118,8 +118,10 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
     surrogates = _parse_plot_targets(args.targets)
     _check_writable(args.output, "the plot")
-    # (matplotlib appends .png to a name without a suffix: the name reported is the file's)
-    output = args.output if os.path.splitext(args.output)[1] else f"{args.output}.png"
+    # (matplotlib appends .png to a name without a suffix, or ending in a dot: the name
+    # reported is the file's)
+    root, suffix = os.path.splitext(args.output)
+    output = args.output if suffix not in ("", ".") else f"{root}.png"
     if not (math.isfinite(args.xmin) and math.isfinite(args.xmax)
             and math.isfinite(args.xmax - args.xmin)):
         raise ValueError(f"--xmin {args.xmin:g} and --xmax {args.xmax:g} must be finite numbers "
