@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from spikegrad._contract import Spec
-from spikegrad._surrogate import Surrogate, _trainable_names, from_dict, get
+from spikegrad._surrogate import Surrogate, _trainable_names, _trains_nothing, from_dict, get
 from spikegrad._types import is_array_value
 
 from . import _torch
@@ -73,7 +73,7 @@ class Spike(torch.nn.Module):
                 f"{surrogate!r}{' with ' + str(params) if params else ''}. Example: "
                 "Spike(spikegrad.Sigmoid(alpha=4.0)) or Spike('sigmoid', alpha=4.0)"
             )
-        if not (trainable is None or (type(trainable) in (tuple, list) and not trainable)):
+        if not _trains_nothing(trainable):
             if hasattr(surrogate, "canonical"):  # a peer library's spelling
                 raise TypeError(
                     f"{surrogate!r} trains no parameters; train its catalogue surrogate: "

@@ -244,8 +244,8 @@ def test_compile_with_dynamic_shapes_trains_a_layer_called_twice(name):
     """A ``Spike`` layer with a trained parameter, called twice under
     ``torch.compile(dynamic=True)``: its clamp bounds are computed when the class is made (their
     float32 rounding recursed in Dynamo's ``struct`` polyfill), and the gradients of ``x`` and
-    of the raw parameter are those of eager mode, which the trainable tests check against
-    finite differences."""
+    of the raw parameter are those of eager mode (which the trainable tests check against
+    finite differences), that of ``x`` also the NumPy reference's."""
     torch._dynamo.reset()
     param = next(p.name for p in type(sg.get(name))._params if not p.integer)
     layer = sg.nn.Spike(name, trainable=(param,)).double()
@@ -262,6 +262,9 @@ def test_compile_with_dynamic_shapes_trains_a_layer_called_twice(name):
         grads.append((x.grad, *(p.grad.clone() for p in layer.parameters())))
     for compiled, eager in zip(*grads):
         assert_close(compiled, eager.numpy(), rtol=1e-12)
+    learned = layer.surrogate.replace(trainable=())  # (alpha as exp of its float32 raw value)
+    assert_close(grads[0][0], learned.surrogate_grad(X) + 0.5 * learned.surrogate_grad(0.5 * X),
+                 rtol=1e-9)
 
 
 @pytest.mark.parametrize("cls", [c for c in SURROGATE_CLASSES if c._params])

@@ -548,12 +548,18 @@ _GAIN.__set_name__(Surrogate, "gain")
 _GAIN.check()
 
 
+def _trains_nothing(names: Any) -> bool:
+    """Whether ``trainable=names`` asks to train nothing: ``None`` or an empty tuple or list
+    (``0``, ``False`` or ``""`` are not names, and :func:`_trainable_names` refuses them)."""
+    return names is None or (type(names) in (tuple, list) and not names)
+
+
 def _trainable_names(cls: type[Surrogate], names: Any) -> tuple[str, ...]:
     """``trainable=`` validated: names of non-structural parameters of a surrogate with a
     primitive, as a tuple in declaration order. ``None`` and an empty tuple or list train
     nothing; any other value that is not a name or names (``0``, ``False``, ``""``) is a
     ``TypeError``, not silently nothing."""
-    if names is None or (type(names) in (tuple, list) and not names):
+    if _trains_nothing(names):
         return ()
     if isinstance(names, str):
         names = (names,)

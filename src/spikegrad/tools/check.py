@@ -140,10 +140,13 @@ def _no_published_values(s: Any) -> str:
     return "no published values (not a catalogue entry)"
 
 
+def _as_numpy(a: Any) -> np.ndarray:
+    """``a`` (a NumPy, JAX or PyTorch array, or a number) as a NumPy array of its own dtype."""
+    return np.asarray(a.detach().cpu() if hasattr(a, "detach") else a)
+
+
 def _to_numpy(a: Any) -> np.ndarray:
-    if hasattr(a, "detach"):
-        a = a.detach().cpu()
-    return np.asarray(a, dtype=np.float64)
+    return np.asarray(_as_numpy(a), dtype=np.float64)
 
 
 def reference(s: Any) -> Reference:
@@ -165,7 +168,7 @@ def reference(s: Any) -> Reference:
             above, below = s.surrogate_grad(X + h), s.surrogate_grad(X - h)
             return (_to_numpy(above) - _to_numpy(below)) / (2 * h)
 
-        dtype = np.asarray(grad.detach().cpu() if hasattr(grad, "detach") else grad).dtype
+        dtype = _as_numpy(grad).dtype
         if np.issubdtype(dtype, np.floating) and np.finfo(dtype).eps > np.finfo(np.float64).eps:
             h = float(np.finfo(dtype).eps) ** 0.2
             grad2 = (4.0 * difference(h / 2) - difference(h)) / 3.0
